@@ -1,0 +1,140 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway"
+	"github.com/tickcast/tickcast/sim"
+)
+
+// natsFlags reach an external NATS server or cluster.
+type natsFlags struct {
+	url, creds, ca, cert, key string
+}
+
+func (n *natsFlags) register(fs *flag.FlagSet, required bool) {
+	help := "NATS server URL(s), comma-separated"
+	if !required {
+		help += " (default: an embedded server)"
+	}
+	fs.StringVar(&n.url, "nats", "", help)
+	fs.StringVar(&n.creds, "nats-creds", "", "NATS credentials file (.creds)")
+	fs.StringVar(&n.ca, "nats-ca", "", "CA certificate file to verify the NATS server's TLS")
+	fs.StringVar(&n.cert, "nats-cert", "", "client TLS certificate file for NATS")
+	fs.StringVar(&n.key, "nats-key", "", "client TLS key file for NATS")
+}
+
+func (n *natsFlags) conn(name string) feed.ConnConfig {
+	return feed.ConnConfig{URL: n.url, Name: name, CredsFile: n.creds, TLSCA: n.ca, TLSCert: n.cert, TLSKey: n.key}
+}
+
+// streamFlags set the stream's retention window.
+type streamFlags struct {
+	maxAge   time.Duration
+	maxBytes int64
+	replicas int
+	memory   bool
+}
+
+func (s *streamFlags) register(fs *flag.FlagSet) {
+	fs.DurationVar(&s.maxAge, "max-age", feed.DefaultMaxAge, "keep ticks in the stream this long (the resume window)")
+	fs.Int64Var(&s.maxBytes, "max-bytes", feed.DefaultMaxBytes, "keep at most this many bytes of ticks in the stream")
+	fs.IntVar(&s.replicas, "replicas", 1, "JetStream replicas of the stream (clusters: 3)")
+	fs.BoolVar(&s.memory, "memory", false, "keep the stream in memory instead of on disk (lost on restart)")
+}
+
+func (s *streamFlags) config() feed.StreamConfig {
+	return feed.StreamConfig{MaxAge: s.maxAge, MaxBytes: s.maxBytes, Replicas: s.replicas, Memory: s.memory}
+}
+
+// simFlags configure the simulator.
+type simFlags struct {
+	rate    float64
+	seed    int64
+	symbols int
+	speed   float64
+}
+
+func (s *simFlags) register(fs *flag.FlagSet) {
+	fs.Float64Var(&s.rate, "rate", sim.DefaultRate, "ticks per second, all symbols together")
+	fs.Int64Var(&s.seed, "seed", 0, "random seed; the same seed gives the same ticks (0: from the clock)")
+	fs.IntVar(&s.symbols, "symbols", 0, "simulate only the first N symbols of the default universe (0: all)")
+	fs.Float64Var(&s.speed, "speed", 10, "simulated trading seconds per real second (1: real-time volatility; higher: livelier prices)")
+}
+
+func (s *simFlags) config() (sim.Config, error) {
+	if s.rate <= 0 {
+		return sim.Config{}, fmt.Errorf("--rate must be > 0, not %v", s.rate)
+	}
+	u := sim.DefaultUniverse()
+	if s.symbols < 0 || s.symbols > len(u) {
+		return sim.Config{}, fmt.Errorf("--symbols must be 0 to %d, not %d", len(u), s.symbols)
+	}
+	if s.symbols > 0 {
+		u = u[:s.symbols]
+	}
+	seed := s.seed
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	return sim.Config{Seed: seed, Rate: s.rate, Universe: u, Speed: s.speed}, nil
+}
+
+// gatewayFlags configure the HTTP gateway.
+type gatewayFlags struct {
+	addr         string
+	writeTimeout time.Duration
+	maxConns     int
+	heartbeat    time.Duration
+	ring         int
+	maxResume    uint64
+	logLevel     string
+}
+
+func (g *gatewayFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.addr, "addr", "127.0.0.1:8080", "HTTP listen address (port 0: any free port)")
+	fs.DurationVar(&g.writeTimeout, "write-timeout", 10*time.Second, "disconnect a client whose write blocks this long")
+	fs.IntVar(&g.maxConns, "max-conns", 0, "cap on concurrent SSE connections (0: none); past it clients are told to retry later")
+	fs.DurationVar(&g.heartbeat, "heartbeat", 15*time.Second, "longest silence on a stream before a comment line")
+	fs.IntVar(&g.ring, "ring", 1<<16, "recent ticks held in memory for fan-out and quick resumes")
+	fs.Uint64Var(&g.maxResume, "max-resume", 1_000_000, "most stream messages one resume may replay from JetStream")
+	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+func (g *gatewayFlags) options(log *slog.Logger) gateway.Options {
+	return gateway.Options{
+		WriteTimeout: g.writeTimeout,
+		MaxConns:     g.maxConns,
+		Heartbeat:    g.heartbeat,
+		RingSize:     g.ring,
+		MaxResume:    g.maxResume,
+		Logger:       log,
+	}
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// parse parses args, printing usage on --help.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return nil
+}

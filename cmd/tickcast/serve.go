@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway"
+	"github.com/tickcast/tickcast/sim"
+	"github.com/tickcast/tickcast/web"
+)
+
+type serveConfig struct {
+	data       string
+	natsListen string
+	stream     streamFlags
+	sim        simFlags
+	gw         gatewayFlags
+}
+
+func serveFlags(out io.Writer) (*flag.FlagSet, *serveConfig) {
+	c := &serveConfig{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: tickcast [serve] [flags]\n\nRuns an embedded NATS server with JetStream, the price simulator and the\nHTTP gateway with the dashboard, all in one process.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.data, "data", "./data", "directory of the JetStream store (kept across restarts)")
+	fs.StringVar(&c.natsListen, "nats-listen", "", "also accept NATS clients on this host:port (e.g. 127.0.0.1:4222) so other tickcast processes can join")
+	c.stream.register(fs)
+	c.sim.register(fs)
+	c.gw.register(fs)
+	return fs, c
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := serveFlags(stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, c.gw.logLevel)
+	if err != nil {
+		return err
+	}
+	simCfg, err := c.sim.config()
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	srv, err := feed.StartServer(feed.ServerConfig{StoreDir: c.data, Memory: c.stream.memory, Listen: c.natsListen})
+	if err != nil {
+		return err
+	}
+	defer srv.Shutdown() // last: after every connection to it is closed
+	if u := srv.ClientURL(); u != "" {
+		fmt.Fprintf(stdout, "tickcast: NATS at %s\n", u)
+	}
+	conn, err := feed.Connect(ctx, feed.ConnConfig{Server: srv, Name: "tickcast serve"})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.EnsureStream(ctx, c.stream.config()); err != nil {
+		return err
+	}
+	stopSim, err := startSim(ctx, conn, simCfg, c.stream.replicas, log)
+	if err != nil {
+		return err
+	}
+	err = serveGateway(ctx, conn, &c.gw, stdout, log)
+	if serr := stopSim(); err == nil {
+		err = serr
+	}
+	return err
+}
+
+// startSim starts the simulator, continuing each symbol from its last
+// tick in the stream. The returned func stops it and waits.
+func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int, log *slog.Logger) (func() error, error) {
+	last, err := conn.LastTicks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Resume = make(map[string]feed.Tick, len(last))
+	for s, m := range last {
+		cfg.Resume[s] = m.Tick
+	}
+	s, err := sim.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.PutUniverse(ctx, s.Universe(), replicas); err != nil {
+		return nil, err
+	}
+	log.Info("simulator starting", "symbols", len(s.Universe()), "rate", cfg.Rate, "seed", cfg.Seed, "resumed", len(last))
+	// The simulator outlives ctx a little: it stops after the gateway
+	// has said goodbye to its clients.
+	simCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- s.Run(simCtx, conn) }()
+	var result error
+	var stopped bool
+	stop := func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			result = <-done
+		}
+		return result
+	}
+	return stop, nil
+}
+
+// serveGateway runs the gateway's stream reader and HTTP server until ctx
+// ends, then shuts down in order: stop taking connections and end every
+// stream after a complete event, then stop reading the stream.
+func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, stdout io.Writer, log *slog.Logger) error {
+	opts := c.options(log)
+	opts.Static = web.Handler()
+	g := gateway.New(conn, opts)
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", c.addr, err)
+	}
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	runDone := make(chan error, 1)
+	go func() { runDone <- g.Run(runCtx) }()
+
+	hs := &http.Server{
+		Handler:           g.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		// No WriteTimeout: it would cut every stream; the gateway sets a
+		// deadline per write instead.
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	fmt.Fprintf(stdout, "tickcast: serving http://%s/ (dashboard /, stream /v1/stream)\n", ln.Addr())
+
+	var err2 error
+	select {
+	case <-ctx.Done():
+	case err2 = <-serveErr:
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() { _ = g.Shutdown(sctx) }() // ends streams; their handlers return
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+		_ = hs.Close()
+	}
+	stopRun()
+	<-runDone
+	if err2 != nil && !errors.Is(err2, http.ErrServerClosed) {
+		return err2
+	}
+	return nil
+}

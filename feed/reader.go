@@ -1,0 +1,284 @@
+package feed
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Sentinel errors, wrapped so errors.Is works.
+var (
+	// ErrEpochChanged is returned by Tail when the stream it was reading
+	// was deleted or recreated: positions from before are meaningless.
+	ErrEpochChanged = errors.New("feed: stream epoch changed")
+	// ErrTooOld is returned by Replay when the start sequence is no
+	// longer in the stream.
+	ErrTooOld = errors.New("feed: start sequence no longer in the stream")
+)
+
+// Msg is one tick read from the stream, with its position.
+type Msg struct {
+	Seq  uint64 // stream sequence
+	Tick Tick
+}
+
+// Publish stores t in the stream on ticks.<SYMBOL> and waits for the
+// stream's acknowledgement, retrying with the same Nats-Msg-Id until ctx
+// ends, so a retried tick is stored once and per-symbol order is kept.
+func (c *Conn) Publish(ctx context.Context, t Tick) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	msg := &nats.Msg{
+		Subject: Subject(t.Symbol),
+		Data:    t.AppendJSON(make([]byte, 0, 200)),
+		Header:  nats.Header{jetstream.MsgIDHeader: []string{t.Symbol + ":" + strconv.FormatUint(t.Seq, 10)}},
+	}
+	backoff := 50 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := c.js.PublishMsg(actx, msg)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("feed: publish %s: %w", t.Symbol, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("feed: publish %s: %w", t.Symbol, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// DecodeTick parses a stored tick and validates it.
+func DecodeTick(data []byte) (Tick, error) {
+	var t Tick
+	if err := json.Unmarshal(data, &t); err != nil {
+		return t, fmt.Errorf("%w: %v", ErrInvalidTick, err)
+	}
+	if err := t.Validate(); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+func toMsg(m jetstream.Msg) (Msg, *jetstream.MsgMetadata, error) {
+	md, err := m.Metadata()
+	if err != nil {
+		return Msg{}, nil, fmt.Errorf("feed: metadata: %w", err)
+	}
+	t, err := DecodeTick(m.Data())
+	if err != nil {
+		return Msg{Seq: md.Sequence.Stream}, md, fmt.Errorf("feed: %s seq %d: %w", m.Subject(), md.Sequence.Stream, err)
+	}
+	return Msg{Seq: md.Sequence.Stream, Tick: t}, md, nil
+}
+
+// LastTicks returns the newest tick of every symbol in the stream, each
+// with its stream sequence. Malformed messages are skipped.
+func (c *Conn) LastTicks(ctx context.Context) (map[string]Msg, error) {
+	out := map[string]Msg{}
+	st, err := c.State(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st.LastSeq == 0 || st.FirstSeq > st.LastSeq {
+		return out, nil
+	}
+	cons, err := c.js.OrderedConsumer(ctx, c.stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{SubjectPrefix + ">"},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("feed: last ticks: %w", err)
+	}
+	for {
+		batch, err := cons.FetchNoWait(1000)
+		if err != nil {
+			return nil, fmt.Errorf("feed: last ticks: %w", err)
+		}
+		n := 0
+		done := false
+		for m := range batch.Messages() {
+			n++
+			msg, md, err := toMsg(m)
+			if md == nil {
+				return nil, err
+			}
+			if err == nil {
+				out[msg.Tick.Symbol] = msg
+			}
+			if md.NumPending == 0 {
+				done = true
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return nil, fmt.Errorf("feed: last ticks: %w", err)
+		}
+		if done || n == 0 {
+			return out, nil
+		}
+	}
+}
+
+// Tail calls fn, from one goroutine, for every tick stored after
+// sequence after, in stream order, until ctx ends (it returns nil) or the
+// stream is deleted or recreated (it returns ErrEpochChanged). epoch is
+// the epoch the caller expects; a tick of any other epoch never reaches
+// fn. Malformed messages are passed to bad and skipped.
+func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg), bad func(error)) error {
+	cons, err := c.js.OrderedConsumer(ctx, c.stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{SubjectPrefix + ">"},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    after + 1,
+	})
+	if err != nil {
+		return fmt.Errorf("feed: tail: %w", err)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	lastConsumer := ""
+	checkEpoch := func() bool {
+		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+		defer scancel()
+		st, err := c.State(sctx)
+		if errors.Is(err, jetstream.ErrStreamNotFound) || err == nil && st.Epoch != epoch {
+			cancel(ErrEpochChanged)
+			return false
+		}
+		return true // a transient error: the periodic check tries again
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		if ctx.Err() != nil {
+			return
+		}
+		msg, md, err := toMsg(m)
+		if md == nil {
+			bad(err)
+			return
+		}
+		// The ordered consumer recreates its server-side consumer after
+		// any trouble; if the stream was recreated meanwhile, its
+		// sequences belong to another epoch. Check before trusting it.
+		if md.Consumer != lastConsumer {
+			if lastConsumer != "" && !checkEpoch() {
+				return
+			}
+			lastConsumer = md.Consumer
+		}
+		if err != nil {
+			bad(err)
+			return
+		}
+		fn(msg)
+	}, jetstream.PullMaxMessages(1000))
+	if err != nil {
+		return fmt.Errorf("feed: tail: %w", err)
+	}
+	defer cc.Stop()
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if cause := context.Cause(ctx); errors.Is(cause, ErrEpochChanged) {
+				return fmt.Errorf("feed: tail %s: %w", c.stream, cause)
+			}
+			return nil
+		case <-t.C:
+			checkEpoch()
+		}
+	}
+}
+
+// Replay calls fn for every tick of the given symbols (all when empty)
+// stored from sequence from to sequence until, both included, in stream
+// order. It returns ErrTooOld if the stream no longer holds from:
+// JetStream would silently start at its first sequence instead.
+func (c *Conn) Replay(ctx context.Context, from, until uint64, symbols []string, fn func(Msg) error) error {
+	if from > until {
+		return nil
+	}
+	subjects := []string{SubjectPrefix + ">"}
+	if len(symbols) > 0 {
+		subjects = subjects[:0]
+		for _, s := range symbols {
+			subjects = append(subjects, Subject(s))
+		}
+	}
+	cons, err := c.js.OrderedConsumer(ctx, c.stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects:    subjects,
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       from,
+		InactiveThreshold: 30 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("feed: replay from %d: %w", from, err)
+	}
+	checked := false
+	check := func() error {
+		if checked {
+			return nil
+		}
+		checked = true
+		st, err := c.State(ctx)
+		if err != nil {
+			return err
+		}
+		if st.FirstSeq > from {
+			return fmt.Errorf("feed: replay from %d, stream starts at %d: %w", from, st.FirstSeq, ErrTooOld)
+		}
+		return nil
+	}
+	for {
+		batch, err := cons.FetchNoWait(500)
+		if err != nil {
+			return fmt.Errorf("feed: replay: %w", err)
+		}
+		n, done := 0, false
+		for m := range batch.Messages() {
+			n++
+			if done {
+				continue
+			}
+			msg, md, err := toMsg(m)
+			if md == nil {
+				return err
+			}
+			// Checked after the first message arrived: the stream's
+			// first sequence only grows, so if it is still <= from now,
+			// nothing from `from` on had gone when we read it.
+			if err := check(); err != nil {
+				return err
+			}
+			if msg.Seq > until {
+				done = true
+				continue
+			}
+			if err == nil {
+				if err := fn(msg); err != nil {
+					return err
+				}
+			}
+			if msg.Seq >= until || md.NumPending == 0 {
+				done = true
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return fmt.Errorf("feed: replay: %w", err)
+		}
+		if done || n == 0 {
+			return check()
+		}
+	}
+}

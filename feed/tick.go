@@ -1,0 +1,128 @@
+package feed
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
+
+// Tick is one price update for one symbol, as published on ticks.<SYMBOL>
+// and as sent to SSE clients. Field names and meanings are part of the
+// public contract; new fields may be added, none renamed.
+type Tick struct {
+	Symbol string    `json:"symbol"`
+	Seq    uint64    `json:"seq"`  // per-symbol tick number, from 1, +1 per tick
+	Time   time.Time `json:"time"` // when the simulator made the tick, UTC
+	Price  float64   `json:"price"`
+	Bid    float64   `json:"bid"`
+	Ask    float64   `json:"ask"`
+	Size   int64     `json:"size"`   // shares in this tick (summed when merged)
+	Volume int64     `json:"volume"` // cumulative shares for the session
+
+	// Set only on merged ticks (Merged >= 2): how many ticks this one
+	// stands for, and the highest and lowest price over them.
+	Merged int64   `json:"merged,omitempty"`
+	High   float64 `json:"high,omitempty"`
+	Low    float64 `json:"low,omitempty"`
+}
+
+// ErrInvalidTick is wrapped by Validate and by decoding errors.
+var ErrInvalidTick = errors.New("feed: invalid tick")
+
+// Validate reports whether t can be published: a valid symbol, seq >= 1,
+// a time, and finite, positive prices.
+func (t *Tick) Validate() error {
+	if !ValidSymbol(t.Symbol) {
+		return fmt.Errorf("%w: bad symbol %q", ErrInvalidTick, t.Symbol)
+	}
+	if t.Seq == 0 {
+		return fmt.Errorf("%w: %s: seq must be >= 1", ErrInvalidTick, t.Symbol)
+	}
+	if t.Time.IsZero() {
+		return fmt.Errorf("%w: %s: no time", ErrInvalidTick, t.Symbol)
+	}
+	for _, f := range [...]float64{t.Price, t.Bid, t.Ask, t.High, t.Low} {
+		if math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+			return fmt.Errorf("%w: %s: bad price %v", ErrInvalidTick, t.Symbol, f)
+		}
+	}
+	if t.Price == 0 {
+		return fmt.Errorf("%w: %s: zero price", ErrInvalidTick, t.Symbol)
+	}
+	if t.Size < 0 || t.Volume < 0 || t.Merged < 0 {
+		return fmt.Errorf("%w: %s: negative size, volume or merged", ErrInvalidTick, t.Symbol)
+	}
+	return nil
+}
+
+// AppendJSON appends t's JSON encoding (one line, no trailing newline) to
+// dst. It produces the same document as encoding/json for a valid tick,
+// without reflection or allocation beyond dst's growth.
+func (t *Tick) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"symbol":`...)
+	dst = strconv.AppendQuote(dst, t.Symbol) // symbols are plain ASCII
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, t.Seq, 10)
+	dst = append(dst, `,"time":"`...)
+	dst = t.Time.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","price":`...)
+	dst = appendFloat(dst, t.Price)
+	dst = append(dst, `,"bid":`...)
+	dst = appendFloat(dst, t.Bid)
+	dst = append(dst, `,"ask":`...)
+	dst = appendFloat(dst, t.Ask)
+	dst = append(dst, `,"size":`...)
+	dst = strconv.AppendInt(dst, t.Size, 10)
+	dst = append(dst, `,"volume":`...)
+	dst = strconv.AppendInt(dst, t.Volume, 10)
+	if t.Merged != 0 {
+		dst = append(dst, `,"merged":`...)
+		dst = strconv.AppendInt(dst, t.Merged, 10)
+		dst = append(dst, `,"high":`...)
+		dst = appendFloat(dst, t.High)
+		dst = append(dst, `,"low":`...)
+		dst = appendFloat(dst, t.Low)
+	}
+	return append(dst, '}')
+}
+
+// appendFloat writes f the shortest way that reads back exactly; NaN and
+// infinities (which Validate rejects) become 0 so the output stays JSON.
+func appendFloat(dst []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(dst, '0')
+	}
+	return strconv.AppendFloat(dst, f, 'f', -1, 64)
+}
+
+// MaxSymbolLen is the longest symbol allowed.
+const MaxSymbolLen = 16
+
+// ValidSymbol reports whether s is a symbol: 1 to 16 upper-case ASCII
+// letters, digits and '-'. Nothing else can reach a NATS subject, so no
+// symbol can be a wildcard ('*', '>') or add a token ('.').
+func ValidSymbol(s string) bool {
+	if len(s) == 0 || len(s) > MaxSymbolLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// SymbolInfo describes one symbol of the simulated universe, as served by
+// GET /v1/symbols.
+type SymbolInfo struct {
+	Symbol     string  `json:"symbol"`
+	Name       string  `json:"name"`
+	Sector     string  `json:"sector"`
+	PrevClose  float64 `json:"prevClose"`
+	TickSize   float64 `json:"tickSize"`   // price grid, e.g. 0.01
+	Volatility float64 `json:"volatility"` // annualised, e.g. 0.30
+}

@@ -1,0 +1,236 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"os"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/tickcast/tickcast/feed"
+)
+
+var (
+	errLapped = errors.New("client fell further behind than the ring holds")
+	errEpoch  = errors.New("stream epoch ended")
+)
+
+// client is one SSE connection. Its goroutine (the HTTP handler's) does
+// all the work for it: reads the hub's ring from its cursor, filters,
+// merges when needed, and writes; the hub only sets a flag and signals.
+type client struct {
+	g *Gateway
+	h *hub
+
+	all    bool   // every symbol
+	symIdx []int  // wanted symbol indexes, when !all
+	want   []bool // by symbol index, when !all
+	syms   []string
+
+	throttle time.Duration // 0: every tick
+
+	signaled atomic.Bool   // a wake-up is pending
+	wakeCh   chan struct{} // capacity 1: one pending wake-up; later ones merge into it
+
+	cursor  uint64 // ring position consumed up to
+	lastSeq uint64 // sequence in the last id sent
+
+	w         http.ResponseWriter
+	rc        *http.ResponseController
+	buf       []byte // pending output; written when it passes flushSize or the ring is drained
+	lastWrite time.Time
+	deadline  time.Time // when the write deadline was last set
+
+	acc    []mergeAcc // by symbol index, for merging; grown on demand
+	active []int      // symbol indexes with acc[i].n > 0
+}
+
+// flushSize is how much output a client gathers before writing it.
+const flushSize = 32 << 10
+
+func (c *client) wake() {
+	if c.signaled.Load() {
+		return
+	}
+	if c.signaled.CompareAndSwap(false, true) {
+		select {
+		case c.wakeCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (c *client) wants(sym int) bool {
+	return c.all || sym < len(c.want) && c.want[sym]
+}
+
+// pump sends everything the ring holds past the cursor: each tick's
+// shared frame, or, when the client is far behind, one merged event per
+// symbol.
+func (c *client) pump() error {
+	head := c.h.head.Load()
+	if head <= c.cursor {
+		return nil
+	}
+	if head-c.cursor > uint64(c.g.opts.MergeAfter) {
+		if err := c.collect(head); err != nil {
+			return err
+		}
+		return c.emitMerged()
+	}
+	events := 0
+	for pos := c.cursor + 1; pos <= head; pos++ {
+		e := c.h.at(pos)
+		if e == nil {
+			return errLapped
+		}
+		if c.wants(e.sym) {
+			c.buf = append(c.buf, e.frame...)
+			c.lastSeq = e.seq
+			events++
+			if len(c.buf) >= flushSize {
+				c.cursor = pos
+				c.g.m.events.Add(float64(events))
+				events = 0
+				if err := c.flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	c.cursor = head
+	c.g.m.events.Add(float64(events))
+	return c.flush()
+}
+
+// mergeAcc accumulates one symbol's pending ticks.
+type mergeAcc struct {
+	n         int64 // ticks
+	firstSeq  uint64
+	last      feed.Tick
+	high, low float64
+	size      int64
+}
+
+func (a *mergeAcc) add(seq uint64, t *feed.Tick) {
+	n := t.Merged
+	if n < 1 {
+		n = 1
+	}
+	hi, lo := t.Price, t.Price
+	if t.Merged > 0 {
+		hi, lo = max(t.High, t.Price), min(t.Low, t.Price)
+	}
+	if a.n == 0 {
+		a.firstSeq, a.high, a.low, a.size = seq, hi, lo, 0
+	}
+	a.n += n
+	a.last = *t
+	a.high, a.low = max(a.high, hi), min(a.low, lo)
+	a.size += t.Size
+}
+
+// tick returns the merged tick: the newest tick's fields, plus merged,
+// high, low and the summed size when it stands for more than one.
+func (a *mergeAcc) tick() feed.Tick {
+	t := a.last
+	if a.n >= 2 {
+		t.Merged, t.High, t.Low, t.Size = a.n, a.high, a.low, a.size
+	}
+	return t
+}
+
+// collect folds the ring's entries up to head into the accumulators.
+func (c *client) collect(head uint64) error {
+	for pos := c.cursor + 1; pos <= head; pos++ {
+		e := c.h.at(pos)
+		if e == nil {
+			return errLapped
+		}
+		if !c.wants(e.sym) {
+			continue
+		}
+		if e.sym >= len(c.acc) {
+			c.acc = append(c.acc, make([]mergeAcc, e.sym+1-len(c.acc))...)
+		}
+		a := &c.acc[e.sym]
+		if a.n == 0 {
+			c.active = append(c.active, e.sym)
+		}
+		a.add(e.seq, &e.tick)
+	}
+	if head > c.cursor {
+		if e := c.h.at(head); e != nil {
+			c.cursor = head
+			c.lastSeq = max(c.lastSeq, e.seq)
+		}
+	}
+	return nil
+}
+
+// emitMerged writes one event per symbol with pending ticks. Events go in
+// order of their first pending tick, and each carries as id the sequence
+// just before the first pending tick of the symbols still to come (the
+// last carries the position read up to), so any id the client holds is a
+// cursor from which a resume loses nothing.
+func (c *client) emitMerged() error {
+	if len(c.active) == 0 {
+		return nil
+	}
+	sort.Slice(c.active, func(i, j int) bool { return c.acc[c.active[i]].firstSeq < c.acc[c.active[j]].firstSeq })
+	var js []byte
+	merged := 0
+	for k, sym := range c.active {
+		a := &c.acc[sym]
+		id := c.lastSeq
+		if k+1 < len(c.active) {
+			id = c.acc[c.active[k+1]].firstSeq - 1
+		}
+		t := a.tick()
+		if a.n >= 2 {
+			merged += int(a.n)
+		}
+		js = t.AppendJSON(js[:0])
+		c.buf = appendTickEvent(c.buf, c.h.epoch, id, js)
+		*a = mergeAcc{}
+	}
+	c.g.m.events.Add(float64(len(c.active)))
+	c.g.m.mergedTicks.Add(float64(merged))
+	c.active = c.active[:0]
+	return c.flush()
+}
+
+// flush writes the pending output and flushes it to the network, under
+// the write timeout.
+func (c *client) flush() error {
+	if len(c.buf) == 0 {
+		return nil
+	}
+	now := time.Now()
+	// Refreshing the deadline costs a timer update; once a second is
+	// enough (a write is cut after WriteTimeout minus at most 1s).
+	if now.Sub(c.deadline) > time.Second {
+		_ = c.rc.SetWriteDeadline(now.Add(c.g.opts.WriteTimeout))
+		c.deadline = now
+	}
+	_, err := c.w.Write(c.buf)
+	if err == nil {
+		err = c.rc.Flush()
+	}
+	c.g.m.bytes.Add(float64(len(c.buf)))
+	c.g.m.writes.Inc()
+	if cap(c.buf) > 8*flushSize {
+		c.buf = nil
+	} else {
+		c.buf = c.buf[:0]
+	}
+	c.lastWrite = now
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.g.m.shed.WithLabelValues("write_timeout").Inc()
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,260 @@
+package gateway
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tickcast/tickcast/feed"
+)
+
+// entry is one tick as the hub keeps it: parsed once, its SSE frame
+// encoded once, shared read-only by every client that sends it.
+type entry struct {
+	pos   uint64 // hub position, 1-based, contiguous
+	seq   uint64 // stream sequence
+	sym   int    // symbol index
+	tick  feed.Tick
+	frame []byte // "event: tick\nid: ...\ndata: ...\n\n"
+}
+
+// subscribers is an immutable view of who wants wake-ups; replaced whole
+// (copy on write) when a client comes or goes, so dispatch reads it
+// without a lock.
+type subscribers struct {
+	all   []*client   // clients of every symbol
+	bySym [][]*client // clients of some symbols, by symbol index
+}
+
+// hub holds the recent ticks of one stream epoch in a ring and wakes the
+// clients they concern. One goroutine (the feed's Tail callback) appends;
+// any number of client goroutines read.
+type hub struct {
+	ring []atomic.Pointer[entry] // bound: len(ring) entries; the oldest is overwritten
+	mask uint64
+	head atomic.Uint64 // position of the newest entry; 0 when none
+
+	mu       sync.Mutex // guards the fields below and ordering of appends vs. registration
+	epoch    string
+	startSeq uint64         // the ring holds every stream message after startSeq that is still in it
+	lastSeq  uint64         // stream sequence of the newest tick (startSeq if none)
+	latest   []*entry       // newest tick by symbol index
+	symIndex map[string]int // symbol -> index
+	symNames []string       // index -> symbol
+	subs     atomic.Pointer[subscribers]
+	closed   bool
+	done     chan struct{} // closed by close: the epoch is over
+}
+
+func newHub(ringSize int, epoch string, startSeq uint64) *hub {
+	n := 1
+	for n < ringSize {
+		n <<= 1
+	}
+	h := &hub{
+		ring:     make([]atomic.Pointer[entry], n),
+		mask:     uint64(n - 1),
+		epoch:    epoch,
+		startSeq: startSeq,
+		lastSeq:  startSeq,
+		symIndex: map[string]int{},
+		done:     make(chan struct{}),
+	}
+	h.subs.Store(&subscribers{})
+	return h
+}
+
+// symbolLocked returns sym's index, assigning one if it is new.
+func (h *hub) symbolLocked(sym string) int {
+	if i, ok := h.symIndex[sym]; ok {
+		return i
+	}
+	i := len(h.symNames)
+	h.symIndex[sym] = i
+	h.symNames = append(h.symNames, sym)
+	h.latest = append(h.latest, nil)
+	return i
+}
+
+// addSymbols makes sure every symbol has an index.
+func (h *hub) addSymbols(syms []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range syms {
+		h.symbolLocked(s)
+	}
+}
+
+// seed records the newest tick of a symbol from before the ring starts,
+// for snapshots. It is not in the ring.
+func (h *hub) seed(m feed.Msg) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	i := h.symbolLocked(m.Tick.Symbol)
+	if cur := h.latest[i]; cur == nil || cur.seq < m.Seq {
+		h.latest[i] = &entry{seq: m.Seq, sym: i, tick: m.Tick}
+	}
+}
+
+// append adds a tick read from the stream and wakes its clients. Called
+// from one goroutine only.
+func (h *hub) append(m feed.Msg) {
+	buf := make([]byte, 0, 256)
+	js := m.Tick.AppendJSON(buf[:0])
+	h.mu.Lock()
+	if h.closed || m.Seq <= h.lastSeq {
+		h.mu.Unlock()
+		return
+	}
+	i := h.symbolLocked(m.Tick.Symbol)
+	e := &entry{seq: m.Seq, sym: i, tick: m.Tick}
+	e.frame = appendTickEvent(make([]byte, 0, len(js)+48), h.epoch, m.Seq, js)
+	pos := h.head.Load() + 1
+	e.pos = pos
+	h.ring[pos&h.mask].Store(e)
+	if cur := h.latest[i]; cur == nil || cur.seq < m.Seq {
+		h.latest[i] = e
+	}
+	h.lastSeq = m.Seq
+	h.head.Store(pos)
+	subs := h.subs.Load()
+	h.mu.Unlock()
+
+	for _, c := range subs.all {
+		c.wake()
+	}
+	if i < len(subs.bySym) {
+		for _, c := range subs.bySym[i] {
+			c.wake()
+		}
+	}
+}
+
+// at returns the entry at pos, or nil if it was overwritten (the reader
+// fell more than the ring's length behind) or not written yet.
+func (h *hub) at(pos uint64) *entry {
+	e := h.ring[pos&h.mask].Load()
+	if e == nil || e.pos != pos {
+		return nil
+	}
+	return e
+}
+
+// positionAfterLocked returns the ring position after which every tick
+// with stream sequence > seq lies, and whether the ring covers seq.
+func (h *hub) positionAfterLocked(seq uint64) (uint64, bool) {
+	head := h.head.Load()
+	if seq >= h.lastSeq {
+		return head, true
+	}
+	oldest := uint64(1)
+	if head > uint64(len(h.ring)) {
+		oldest = head - uint64(len(h.ring)) + 1
+	}
+	// Leave a margin: entries near the tail may be overwritten while a
+	// client starts reading them.
+	margin := uint64(len(h.ring) / 8)
+	if head-oldest > margin {
+		oldest += margin
+	}
+	coverFrom := h.startSeq
+	if e := h.at(oldest); e != nil && oldest > 1 {
+		coverFrom = e.seq - 1
+	}
+	if head == 0 || seq < coverFrom {
+		return 0, false
+	}
+	// First position in [oldest, head] whose seq > seq.
+	n := int(head - oldest + 1)
+	k := sort.Search(n, func(k int) bool {
+		e := h.at(oldest + uint64(k))
+		return e == nil || e.seq > seq
+	})
+	return oldest + uint64(k) - 1, true
+}
+
+// register adds c to the wake lists, unless it is throttled (it runs on
+// its own clock) or the hub is closed.
+func (h *hub) registerLocked(c *client) bool {
+	if h.closed {
+		return false
+	}
+	if c.throttle > 0 {
+		return true
+	}
+	old := h.subs.Load()
+	nu := &subscribers{all: old.all, bySym: old.bySym}
+	if c.all {
+		nu.all = append(append([]*client(nil), old.all...), c)
+	} else {
+		nu.bySym = make([][]*client, max(len(old.bySym), len(h.symNames)))
+		copy(nu.bySym, old.bySym)
+		for _, i := range c.symIdx {
+			nu.bySym[i] = append(append([]*client(nil), nu.bySym[i]...), c)
+		}
+	}
+	h.subs.Store(nu)
+	return true
+}
+
+func (h *hub) unregister(c *client) {
+	if c.throttle > 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old := h.subs.Load()
+	nu := &subscribers{all: old.all, bySym: old.bySym}
+	if c.all {
+		nu.all = without(old.all, c)
+	} else {
+		nu.bySym = make([][]*client, len(old.bySym))
+		copy(nu.bySym, old.bySym)
+		for _, i := range c.symIdx {
+			if i < len(nu.bySym) {
+				nu.bySym[i] = without(nu.bySym[i], c)
+			}
+		}
+	}
+	h.subs.Store(nu)
+}
+
+func without(list []*client, c *client) []*client {
+	out := make([]*client, 0, len(list))
+	for _, x := range list {
+		if x != c {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// close marks the hub dead (its epoch is over); its clients end.
+func (h *hub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.closed = true
+		close(h.done)
+	}
+}
+
+// snapshotLocked returns the newest tick of each wanted symbol.
+func (h *hub) snapshotLocked(c *client) []feed.Tick {
+	var out []feed.Tick
+	if c.all {
+		for _, e := range h.latest {
+			if e != nil {
+				out = append(out, e.tick)
+			}
+		}
+	} else {
+		for _, i := range c.symIdx {
+			if e := h.latest[i]; e != nil {
+				out = append(out, e.tick)
+			}
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Symbol < out[b].Symbol })
+	return out
+}

@@ -1,0 +1,55 @@
+package gateway
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the gateway's Prometheus series, in a registry of its own
+// so several gateways can live in one process (tests).
+type metrics struct {
+	reg         *prometheus.Registry
+	conns       prometheus.Gauge
+	connsTotal  prometheus.Counter
+	rejected    *prometheus.CounterVec
+	events      prometheus.Counter
+	bytes       prometheus.Counter
+	writes      prometheus.Counter
+	ticksIn     prometheus.Counter
+	badMsgs     prometheus.Counter
+	mergedTicks prometheus.Counter
+	shed        *prometheus.CounterVec
+	resumes     *prometheus.CounterVec
+	resets      *prometheus.CounterVec
+	resumeTicks prometheus.Counter
+	lastSeq     prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	reg := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	m := &metrics{
+		reg:         reg,
+		conns:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickcast_connections", Help: "Open SSE connections."}),
+		connsTotal:  prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_connections_total", Help: "SSE connections accepted."}),
+		rejected:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickcast_rejected_total", Help: "Stream requests refused, by reason."}, []string{"reason"}),
+		events:      prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_events_sent_total", Help: "Tick events written to clients (a merged tick counts once)."}),
+		bytes:       prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_bytes_sent_total", Help: "Bytes written to SSE clients."}),
+		writes:      prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_writes_total", Help: "Write calls to SSE clients (events are coalesced into writes)."}),
+		ticksIn:     prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_ticks_received_total", Help: "Ticks read from the JetStream stream."}),
+		badMsgs:     prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_bad_messages_total", Help: "Stream messages that were not valid ticks, skipped."}),
+		mergedTicks: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_merged_ticks_total", Help: "Ticks folded into merged events."}),
+		shed:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickcast_shed_total", Help: "Clients disconnected for being too slow, by cause."}, []string{"cause"}),
+		resumes:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickcast_resumes_total", Help: "Exact resumes from Last-Event-ID, by where history came from."}, []string{"source"}),
+		resets:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickcast_resets_total", Help: "Resume requests answered with a reset, by reason."}, []string{"reason"}),
+		resumeTicks: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_resume_ticks_total", Help: "Ticks replayed from JetStream for resumes."}),
+		lastSeq:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickcast_stream_last_seq", Help: "Stream sequence of the newest tick the hub holds."}),
+	}
+	for _, c := range []prometheus.Collector{m.conns, m.connsTotal, m.rejected, m.events, m.bytes, m.writes, m.ticksIn, m.badMsgs,
+		m.mergedTicks, m.shed, m.resumes, m.resets, m.resumeTicks, m.lastSeq} {
+		f(c)
+	}
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

@@ -1,0 +1,71 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tickcast/tickcast/feed"
+)
+
+// MaxSymbolsPerRequest is the most symbols one request may name.
+const MaxSymbolsPerRequest = 100
+
+// MaxThrottle is the longest throttle interval a client may ask for.
+const MaxThrottle = 60 * time.Second
+
+// errBadRequest marks errors that are the client's and will stay so.
+var errBadRequest = errors.New("bad request")
+
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
+}
+
+// parseSymbols reads symbols= (comma-separated, case-insensitive,
+// duplicates ignored; several symbols= parameters add up). An empty result
+// means all symbols.
+func parseSymbols(r *http.Request) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range r.URL.Query()["symbols"] {
+		for _, s := range strings.Split(v, ",") {
+			s = strings.ToUpper(strings.TrimSpace(s))
+			if s == "" || seen[s] {
+				continue
+			}
+			if !feed.ValidSymbol(s) {
+				if len(s) > 20 {
+					s = s[:20] + "..."
+				}
+				return nil, badRequest("invalid symbol %q: symbols are 1 to 16 letters, digits or '-'", s)
+			}
+			seen[s] = true
+			out = append(out, s)
+			if len(out) > MaxSymbolsPerRequest {
+				return nil, badRequest("too many symbols: at most %d per request", MaxSymbolsPerRequest)
+			}
+		}
+	}
+	return out, nil
+}
+
+// parseThrottle reads throttle=: a Go duration from 0 to 60s.
+func parseThrottle(r *http.Request) (time.Duration, error) {
+	v := r.URL.Query().Get("throttle")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		if len(v) > 20 {
+			v = v[:20] + "..."
+		}
+		return 0, badRequest("invalid throttle %q: want a duration such as 250ms or 1s", v)
+	}
+	if d < 0 || d > MaxThrottle {
+		return 0, badRequest("throttle %s out of range: want 0 to %s", d, MaxThrottle)
+	}
+	return d, nil
+}

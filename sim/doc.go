@@ -1,0 +1,65 @@
+// Package sim is tickcast's price simulator: a pure, seeded model of a
+// stock market that makes feed.Tick values, and a paced loop that hands
+// them to a Publisher. It knows nothing of NATS; the feed package
+// implements Publisher over JetStream.
+//
+// # Use
+//
+//	s, err := sim.New(sim.Config{Seed: 1}) // default universe, 300 ticks/s
+//	if err != nil { ... }
+//	t := s.Next(time.Now())                // one tick, or:
+//	err = s.Run(ctx, pub)                  // publish at the rate until ctx ends
+//
+// The same Config and the same number of Next calls give the same ticks:
+// the model runs on its own clock, which each Next moves on by 1/Rate
+// seconds (times Config.Speed), and the time passed to Next only stamps
+// the tick. Run passes each tick's scheduled time.
+//
+// # Which symbol ticks
+//
+// Each Next picks one symbol at random in proportion to its weight
+// (Config.Weights, else DefaultWeight: NVDA and TSLA tick about six
+// times as often as KO), so the universe as a whole ticks at Rate.
+//
+// # Prices
+//
+// Every symbol has a latent mid price that moves log-normally, with its
+// annualised Volatility spread over 252 trading days of 6.5 hours. The
+// log return between two of a symbol's ticks, over whatever trading time
+// passed between them, is the sum of
+//
+//   - a market factor common to all symbols (30% of each symbol's
+//     variance),
+//   - its sector's factor (30%), so stocks in a sector move together more
+//     than stocks across sectors (return correlation about 0.5 within a
+//     sector, 0.25 across),
+//   - idiosyncratic Student-t noise with 4 degrees of freedom (fat tails),
+//   - rare jumps (about one per symbol per two trading hours, of about
+//     three one-minute standard deviations),
+//
+// less the Itô drift, so the mid is a martingale. The factors are Brownian
+// motions, so a symbol that ticks rarely catches up the whole market move
+// since its last tick in one step. All of it is scaled by a market-wide
+// variance multiplier h that follows GARCH(1,1) over 10-second bars
+// (alpha 0.07, beta 0.91, long-run mean 1): calm and stormy spells, in
+// every stock at once.
+//
+// A symbol starts at its PrevClose moved by a small opening gap (a quarter
+// of a daily standard deviation, with the same factor structure), or, when
+// Config.Resume holds a tick for it, at that tick's Price, continuing its
+// Seq and Volume, so a restarted simulator never repeats a seq.
+//
+// # Quotes and trades
+//
+// The quote is centred on the mid with a spread of a few ticks: about
+// 0.0004 × volatility × price, wider when h is high, jittered by ±25%, at
+// least one tick. Bid, ask and trade price are whole multiples of the
+// symbol's TickSize, the bid is at least one tick, and bid < ask. The
+// trade is at the ask (a buyer) or the bid (a seller), more often on the
+// side the mid moved, and one time in ten inside a spread of two or more
+// ticks. Sizes are round lots (100 shares up to $250, 40 up to $1,000,
+// 10 up to $10,000, then 1) in a Pareto-tailed count, or, one time in
+// five, an odd lot; Volume is their running sum.
+//
+// A Sim is not safe for concurrent use; Next does not allocate.
+package sim

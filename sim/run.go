@@ -1,0 +1,49 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tickcast/tickcast/feed"
+)
+
+// Publisher is where ticks go (implemented by the feed package over
+// JetStream). Publish is called from one goroutine at a time.
+type Publisher interface {
+	Publish(ctx context.Context, t feed.Tick) error
+}
+
+// Run publishes ticks to pub at the Sim's rate until ctx is cancelled,
+// then returns nil. It paces open-loop: tick i is due at start + i/Rate
+// and carries that scheduled time, so time spent late shows as latency
+// downstream. A tick that is already due (because Publish was slow) is
+// published at once: none is skipped, and Run never sleeps to catch up.
+// A Publish error ends Run, wrapped as "sim: publish SYMBOL: ...".
+func (s *Sim) Run(ctx context.Context, pub Publisher) error {
+	interval := float64(time.Second) / s.rate
+	start := time.Now()
+	// One timer, reset for each wait; Stop on return releases it.
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for i := int64(0); ; i++ {
+		at := start.Add(time.Duration(float64(i) * interval))
+		if d := time.Until(at); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-timer.C:
+			}
+		} else if ctx.Err() != nil {
+			return nil
+		}
+		t := s.Next(at)
+		if err := pub.Publish(ctx, t); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("sim: publish %s: %w", t.Symbol, err)
+		}
+	}
+}
