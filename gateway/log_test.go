@@ -1,0 +1,17 @@
+package gateway
+
+import (
+	"io"
+	"log/slog"
+	"net/http/httptest"
+)
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func httptestServer(t interface {
+	Cleanup(func())
+}, g *Gateway) string {
+	hs := httptest.NewServer(g.Handler())
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
