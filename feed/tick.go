@@ -88,13 +88,26 @@ func (t *Tick) AppendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-// appendFloat writes f the shortest way that reads back exactly; NaN and
-// infinities (which Validate rejects) become 0 so the output stays JSON.
+// appendFloat writes f the shortest way that reads back exactly, as
+// encoding/json does; NaN and infinities (which Validate rejects) become
+// 0 so the output stays JSON.
 func appendFloat(dst []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(dst, '0')
 	}
-	return strconv.AppendFloat(dst, f, 'f', -1, 64)
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// e-07 -> e-7, as encoding/json writes it.
+		if n := len(dst); n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
 }
 
 // MaxSymbolLen is the longest symbol allowed.

@@ -256,6 +256,7 @@ func TestResets(t *testing.T) {
 				t.Fatalf("after snapshot: %+v", ev)
 			}
 			st = e.state()
+			e.waitHub(st.LastSeq)
 		})
 	}
 	// The oldest id /v1/snapshot reports as resumable does resume.
