@@ -70,7 +70,9 @@ func (e *env) startGateway(opts Options) {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel, e.done = cancel, make(chan struct{})
 	go func() { _ = e.g.Run(ctx); close(e.done) }()
-	e.hs = httptest.NewServer(e.g.Handler())
+	e.hs = httptest.NewUnstartedServer(e.g.Handler())
+	e.hs.Listener = LimitSendBuffer(e.hs.Listener, 16<<10)
+	e.hs.Start()
 	e.t.Cleanup(e.stopGateway)
 	if _, ok := e.g.waitReady(context.Background()); !ok {
 		e.t.Fatal("gateway not ready")
@@ -139,6 +141,7 @@ func (e *env) state() feed.StreamState {
 
 type event struct {
 	name, id, data string
+	at             time.Time // when the client parsed it
 }
 
 func (ev event) tick(t *testing.T) feed.Tick {
@@ -202,6 +205,7 @@ func (s *stream) read(body io.Reader) {
 		switch {
 		case line == "":
 			if has {
+				ev.at = time.Now()
 				s.events <- ev
 			}
 			ev, has = event{}, false

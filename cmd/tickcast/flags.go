@@ -94,6 +94,7 @@ type gatewayFlags struct {
 	ring         int
 	maxResume    uint64
 	logLevel     string
+	sndbuf       int
 }
 
 func (g *gatewayFlags) register(fs *flag.FlagSet) {
@@ -103,6 +104,7 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&g.heartbeat, "heartbeat", 15*time.Second, "longest silence on a stream before a comment line")
 	fs.IntVar(&g.ring, "ring", 1<<16, "recent ticks held in memory for fan-out and quick resumes")
 	fs.Uint64Var(&g.maxResume, "max-resume", 1_000_000, "most stream messages one resume may replay from JetStream")
+	fs.IntVar(&g.sndbuf, "sndbuf", gateway.DefaultSendBuffer, "kernel send buffer per client connection in bytes; small keeps backlogs in the gateway where they are merged (-1: kernel autotuning)")
 	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 

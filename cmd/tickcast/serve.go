@@ -129,6 +129,7 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, stdout 
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", c.addr, err)
 	}
+	ln = gateway.LimitSendBuffer(ln, c.sndbuf)
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	runDone := make(chan error, 1)
 	go func() { runDone <- g.Run(runCtx) }()

@@ -1,0 +1,320 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickcast/tickcast/feed"
+)
+
+// account checks the merged-tick rule for one stream of ticks: for
+// consecutive events of a symbol, seq - previous seq == merged (1 when
+// absent), high >= price >= low. It returns the last tick per symbol.
+func account(t *testing.T, ticks []feed.Tick, prev map[string]uint64) (map[string]feed.Tick, int) {
+	t.Helper()
+	last := map[string]feed.Tick{}
+	merged := 0
+	for _, tk := range ticks {
+		step := uint64(1)
+		if tk.Merged != 0 {
+			if tk.Merged < 2 || !(tk.High >= tk.Price && tk.Price >= tk.Low) {
+				t.Fatalf("bad merged tick %+v", tk)
+			}
+			step = uint64(tk.Merged)
+			merged++
+		}
+		if p, ok := prev[tk.Symbol]; ok && tk.Seq-p != step {
+			t.Fatalf("%s: seq %d after %d with merged %d", tk.Symbol, tk.Seq, p, tk.Merged)
+		}
+		prev[tk.Symbol] = tk.Seq
+		last[tk.Symbol] = tk
+	}
+	return last, merged
+}
+
+func TestThrottle(t *testing.T) {
+	e := newEnv(t, Options{}, feed.StreamConfig{})
+	e.publish(4)
+	e.waitHub(4)
+	const throttle = 200 * time.Millisecond
+	s := e.open("?throttle=200ms", nil)
+	snap := s.next()
+	if snap.name != "snapshot" {
+		t.Fatal(snap)
+	}
+	prev := map[string]uint64{"AAA": 1, "BBB": 1, "CCC": 1, "DDD": 1}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		end := time.Now().Add(1500 * time.Millisecond)
+		for time.Now().Before(end) {
+			e.publish(40)
+		}
+	}()
+	<-done
+	e.mu.Lock()
+	want := map[string]uint64{}
+	final := map[string]feed.Tick{}
+	for s, q := range e.seqs {
+		want[s] = q
+		final[s] = e.last[s]
+	}
+	e.mu.Unlock()
+	var ticks []feed.Tick
+	sent := map[string][]time.Time{}
+	got := map[string]uint64{}
+	for done := false; !done; {
+		ev := s.next()
+		tk := ev.tick(t)
+		ticks = append(ticks, tk)
+		sent[tk.Symbol] = append(sent[tk.Symbol], ev.at)
+		got[tk.Symbol] = tk.Seq
+		done = true
+		for sym, q := range want {
+			if got[sym] < q {
+				done = false
+			}
+		}
+	}
+	last, merged := account(t, ticks, prev)
+	if merged == 0 {
+		t.Fatal("no merged ticks at a high rate with throttle")
+	}
+	for sym, tk := range final {
+		l := last[sym]
+		if l.Seq != tk.Seq || l.Price != tk.Price || l.Volume != tk.Volume || l.Bid != tk.Bid || l.Ask != tk.Ask {
+			t.Fatalf("%s: last event %+v, last published %+v", sym, l, tk)
+		}
+	}
+	// At most one event per symbol per interval (the client clock adds
+	// scheduling slack).
+	for sym, times := range sent {
+		for i := 1; i < len(times); i++ {
+			if d := times[i].Sub(times[i-1]); d < throttle/2 {
+				t.Fatalf("%s: two events %s apart with throttle %s", sym, d, throttle)
+			}
+		}
+	}
+	t.Logf("%d events for %d ticks (%d merged events)", len(ticks), sumSeqs(want)-4, merged)
+}
+
+func sumSeqs(m map[string]uint64) int {
+	n := 0
+	for _, v := range m {
+		n += int(v)
+	}
+	return n
+}
+
+// rawClient is an SSE client on a bare TCP socket with a small receive
+// buffer, so that when it stops reading the gateway's writes block soon.
+type rawClient struct {
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func dialRaw(t *testing.T, url, query string, rcvbuf int) *rawClient {
+	t.Helper()
+	addr := strings.TrimPrefix(url, "http://")
+	d := net.Dialer{Control: nil}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := c.(*net.TCPConn)
+	if rcvbuf > 0 {
+		_ = tc.SetReadBuffer(rcvbuf)
+	}
+	fmt.Fprintf(c, "GET /v1/stream%s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", query, addr)
+	t.Cleanup(func() { c.Close() })
+	return &rawClient{conn: c, r: bufio.NewReaderSize(c, 4096)}
+}
+
+func TestSlowReaderGetsMergedTicks(t *testing.T) {
+	e := newEnv(t, Options{MergeAfter: 64}, feed.StreamConfig{})
+	e.publish(4)
+	e.waitHub(4)
+	rc := dialRaw(t, e.hs.URL, "", 4096)
+	// Read slowly: a few hundred bytes at a time with pauses, while the
+	// feed publishes as fast as it can.
+	var events []string
+	var mu sync.Mutex
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		buf := make([]byte, 512)
+		var pending strings.Builder
+		for {
+			n, err := rc.r.Read(buf)
+			if err != nil {
+				return
+			}
+			pending.Write(buf[:n])
+			mu.Lock()
+			for {
+				s := pending.String()
+				i := strings.Index(s, "\n\n")
+				if i < 0 {
+					break
+				}
+				events = append(events, s[:i])
+				pending.Reset()
+				pending.WriteString(s[i+2:])
+			}
+			mu.Unlock()
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	end := time.Now().Add(2 * time.Second)
+	for time.Now().Before(end) {
+		e.publish(100)
+	}
+	e.mu.Lock()
+	final := map[string]feed.Tick{}
+	for s, tk := range e.last {
+		final[s] = tk
+	}
+	e.mu.Unlock()
+	// Wait until the client has the final tick of every symbol.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		ticks := parseRawTicks(t, events)
+		mu.Unlock()
+		last, merged := account(t, ticks, map[string]uint64{"AAA": 1, "BBB": 1, "CCC": 1, "DDD": 1})
+		ok := true
+		for sym, tk := range final {
+			if last[sym].Seq != tk.Seq {
+				ok = false
+			} else if l := last[sym]; l.Price != tk.Price || l.Volume != tk.Volume {
+				t.Fatalf("%s: final %+v, published %+v", sym, l, tk)
+			}
+		}
+		if ok {
+			if merged == 0 {
+				t.Fatal("a slow reader got no merged ticks")
+			}
+			t.Logf("%d events, %d merged, for %d ticks", len(ticks), merged, sumTicks(final))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slow reader did not catch up: %d events", len(ticks))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func sumTicks(m map[string]feed.Tick) int {
+	n := 0
+	for _, tk := range m {
+		n += int(tk.Seq)
+	}
+	return n
+}
+
+// parseRawTicks extracts tick events (snapshot ticks included) from raw
+// event blocks, which still carry chunked-encoding framing lines.
+func parseRawTicks(t *testing.T, blocks []string) []feed.Tick {
+	t.Helper()
+	var out []feed.Tick
+	for _, b := range blocks {
+		name := ""
+		for _, line := range strings.Split(b, "\n") {
+			line = strings.TrimSuffix(line, "\r")
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				name = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				data := line[6:]
+				switch name {
+				case "tick":
+					out = append(out, event{data: data}.tick(t))
+				case "snapshot":
+					// ignored: accounting starts at seq 1 per symbol
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestStalledClientsAreShedOthersUnharmed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	e := newEnv(t, Options{WriteTimeout: time.Second, MergeAfter: 1 << 14}, feed.StreamConfig{Memory: true})
+	e.publish(4)
+	e.waitHub(4)
+	runtime.GC()
+	baseG := runtime.NumGoroutine()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+
+	good := []*stream{e.open("", nil), e.open("?symbols=AAA,BBB", nil)}
+	for _, s := range good {
+		s.next() // snapshot
+	}
+	var stalled []*rawClient
+	for i := 0; i < 50; i++ {
+		stalled = append(stalled, dialRaw(t, e.hs.URL, "", 2048))
+	}
+	// Publish fast until every stalled client has been cut.
+	ctx, cancel := context.WithCancel(context.Background())
+	pubDone := make(chan struct{})
+	go func() {
+		defer close(pubDone)
+		for ctx.Err() == nil {
+			e.publish(50)
+		}
+	}()
+	start := time.Now()
+	for counterValue(t, e, "tickcast_shed_total", "write_timeout") < 50 {
+		if time.Since(start) > 60*time.Second {
+			cancel()
+			t.Fatalf("only %v of 50 stalled clients shed", counterValue(t, e, "tickcast_shed_total", "write_timeout"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("50 stalled clients shed %s after they connected", time.Since(start).Round(time.Millisecond))
+	cancel()
+	<-pubDone
+	// The healthy clients saw every tick, in order, none merged.
+	e.mu.Lock()
+	want := map[string]uint64{}
+	for s, q := range e.seqs {
+		want[s] = q
+	}
+	e.mu.Unlock()
+	all := collect(t, good[0], want)
+	checkExact(t, all, map[string]uint64{"AAA": 1, "BBB": 1, "CCC": 1, "DDD": 1})
+	two := collect(t, good[1], map[string]uint64{"AAA": want["AAA"], "BBB": want["BBB"]})
+	checkExact(t, two, map[string]uint64{"AAA": 1, "BBB": 1})
+	for _, s := range good {
+		s.close()
+	}
+	for _, c := range stalled {
+		c.conn.Close()
+	}
+	// Goroutines and heap come back.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		g := runtime.NumGoroutine()
+		if g <= baseG+5 && ms.HeapInuse < base.HeapInuse+64<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines %d (base %d), heap %d MiB (base %d MiB)", g, baseG, ms.HeapInuse>>20, base.HeapInuse>>20)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
