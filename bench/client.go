@@ -1,0 +1,395 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Latencies are recorded in microseconds, up to a minute; longer ones are
+// recorded as a minute.
+const (
+	maxLatencyUs = 60_000_000
+	latBatch     = 256                    // latencies a client keeps before taking its shard's lock
+	flushEvery   = int64(time.Second / 5) // and at least this often while events arrive
+)
+
+// shard gathers the results of a group of clients under one lock, so that
+// 10,000 clients need neither 10,000 histograms (~140 KiB each at 3
+// significant digits) nor one contended lock.
+type shard struct {
+	mu        sync.Mutex
+	hist      *hdrhistogram.Histogram // window latencies of healthy clients, us
+	st        seqStats                // healthy clients, whole run
+	slowSt    seqStats                // stalled clients, whole run
+	winEvents uint64                  // healthy tick events whose time is in the window
+	winTicks  uint64                  // ticks they account for
+	events    uint64                  // all tick events, for the live rate
+	bad       uint64                  // events that did not parse
+	resets    uint64
+	snapshots uint64
+}
+
+func newShard() *shard {
+	return &shard{hist: hdrhistogram.New(1, maxLatencyUs, 3)}
+}
+
+// client is one light SSE client: raw TCP, a hand-written request, the
+// incremental Parser, and per-symbol seq state. Only its own goroutine
+// touches it, except newest, which the runner reads to see it caught up.
+type client struct {
+	r     *runner
+	sh    *shard
+	n     int
+	slow  bool
+	query string // "/v1/stream?..."
+	local *net.TCPAddr
+
+	conn net.Conn
+	buf  []byte
+	p    Parser
+
+	last  []uint64           // previous seq per symbol of the universe, 0 = none
+	extra map[string]*uint64 // symbols outside the universe
+
+	now, ws, we int64 // receive time of the current read; the window
+	tc          timeCache
+
+	// pending, flushed into sh
+	st                  seqStats
+	winEvents, winTicks uint64
+	bad, resets, snaps  uint64
+	lat                 [latBatch]int64
+	nlat                int
+	lastFlush           int64
+
+	newest atomic.Int64 // newest tick time seen, Unix ns
+	up     atomic.Bool  // the first dial succeeded
+}
+
+// dial connects, sends the request and, unless the client is stalled,
+// reads the response head and whatever events came with it.
+func (c *client) dial(ctx context.Context) error {
+	d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: c.local, Control: c.r.control(c.slow)}
+	conn, err := d.DialContext(ctx, "tcp", c.r.hostport)
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", c.r.hostport, err)
+	}
+	req := c.buf[:0]
+	req = append(req, "GET "...)
+	req = append(req, c.query...)
+	req = append(req, " HTTP/1.1\r\nHost: "...)
+	req = append(req, c.r.hostport...)
+	req = append(req, "\r\nAccept: text/event-stream\r\nUser-Agent: tickcast-bench\r\n"...)
+	if id := c.p.LastID(); len(id) > 0 {
+		req = append(req, "Last-Event-ID: "...)
+		req = append(req, id...)
+		req = append(req, "\r\n"...)
+	}
+	req = append(req, "\r\n"...)
+	if _, err := conn.Write(req); err != nil {
+		conn.Close()
+		return fmt.Errorf("write request: %w", err)
+	}
+	c.conn = conn
+	if c.slow {
+		return nil
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := c.readHead(); err != nil {
+		conn.Close()
+		return err
+	}
+	conn.SetReadDeadline(time.Time{})
+	return nil
+}
+
+// readHead reads and checks the response head, then feeds the bytes after
+// it to the parser.
+func (c *client) readHead() error {
+	n := 0
+	for {
+		if n == len(c.buf) {
+			return fmt.Errorf("response head longer than %d bytes", len(c.buf))
+		}
+		m, err := c.conn.Read(c.buf[n:])
+		n += m
+		if i := bytes.Index(c.buf[:n], []byte("\r\n\r\n")); i >= 0 {
+			chunked, err := checkHead(c.buf[:i+2])
+			if err != nil {
+				return err
+			}
+			c.p.Reset(c, chunked) // keeps the last id, the resume cursor
+			if rest := c.buf[i+4 : n]; len(rest) > 0 {
+				return c.feed(rest)
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read response head: %w", err)
+		}
+	}
+}
+
+// checkHead checks an HTTP/1.1 response head (status line and header lines,
+// each ending in CRLF) for 200 and text/event-stream, and reports whether
+// the body is chunked.
+func checkHead(h []byte) (chunked bool, err error) {
+	line, rest, _ := bytes.Cut(h, []byte("\r\n"))
+	proto, status, _ := bytes.Cut(line, []byte(" "))
+	if !bytes.HasPrefix(proto, []byte("HTTP/1.")) {
+		return false, fmt.Errorf("bad status line %q", line)
+	}
+	if len(status) < 3 || string(status[:3]) != "200" {
+		return false, fmt.Errorf("status %q", status)
+	}
+	sse := false
+	for len(rest) > 0 {
+		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		v = bytes.TrimSpace(v)
+		switch {
+		case bytes.EqualFold(k, []byte("Content-Type")):
+			mt, _, _ := bytes.Cut(v, []byte(";"))
+			sse = bytes.EqualFold(bytes.TrimSpace(mt), []byte("text/event-stream"))
+		case bytes.EqualFold(k, []byte("Transfer-Encoding")):
+			chunked = bytes.Contains(bytes.ToLower(v), []byte("chunked"))
+		}
+	}
+	if !sse {
+		return false, errors.New("response is not text/event-stream")
+	}
+	return chunked, nil
+}
+
+// feed hands received bytes to the parser, with the receive time and window
+// bounds the event handler uses.
+func (c *client) feed(b []byte) error {
+	c.now = time.Now().UnixNano()
+	c.ws, c.we = c.r.winStart.Load(), c.r.winEnd.Load()
+	err := c.p.Feed(b)
+	if c.now-c.lastFlush > flushEvery {
+		c.flush()
+	}
+	return err
+}
+
+// readLoop reads until the connection ends or fails.
+func (c *client) readLoop() error {
+	for {
+		n, err := c.conn.Read(c.buf)
+		if n > 0 {
+			if ferr := c.feed(c.buf[:n]); ferr != nil {
+				return ferr
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// Event implements Handler.
+func (c *client) Event(typ, _, data []byte) {
+	switch string(typ) {
+	case "tick":
+		c.onTick(data)
+	case "snapshot":
+		c.onSnapshot(data)
+	case "reset":
+		c.resets++
+		clear(c.last)
+		clear(c.extra)
+	}
+}
+
+func (c *client) onTick(data []byte) {
+	var t tickFields
+	if !parseTick(data, &t, &c.tc) {
+		c.bad++
+		return
+	}
+	n := c.st.observe(c.slot(t.symbol), t.seq, t.merged)
+	if t.timeNs > c.newest.Load() {
+		c.newest.Store(t.timeNs)
+	}
+	if c.slow || t.timeNs < c.ws || t.timeNs >= c.we {
+		return
+	}
+	c.winEvents++
+	c.winTicks += n
+	c.lat[c.nlat] = (c.now - t.timeNs) / 1000
+	c.nlat++
+	if c.nlat == latBatch {
+		c.flush()
+	}
+}
+
+func (c *client) onSnapshot(data []byte) {
+	c.snaps++
+	arr, ok := snapshotTicks(data)
+	if !ok {
+		c.bad++
+		return
+	}
+	var t tickFields
+	pos := 0
+	for {
+		el, ok := nextElem(arr, &pos)
+		if !ok {
+			return
+		}
+		if !parseTick(el, &t, &c.tc) {
+			c.bad++
+			continue
+		}
+		*c.slot(t.symbol) = t.seq
+	}
+}
+
+// slot returns the previous-seq cell of a symbol.
+func (c *client) slot(sym []byte) *uint64 {
+	if i, ok := c.r.index[string(sym)]; ok {
+		return &c.last[i]
+	}
+	if p, ok := c.extra[string(sym)]; ok {
+		return p
+	}
+	if c.extra == nil {
+		c.extra = make(map[string]*uint64)
+	}
+	p := new(uint64)
+	c.extra[string(sym)] = p
+	return p
+}
+
+// flush moves the pending counts and latencies into the shard.
+func (c *client) flush() {
+	c.lastFlush = c.now
+	sh := c.sh
+	sh.mu.Lock()
+	for _, v := range c.lat[:c.nlat] {
+		if v < 0 {
+			v = 0
+		} else if v > maxLatencyUs {
+			v = maxLatencyUs
+		}
+		sh.hist.RecordValue(v)
+	}
+	if c.slow {
+		sh.slowSt.add(&c.st)
+	} else {
+		sh.st.add(&c.st)
+	}
+	sh.events += c.st.Events
+	sh.winEvents += c.winEvents
+	sh.winTicks += c.winTicks
+	sh.bad += c.bad
+	sh.resets += c.resets
+	sh.snapshots += c.snaps
+	sh.mu.Unlock()
+	c.nlat = 0
+	c.st = seqStats{}
+	c.winEvents, c.winTicks, c.bad, c.resets, c.snaps = 0, 0, 0, 0, 0
+}
+
+// run reads a connected healthy client until ctx ends, reconnecting (with
+// its last event id, as EventSource does) when the gateway closes it.
+func (c *client) run(ctx context.Context) {
+	defer c.flush()
+	for {
+		stop := context.AfterFunc(ctx, c.unblock(c.conn))
+		err := c.readLoop()
+		stop()
+		c.conn.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		c.r.disconnects.Add(1)
+		c.r.noteErr(fmt.Errorf("client %d: stream ended: %w", c.n, err))
+		for {
+			delay := 100 * time.Millisecond
+			if rt := time.Duration(c.p.Retry) * time.Millisecond; rt > delay {
+				delay = min(rt, 5*time.Second)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			if err := c.dial(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				c.r.noteErr(fmt.Errorf("client %d: reconnect: %w", c.n, err))
+				continue
+			}
+			c.r.reconnects.Add(1)
+			break
+		}
+	}
+}
+
+// runSlow holds a stalled client's connection unread until drain is
+// closed, then reads until deadline to find whether the gateway shed it
+// (closed it) in the meantime.
+func (c *client) runSlow(ctx context.Context, drain <-chan struct{}, deadline func() time.Time) {
+	defer c.flush()
+	defer c.conn.Close()
+	select {
+	case <-ctx.Done():
+		return
+	case <-drain:
+	}
+	stop := context.AfterFunc(ctx, c.unblock(c.conn))
+	defer stop()
+	c.conn.SetReadDeadline(deadline())
+	err := c.readHead()
+	if err == nil {
+		err = c.readLoop()
+	}
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
+	case errors.As(err, &ne) && ne.Timeout():
+		// still connected when the drain ended: not shed
+	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		c.r.shed.Add(1)
+	case err != nil:
+		c.r.shed.Add(1)
+		c.r.noteErr(fmt.Errorf("stalled client %d: %w", c.n, err))
+	}
+}
+
+// unblock returns a func that makes a blocked Read on conn return.
+func (c *client) unblock(conn net.Conn) func() {
+	return func() { conn.SetReadDeadline(time.Unix(1, 0)) }
+}
+
+// streamQuery builds the request path for a symbol list and throttle.
+func streamQuery(symbols []string, throttle time.Duration) string {
+	q := "/v1/stream"
+	sep := "?"
+	if len(symbols) > 0 {
+		q += sep + "symbols=" + strings.Join(symbols, ",")
+		sep = "&"
+	}
+	if throttle > 0 {
+		q += sep + "throttle=" + url.QueryEscape(throttle.String())
+	}
+	return q
+}

@@ -1,0 +1,36 @@
+// Package bench is the fan-out harness behind `tickcast bench`: it measures
+// the latency from a tick's scheduled publish time to its receipt and parse
+// by each of many SSE clients, with the gateway under test in its own
+// process so that its CPU time and memory are measured apart.
+//
+// # Method
+//
+// The simulator publishes open-loop: every tick carries in "time" the
+// instant it was scheduled, and a late tick keeps it. A client's latency for
+// a tick is the time it read the bytes minus that instant, so a stalled
+// gateway shows up as latency, not as fewer samples. Latencies go into
+// HDR histograms (microseconds, 3 significant digits), one per shard of
+// clients rather than one per client, merged at the end. Only ticks
+// scheduled inside the measured window count: warm-up is excluded, and
+// after the window the bench drains for a while so that ticks of the window
+// still in flight are counted with their (large) latency.
+//
+// Every client checks, per symbol, that seq - previous seq == merged (1
+// when absent), and counts gaps (missing ticks), duplicates and merged
+// ticks.
+//
+// # Clients
+//
+// A client is a raw TCP connection with a hand-written GET request, a
+// parsed response head, and an incremental chunked + SSE Parser feeding a
+// hand-written reader of the four tick fields it needs (symbol, seq, time,
+// merged). The hot path does not allocate. Clients can be spread over
+// source addresses 127.0.0.1..127.0.0.N (Config.Addrs) to pass the
+// ephemeral port limit; a process can hold only as many clients as it may
+// open files (20,000 here), so more clients need more bench processes
+// pointed at one gateway (Config.Target).
+//
+// Stalled clients (Config.Slow) connect with a small receive buffer and
+// never read until the window ends; then they read to find whether the
+// gateway closed (shed) them.
+package bench

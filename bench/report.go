@@ -1,0 +1,105 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteTable writes r as a human-readable table.
+func (r *Result) WriteTable(w io.Writer) {
+	subs := "all symbols"
+	if r.SymbolsPerClient > 0 && r.SymbolsPerClient < float64(r.Universe) {
+		subs = strconv.FormatFloat(r.SymbolsPerClient, 'f', -1, 64) + " symbols each"
+	}
+	fmt.Fprintf(w, "tickcast bench: scenario %s, %d clients (%s of %d", r.Scenario, r.Clients, subs, r.Universe)
+	if r.SlowClients > 0 {
+		fmt.Fprintf(w, ", %d stalled", r.SlowClients)
+	}
+	if r.Throttle != "" {
+		fmt.Fprintf(w, ", throttle %s", r.Throttle)
+	}
+	fmt.Fprintf(w, "), %s ticks/s, %gs measured after %gs warm-up, %d CPUs\n",
+		fmtCount(r.Rate), r.DurationS, r.WarmupS, r.CPUs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  delivered\t%s ticks in %s events\t%s/s (offered %s/s)\n",
+		fmtCount(float64(r.Delivered)), fmtCount(float64(r.Events)),
+		fmtCount(r.DeliveriesPerSec), fmtCount(r.OfferedPerSec))
+	l := r.Latency
+	fmt.Fprintf(tw, "  latency\tp50 %s  p90 %s  p99 %s  p99.9 %s  max %s\tmean %s\n",
+		fmtUs(l.P50), fmtUs(l.P90), fmtUs(l.P99), fmtUs(l.P999), fmtUs(l.Max), fmtUs(int64(l.Mean)))
+	fmt.Fprintf(tw, "  seq\tgaps %d (in %d events)  dups %d  overlaps %d\tmerged %d ticks in %d events, resets %d, bad %d\n",
+		r.Gaps, r.GapEvents, r.Dups, r.Overlaps, r.Merged, r.MergedEvents, r.Resets, r.BadEvents)
+	fmt.Fprintf(tw, "  connections\t%d connected, %d failed, %d disconnects, %d reconnects\tlagging %d",
+		r.Connected, r.ConnectErrors, r.Disconnects, r.Reconnects, r.Lagging)
+	if r.SlowClients > 0 {
+		fmt.Fprintf(tw, ", shed %d of %d stalled (their gaps %d, merged %d)", r.Shed, r.SlowClients, r.SlowGaps, r.SlowMerged)
+	}
+	fmt.Fprintln(tw)
+	if r.GatewayCPUS > 0 || r.RSSBytes > 0 {
+		fmt.Fprintf(tw, "  gateway\tcpu %.2fs (%.0f%% of a core, %.2f us/delivery)\trss %s (peak %s, %s/conn)\n",
+			r.GatewayCPUS, 100*r.GatewayCPUS/r.DurationS, r.CPUUsPerDelivery,
+			fmtBytes(float64(r.RSSBytes)), fmtBytes(float64(r.RSSPeakBytes)), fmtBytes(r.RSSPerConnBytes))
+	} else {
+		fmt.Fprintf(tw, "  gateway\tnot measured (give --target-pid)\t\n")
+	}
+	fmt.Fprintf(tw, "  bench\tcpu %.2fs (%.0f%% of a core)\t\n", r.BenchCPUS, 100*r.BenchCPUS/r.DurationS)
+	tw.Flush()
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "  error: %s\n", e)
+	}
+}
+
+// fmtUs formats microseconds for people.
+func fmtUs(us int64) string {
+	switch {
+	case us < 1000:
+		return strconv.FormatInt(us, 10) + "us"
+	case us < 10_000:
+		return strconv.FormatFloat(float64(us)/1000, 'f', 2, 64) + "ms"
+	case us < 1_000_000:
+		return strconv.FormatFloat(float64(us)/1000, 'f', 1, 64) + "ms"
+	}
+	return strconv.FormatFloat(float64(us)/1e6, 'f', 2, 64) + "s"
+}
+
+// fmtCount formats a count with thousands separators.
+func fmtCount(f float64) string {
+	neg := f < 0
+	if neg {
+		f = -f
+	}
+	s := strconv.FormatFloat(f, 'f', 0, 64)
+	if f < 100 && f != float64(int64(f)) {
+		s = strconv.FormatFloat(f, 'f', 1, 64)
+	}
+	int, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range int {
+		if i > 0 && (len(int)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if frac != "" {
+		b.WriteString("." + frac)
+	}
+	return b.String()
+}
+
+func fmtBytes(f float64) string {
+	switch {
+	case f < 1<<10:
+		return strconv.FormatFloat(f, 'f', 0, 64) + " B"
+	case f < 1<<20:
+		return strconv.FormatFloat(f/(1<<10), 'f', 1, 64) + " KiB"
+	case f < 1<<30:
+		return strconv.FormatFloat(f/(1<<20), 'f', 1, 64) + " MiB"
+	}
+	return strconv.FormatFloat(f/(1<<30), 'f', 2, 64) + " GiB"
+}
