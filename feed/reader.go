@@ -102,31 +102,43 @@ func (c *Conn) LastTicks(ctx context.Context) (map[string]Msg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("feed: last ticks: %w", err)
 	}
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+		return out, nil
+	}
+	err = readUntil(ctx, cons, func(m jetstream.Msg) (bool, error) {
+		msg, md, err := toMsg(m)
+		if md == nil {
+			return true, err
+		}
+		if err == nil {
+			out[msg.Tick.Symbol] = msg
+		}
+		return md.NumPending == 0, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("feed: last ticks: %w", err)
+	}
+	return out, nil
+}
+
+// readUntil feeds an ordered consumer's messages to fn until fn says it
+// is done or fails. It fails if no message comes for 10 s.
+func readUntil(ctx context.Context, cons jetstream.Consumer, fn func(jetstream.Msg) (bool, error)) error {
+	it, err := cons.Messages(jetstream.PullMaxMessages(500))
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
 	for {
-		batch, err := cons.FetchNoWait(1000)
+		nctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		m, err := it.Next(jetstream.NextContext(nctx))
+		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("feed: last ticks: %w", err)
+			return err
 		}
-		n := 0
-		done := false
-		for m := range batch.Messages() {
-			n++
-			msg, md, err := toMsg(m)
-			if md == nil {
-				return nil, err
-			}
-			if err == nil {
-				out[msg.Tick.Symbol] = msg
-			}
-			if md.NumPending == 0 {
-				done = true
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, fmt.Errorf("feed: last ticks: %w", err)
-		}
-		if done || n == 0 {
-			return out, nil
+		done, err := fn(m)
+		if err != nil || done {
+			return err
 		}
 	}
 }
@@ -240,45 +252,32 @@ func (c *Conn) Replay(ctx context.Context, from, until uint64, symbols []string,
 		}
 		return nil
 	}
-	for {
-		batch, err := cons.FetchNoWait(500)
-		if err != nil {
-			return fmt.Errorf("feed: replay: %w", err)
-		}
-		n, done := 0, false
-		for m := range batch.Messages() {
-			n++
-			if done {
-				continue
-			}
-			msg, md, err := toMsg(m)
-			if md == nil {
-				return err
-			}
-			// Checked after the first message arrived: the stream's
-			// first sequence only grows, so if it is still <= from now,
-			// nothing from `from` on had gone when we read it.
-			if err := check(); err != nil {
-				return err
-			}
-			if msg.Seq > until {
-				done = true
-				continue
-			}
-			if err == nil {
-				if err := fn(msg); err != nil {
-					return err
-				}
-			}
-			if msg.Seq >= until || md.NumPending == 0 {
-				done = true
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return fmt.Errorf("feed: replay: %w", err)
-		}
-		if done || n == 0 {
-			return check()
-		}
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+		return check()
 	}
+	err = readUntil(ctx, cons, func(m jetstream.Msg) (bool, error) {
+		msg, md, err := toMsg(m)
+		if md == nil {
+			return true, err
+		}
+		// Checked after the first message arrived: the stream's first
+		// sequence only grows, so if it is still <= from now, nothing
+		// from `from` on had gone when we read it.
+		if err := check(); err != nil {
+			return true, err
+		}
+		if msg.Seq > until {
+			return true, nil
+		}
+		if err == nil {
+			if err := fn(msg); err != nil {
+				return true, err
+			}
+		}
+		return msg.Seq >= until || md.NumPending == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("feed: replay from %d: %w", from, err)
+	}
+	return check()
 }

@@ -71,7 +71,7 @@ func (c *client) wants(sym int) bool {
 func (c *client) pump() error {
 	head := c.h.head.Load()
 	if head <= c.cursor {
-		return nil
+		return c.flush() // whatever a resume left in the buffer
 	}
 	if head-c.cursor > uint64(c.g.opts.MergeAfter) {
 		if err := c.collect(head); err != nil {
