@@ -18,7 +18,7 @@ import (
 // env is a real embedded JetStream server, a gateway reading it and an
 // HTTP server on loopback.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *feed.Server
 	conn   *feed.Conn
 	g      *Gateway
@@ -33,7 +33,7 @@ type env struct {
 
 var testSymbols = []string{"AAA", "BBB", "CCC", "DDD"}
 
-func newEnv(t *testing.T, opts Options, sc feed.StreamConfig) *env {
+func newEnv(t testing.TB, opts Options, sc feed.StreamConfig) *env {
 	t.Helper()
 	srv, err := feed.StartServer(feed.ServerConfig{StoreDir: t.TempDir()})
 	if err != nil {
@@ -144,7 +144,7 @@ type event struct {
 	at             time.Time // when the client parsed it
 }
 
-func (ev event) tick(t *testing.T) feed.Tick {
+func (ev event) tick(t testing.TB) feed.Tick {
 	t.Helper()
 	var tk feed.Tick
 	if err := json.Unmarshal([]byte(ev.data), &tk); err != nil {
@@ -155,7 +155,7 @@ func (ev event) tick(t *testing.T) feed.Tick {
 
 // stream is an SSE client reading one response.
 type stream struct {
-	t      *testing.T
+	t      testing.TB
 	resp   *http.Response
 	events chan event
 	cancel context.CancelFunc
@@ -166,7 +166,7 @@ func (e *env) open(query string, header map[string]string) *stream {
 	return openURL(e.t, e.hs.URL+"/v1/stream"+query, header)
 }
 
-func openURL(t *testing.T, url string, header map[string]string) *stream {
+func openURL(t testing.TB, url string, header map[string]string) *stream {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
