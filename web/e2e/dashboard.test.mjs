@@ -252,6 +252,49 @@ test('sorting and filtering the watchlist', async () => {
   assert.equal(await page.locator('tr[data-symbol]:not([hidden])').count(), await page.locator('tr[data-symbol]').count());
 });
 
+test('the stream follows the symbol selection', async () => {
+  const universe = (await (await fetch(new URL('v1/symbols', server.url))).json()).map((s) => s.symbol);
+  const rows = () => page.locator('tr[data-symbol]').count();
+  await page.click('#picker summary');
+  await page.click('[data-pick="none"]');
+  await page.waitForFunction(() => document.querySelectorAll('tr[data-symbol]').length === 0, null, { timeout: 3000 });
+  await page.waitForFunction(() => /idle/.test(document.querySelector('#conn-state').textContent), null, { timeout: 3000 });
+
+  const pick = universe.slice(0, 3);
+  let n = streamRequests.length;
+  for (const s of pick) await page.check(`#picker-list input[value="${s}"]`);
+  await page.waitForFunction(() => document.querySelectorAll('tr[data-symbol] [data-field="price"]:not(:empty)').length === 3
+    && /live/.test(document.querySelector('#conn-state').textContent), null, { timeout: 5000 });
+  assert.equal(await rows(), 3);
+  let u = new URL(streamRequests[streamRequests.length - 1].url);
+  assert.ok(streamRequests.length > n, 'a new stream request');
+  assert.equal(u.searchParams.get('symbols'), pick.join(','), `symbols= in ${u}`);
+
+  // One more: the stream switches, resuming from the last id.
+  n = streamRequests.length;
+  await page.check(`#picker-list input[value="${universe[3]}"]`);
+  await page.waitForFunction((s) => {
+    const c = document.querySelector(`tr[data-symbol="${s}"] [data-field="price"]`);
+    return c && c.textContent.trim() !== '';
+  }, universe[3], { timeout: 5000 });
+  for (let i = 0; i < 40 && streamRequests.length === n; i++) await sleep(50);
+  u = new URL(streamRequests[streamRequests.length - 1].url);
+  assert.equal(u.searchParams.get('symbols'), universe.slice(0, 4).join(','), `symbols= in ${u}`);
+  assert.match(u.searchParams.get('lastEventId') || '', /-\d+$/, `lastEventId= in ${u}`);
+  const b = await prices();
+  await expectPricesChange(b, 4, 4000);
+  assert.equal(await gapCount(), 0, 'no gaps across symbol switches');
+
+  await page.click('[data-pick="all"]');
+  await page.waitForFunction((n) => document.querySelectorAll('tr[data-symbol] [data-field="price"]:not(:empty)').length === n,
+    universe.length, { timeout: 5000 });
+  u = new URL(streamRequests[streamRequests.length - 1].url);
+  assert.equal(u.searchParams.get('symbols'), null, `all symbols: no symbols= in ${u}`);
+  await page.click('#picker summary');
+  assert.equal(await page.getAttribute('#picker', 'open'), null, 'picker closed');
+  assert.equal(await gapCount(), 0);
+});
+
 test('stopping and restarting the server shows reconnecting, then resumed, with no gap', async () => {
   await page.evaluate(() => {
     const el = document.querySelector('#conn-state');
@@ -311,6 +354,33 @@ test('switching throttle resumes from the last id and keeps the table current', 
     assert.equal(await gapCount(), 0, `no gaps with throttle ${th}`);
     assert.match(await connText(), /live|resumed/);
   }
+});
+
+test('a reset replaces the state without counting gaps', async () => {
+  // Make the next stream request resume from an id the server cannot
+  // honour (malformed): it must answer reset, then a snapshot.
+  let rewritten = 0;
+  await page.route('**/v1/stream?*', (route) => {
+    const u = new URL(route.request().url());
+    if (rewritten === 0 && u.searchParams.has('lastEventId')) {
+      rewritten++;
+      u.searchParams.set('lastEventId', 'not-an-id');
+      return route.continue({ url: u.href });
+    }
+    return route.continue();
+  });
+  await page.evaluate(() => { window.__states = []; });
+  await page.selectOption('#throttle', '250ms');
+  await page.waitForFunction(() => window.__states.some((s) => /reset/.test(s)), null, { timeout: 5000 });
+  await page.unroute('**/v1/stream?*');
+  assert.equal(rewritten, 1);
+  await page.waitForFunction(() => document.querySelector('#n-resets').textContent === '1', null, { timeout: 2000 });
+  assert.match(await page.textContent('#log'), /reset · .*requested not-an-id/);
+  const b = await prices();
+  await expectPricesChange(b, 10, 4000);
+  assert.equal(await gapCount(), 0, 'a reset is not a gap');
+  await page.selectOption('#throttle', '0');
+  await page.waitForFunction(() => /live/.test(document.querySelector('#conn-state').textContent), null, { timeout: 10000 });
 });
 
 test('screenshots: desktop dark, light theme, phone width', async () => {

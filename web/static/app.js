@@ -13,7 +13,7 @@ import * as fmt from './format.js';
 const $ = (sel) => document.querySelector(sel);
 const base = document.baseURI;
 
-const FIELDS = ['symbol', 'name', 'price', 'change', 'pctChange', 'bid', 'ask', 'spread', 'volume'];
+const SORT_KEYS = ['symbol', 'name', 'price', 'change', 'pctChange', 'bid', 'ask', 'spread', 'volume'];
 const LIVE_SORT_MS = 1000; // re-sort on a live column at most this often
 const MAX_SYMBOLS = 100; // the stream's symbols= limit
 
@@ -37,7 +37,7 @@ const app = {
   order: [], // rows in their DOM order
   selected: null,
   res: store.get('res', 1000),
-  sort: store.get('sort', { key: null, dir: 1 }),
+  sort: savedSort(store.get('sort', null)),
   filter: '',
   sortedAt: 0,
   sortStale: true,
@@ -48,6 +48,10 @@ const app = {
   merged: 0,
   gapLogs: 0,
 };
+
+function savedSort(v) {
+  return v && SORT_KEYS.includes(v.key) && (v.dir === 1 || v.dir === -1) ? v : { key: null, dir: 1 };
+}
 
 // Per-second stats window for #rate and #latency.
 const win = { start: performance.now(), events: 0, ticks: 0, lat: [] };
@@ -402,6 +406,9 @@ function watchChanged() {
       return;
     }
     feed.symbols = syms;
+    // Coming back from nothing selected, there is no state to carry on:
+    // start over with a snapshot rather than replay the idle time.
+    if (feed.state === 'idle') feed.lastId = '';
     const hadStream = feed.lastId !== '';
     feed.open(hadStream ? 'switch' : 'first');
     if (hadStream && added.length) fillFromSnapshot(added.filter((s) => app.rows.has(s)));
@@ -512,6 +519,13 @@ function wire() {
   document.addEventListener('click', (e) => {
     const p = $('#picker');
     if (p.open && !p.contains(e.target)) p.open = false;
+  });
+  document.addEventListener('keydown', (e) => {
+    const p = $('#picker');
+    if (e.key === 'Escape' && p.open) {
+      p.open = false;
+      p.querySelector('summary').focus();
+    }
   });
   const narrow = matchMedia('(max-width: 640px)');
   narrow.addEventListener('change', () => sizeSparks(narrow.matches));

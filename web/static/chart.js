@@ -197,7 +197,7 @@ export class CandleChart {
       ctx.fillStyle = col.grid;
       ctx.fillRect(0, yy, plotR, 1);
       ctx.fillStyle = col.axis;
-      if (Math.abs(yy - ly) > 13) ctx.fillText(fixed(p, d), plotR + 6, yy);
+      if (Math.abs(yy - ly) > 16) ctx.fillText(fixed(p, d), plotR + 6, yy);
     }
 
     // Time grid: a label every `every` candles, on round times.
