@@ -73,6 +73,7 @@ func (c *client) pump() error {
 	if head <= c.cursor {
 		return c.flush() // whatever a resume left in the buffer
 	}
+	c.g.m.backlog.Observe(float64(head - c.cursor))
 	if head-c.cursor > uint64(c.g.opts.MergeAfter) {
 		if err := c.collect(head); err != nil {
 			return err
@@ -217,6 +218,9 @@ func (c *client) flush() error {
 	_, err := c.w.Write(c.buf)
 	if err == nil {
 		err = c.rc.Flush()
+	}
+	if time.Since(now) > 100*time.Millisecond {
+		c.g.m.stalls.Inc()
 	}
 	c.g.m.bytes.Add(float64(len(c.buf)))
 	c.g.m.writes.Inc()

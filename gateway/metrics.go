@@ -23,6 +23,8 @@ type metrics struct {
 	resets      *prometheus.CounterVec
 	resumeTicks prometheus.Counter
 	lastSeq     prometheus.Gauge
+	backlog     prometheus.Histogram
+	stalls      prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -44,9 +46,13 @@ func newMetrics() *metrics {
 		resets:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickcast_resets_total", Help: "Resume requests answered with a reset, by reason."}, []string{"reason"}),
 		resumeTicks: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_resume_ticks_total", Help: "Ticks replayed from JetStream for resumes."}),
 		lastSeq:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickcast_stream_last_seq", Help: "Stream sequence of the newest tick the hub holds."}),
+		backlog: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tickcast_client_backlog_ticks",
+			Help:    "Ticks pending for a client (ring distance) each time it wakes: its queue depth.",
+			Buckets: []float64{1, 2, 4, 16, 64, 256, 1024, 4096, 16384}}),
+		stalls: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_write_stalls_total", Help: "Client writes that blocked for more than 100ms."}),
 	}
 	for _, c := range []prometheus.Collector{m.conns, m.connsTotal, m.rejected, m.events, m.bytes, m.writes, m.ticksIn, m.badMsgs,
-		m.mergedTicks, m.shed, m.resumes, m.resets, m.resumeTicks, m.lastSeq} {
+		m.mergedTicks, m.shed, m.resumes, m.resets, m.resumeTicks, m.lastSeq, m.backlog, m.stalls} {
 		f(c)
 	}
 	f(collectors.NewGoCollector())

@@ -95,6 +95,7 @@ type gatewayFlags struct {
 	maxResume    uint64
 	logLevel     string
 	sndbuf       int
+	pprof        string
 }
 
 func (g *gatewayFlags) register(fs *flag.FlagSet) {
@@ -105,6 +106,7 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&g.ring, "ring", 1<<16, "recent ticks held in memory for fan-out and quick resumes")
 	fs.Uint64Var(&g.maxResume, "max-resume", 1_000_000, "most stream messages one resume may replay from JetStream")
 	fs.IntVar(&g.sndbuf, "sndbuf", gateway.DefaultSendBuffer, "kernel send buffer per client connection in bytes; small keeps backlogs in the gateway where they are merged (-1: kernel autotuning)")
+	fs.StringVar(&g.pprof, "pprof", "", "serve Go's pprof profiles on this separate address (e.g. 127.0.0.1:6060); off by default")
 	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 

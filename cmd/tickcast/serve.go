@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
@@ -130,6 +131,14 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, stdout 
 		return fmt.Errorf("listen %s: %w", c.addr, err)
 	}
 	ln = gateway.LimitSendBuffer(ln, c.sndbuf)
+	if c.pprof != "" {
+		stop, err := servePprof(c.pprof, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
+	}
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	runDone := make(chan error, 1)
 	go func() { runDone <- g.Run(runCtx) }()
@@ -165,4 +174,23 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, stdout 
 		return err2
 	}
 	return nil
+}
+
+// servePprof serves net/http/pprof on its own listener, never on the
+// public one.
+func servePprof(addr string, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("pprof listening", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
