@@ -52,6 +52,20 @@ type Options struct {
 	Logger *slog.Logger
 	// Static serves everything that is not the API (the dashboard).
 	Static http.Handler
+	// MaxConnsPerIP caps concurrent SSE connections from one remote
+	// address (the TCP peer; put the cap on your proxy when there is
+	// one). Default 0: no cap.
+	MaxConnsPerIP int
+	// AllowedOrigins lists the origins that may read the API from
+	// another site (CORS); "*" allows any. Default none: same origin only.
+	AllowedOrigins []string
+	// Token, when set, is required on /v1/ requests as "Authorization:
+	// Bearer <token>" or "?token=<token>"; without it they get 401.
+	Token string
+	// ShutdownSpread: on Shutdown each stream ends at a random moment
+	// within this long (with a jittered retry:), so clients do not all
+	// reconnect at once. Default 2s.
+	ShutdownSpread time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -76,6 +90,9 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.ShutdownSpread <= 0 {
+		o.ShutdownSpread = 2 * time.Second
+	}
 }
 
 // Gateway serves the stream over HTTP. Run reads the feed; Handler serves
@@ -98,12 +115,15 @@ type Gateway struct {
 	shutdown     chan struct{}
 	shutdownOnce sync.Once
 	clients      sync.WaitGroup
+
+	ipMu    sync.Mutex
+	ipConns map[string]int // open SSE connections per remote address
 }
 
 // New returns a gateway reading from src.
 func New(src Source, opts Options) *Gateway {
 	opts.setDefaults()
-	return &Gateway{src: src, opts: opts, log: opts.Logger, m: newMetrics(), shutdown: make(chan struct{})}
+	return &Gateway{src: src, opts: opts, log: opts.Logger, m: newMetrics(), shutdown: make(chan struct{}), ipConns: map[string]int{}}
 }
 
 // Run reads the stream into the hub until ctx ends. When the stream is
@@ -242,11 +262,15 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // Handler returns the HTTP API and, at /, the dashboard.
 func (g *Gateway) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer)
-	r.Get("/v1/stream", g.handleStream)
-	r.Get("/v1/symbols", g.handleSymbols)
-	r.Get("/v1/snapshot", g.handleSnapshot)
+	r.Use(middleware.Recoverer, g.cors)
+	r.Group(func(r chi.Router) {
+		r.Use(g.auth)
+		r.Get("/v1/stream", g.handleStream)
+		r.Get("/v1/symbols", g.handleSymbols)
+		r.Get("/v1/snapshot", g.handleSnapshot)
+	})
 	r.Get("/healthz", g.handleHealth)
+	r.Get("/readyz", g.handleReady)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(g.m.reg, promhttp.HandlerOpts{}))
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
 		if g.opts.Static != nil && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
@@ -256,6 +280,22 @@ func (g *Gateway) Handler() http.Handler {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
 	})
 	return r
+}
+
+// handleReady says whether this gateway should get new clients: it
+// reads the stream and is not shutting down (a load balancer's check).
+func (g *Gateway) handleReady(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-g.shutdown:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		return
+	default:
+	}
+	if g.hub.Load() == nil || !g.ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 func (g *Gateway) handleHealth(w http.ResponseWriter, r *http.Request) {

@@ -66,6 +66,9 @@ func (e *env) startGateway(opts Options) {
 	if opts.Logger == nil {
 		opts.Logger = discardLogger()
 	}
+	if opts.ShutdownSpread == 0 {
+		opts.ShutdownSpread = 20 * time.Millisecond
+	}
 	e.g = New(e.conn, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel, e.done = cancel, make(chan struct{})

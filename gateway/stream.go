@@ -38,6 +38,11 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer g.conns.Add(-1)
+	if !g.takeIP(r) {
+		g.turnAway(w, "per_ip_cap")
+		return
+	}
+	defer g.releaseIP(r)
 	h, ok := g.waitReady(r.Context())
 	if !ok {
 		g.turnAway(w, "not_ready")
@@ -335,6 +340,7 @@ func (c *client) run(ctx context.Context, shutdown <-chan struct{}) error {
 	var timer *time.Timer
 	var timerC <-chan time.Time
 	var next time.Time
+	var leaveC <-chan time.Time
 	if c.throttle > 0 {
 		now := time.Now()
 		next = nextBoundary(now, c.throttle)
@@ -350,7 +356,18 @@ func (c *client) run(ctx context.Context, shutdown <-chan struct{}) error {
 		case <-ctx.Done():
 			return nil
 		case <-shutdown:
-			return nil
+			// Leave at a random moment within the spread, after a
+			// complete event, with a jittered retry: no reconnect storm.
+			shutdown = nil
+			spread := c.g.opts.ShutdownSpread
+			leave := time.NewTimer(rand.N(spread))
+			defer leave.Stop()
+			leaveC = leave.C
+		case <-leaveC:
+			c.buf = append(c.buf, "retry: "...)
+			c.buf = strconv.AppendInt(c.buf, (c.g.opts.Retry + rand.N(c.g.opts.ShutdownSpread)).Milliseconds(), 10)
+			c.buf = append(c.buf, "\n\n"...)
+			return c.flush()
 		case <-c.h.done:
 			return errEpoch
 		case <-c.wakeCh:

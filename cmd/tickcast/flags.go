@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
@@ -96,6 +98,11 @@ type gatewayFlags struct {
 	logLevel     string
 	sndbuf       int
 	pprof        string
+	perIP        int
+	cors         string
+	token        string
+	readHeader   time.Duration
+	spread       time.Duration
 }
 
 func (g *gatewayFlags) register(fs *flag.FlagSet) {
@@ -107,6 +114,11 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&g.maxResume, "max-resume", 1_000_000, "most stream messages one resume may replay from JetStream")
 	fs.IntVar(&g.sndbuf, "sndbuf", gateway.DefaultSendBuffer, "kernel send buffer per client connection in bytes; small keeps backlogs in the gateway where they are merged (-1: kernel autotuning)")
 	fs.StringVar(&g.pprof, "pprof", "", "serve Go's pprof profiles on this separate address (e.g. 127.0.0.1:6060); off by default")
+	fs.IntVar(&g.perIP, "max-conns-per-ip", 0, "cap on concurrent SSE connections from one remote address (0: none)")
+	fs.StringVar(&g.cors, "cors-origins", "", "comma-separated origins allowed to use the API from other sites (CORS), or *")
+	fs.StringVar(&g.token, "token", os.Getenv("TICKCAST_TOKEN"), "require this access token on /v1/ (Authorization: Bearer or ?token=); default $TICKCAST_TOKEN")
+	fs.DurationVar(&g.readHeader, "read-header-timeout", 10*time.Second, "cut connections that take longer to send request headers (slowloris)")
+	fs.DurationVar(&g.spread, "shutdown-spread", 2*time.Second, "on shutdown, end streams at random moments within this long, so clients do not reconnect all at once")
 	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
@@ -118,7 +130,22 @@ func (g *gatewayFlags) options(log *slog.Logger) gateway.Options {
 		RingSize:     g.ring,
 		MaxResume:    g.maxResume,
 		Logger:       log,
+
+		MaxConnsPerIP:  g.perIP,
+		AllowedOrigins: splitList(g.cors),
+		Token:          g.token,
+		ShutdownSpread: g.spread,
 	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {

@@ -5,8 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -286,5 +290,45 @@ func TestHelp(t *testing.T) {
 	}
 	if code := exitCode(run(context.Background(), []string{"sim"}, &out, &out), io.Discard); code != 2 {
 		t.Errorf("sim without --nats: exit %d", code)
+	}
+}
+
+// A client that dribbles its request headers (slowloris) is cut off
+// after --read-header-timeout, and an oversized header gets 431.
+func TestSlowHeadersCut(t *testing.T) {
+	p := start(t, "--addr", "127.0.0.1:0", "--memory", "--read-header-timeout", "500ms")
+	addr := strings.TrimPrefix(p.url, "http://")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /v1/stream HTTP/1.1\r\nHost: x\r\n")
+	start := time.Now()
+	for i := 0; ; i++ {
+		if _, err := fmt.Fprintf(c, "X-Slow-%d: 1\r\n", i); err != nil {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("slow headers not cut within 10s")
+		}
+		time.Sleep(100 * time.Millisecond)
+		_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			break // closed by the server
+		}
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("cut after %s", d)
+	}
+	req, _ := http.NewRequest(http.MethodGet, p.url+"/v1/stream", nil)
+	req.Header.Set("Last-Event-ID", strings.Repeat("x", 64<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("64 KiB header: %d", resp.StatusCode)
 	}
 }

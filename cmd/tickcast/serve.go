@@ -145,7 +145,7 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, stdout 
 
 	hs := &http.Server{
 		Handler:           g.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: c.readHeader,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		// No WriteTimeout: it would cut every stream; the gateway sets a
@@ -161,7 +161,7 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, stdout 
 	case err2 = <-serveErr:
 	}
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), c.spread+10*time.Second)
 	defer cancel()
 	go func() { _ = g.Shutdown(sctx) }() // ends streams; their handlers return
 	if err := hs.Shutdown(sctx); err != nil {

@@ -1,0 +1,163 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tickcast/tickcast/feed"
+)
+
+func get(t *testing.T, url string, header map[string]string) *http.Response {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func TestToken(t *testing.T) {
+	e := newEnv(t, Options{Token: "s3cret"}, feed.StreamConfig{})
+	e.publish(4)
+	for _, tc := range []struct {
+		name   string
+		path   string
+		header map[string]string
+		want   int
+	}{
+		{"none", "/v1/stream", nil, 401},
+		{"wrong query", "/v1/stream?token=nope", nil, 401},
+		{"wrong bearer", "/v1/snapshot", map[string]string{"Authorization": "Bearer nope"}, 401},
+		{"query", "/v1/snapshot?token=s3cret", nil, 200},
+		{"bearer", "/v1/symbols", map[string]string{"Authorization": "Bearer s3cret"}, 200},
+		{"health needs none", "/healthz", nil, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := get(t, e.hs.URL+tc.path, tc.header)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.want)
+			}
+			if tc.want == 401 && resp.Header.Get("Content-Type") != "application/json" {
+				t.Fatal("401 without a JSON reason")
+			}
+		})
+	}
+	s := e.open("?token=s3cret", nil)
+	if ev := s.next(); ev.name != "snapshot" {
+		t.Fatal(ev)
+	}
+}
+
+func TestCORS(t *testing.T) {
+	e := newEnv(t, Options{AllowedOrigins: []string{"https://app.example"}}, feed.StreamConfig{})
+	resp := get(t, e.hs.URL+"/v1/symbols", map[string]string{"Origin": "https://app.example"})
+	if resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example" || !strings.Contains(strings.Join(resp.Header.Values("Vary"), ","), "Origin") {
+		t.Fatalf("allowed origin: %v", resp.Header)
+	}
+	resp = get(t, e.hs.URL+"/v1/symbols", map[string]string{"Origin": "https://evil.example"})
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" || resp.Header.Get("Vary") == "" {
+		t.Fatalf("other origin: %v", resp.Header)
+	}
+}
+
+func TestPerIPCap(t *testing.T) {
+	e := newEnv(t, Options{MaxConnsPerIP: 5}, feed.StreamConfig{})
+	e.publish(4)
+	var open []*stream
+	for i := 0; i < 5; i++ {
+		s := e.open("", nil)
+		if ev := s.next(); ev.name != "snapshot" {
+			t.Fatal(ev)
+		}
+		open = append(open, s)
+	}
+	// The sixth from the same address is told to come back later: 200,
+	// a retry: and a close, never a status that stops a browser.
+	s := e.open("", nil)
+	if s.resp.StatusCode != 200 {
+		t.Fatalf("status %d", s.resp.StatusCode)
+	}
+	s.expectEnd(5 * time.Second)
+	if s.retry == "" {
+		t.Fatal("turned away without retry:")
+	}
+	open[0].close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s := e.open("", nil)
+		ev, ok := <-s.events
+		if ok && ev.name == "snapshot" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a slot freed by a closed stream was not reused")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestShutdownEndsStreamsWithRetry(t *testing.T) {
+	e := newEnv(t, Options{ShutdownSpread: 300 * time.Millisecond}, feed.StreamConfig{})
+	e.publish(4)
+	var streams []*stream
+	for i := 0; i < 10; i++ {
+		s := e.open("", nil)
+		s.next()
+		streams = append(streams, s)
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.g.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("shutdown took %s", took)
+	}
+	for _, s := range streams {
+		s.expectEnd(2 * time.Second)
+		if s.retry == "1000" {
+			t.Fatal("stream ended without a jittered retry:")
+		}
+	}
+	if resp := get(t, e.hs.URL+"/readyz", nil); resp.StatusCode != 503 {
+		t.Fatalf("readyz during shutdown: %d", resp.StatusCode)
+	}
+}
+
+func FuzzQuery(f *testing.F) {
+	for _, q := range []string{"symbols=AAPL,msft&throttle=250ms", "symbols=*", "symbols=AAPL.%3E", "throttle=1e9h", "symbols=,,,", "symbols=%00"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		r, err := http.NewRequest(http.MethodGet, "/v1/stream?"+q, nil)
+		if err != nil {
+			return
+		}
+		syms, err := parseSymbols(r)
+		if err == nil {
+			if len(syms) > MaxSymbolsPerRequest {
+				t.Fatalf("%d symbols accepted", len(syms))
+			}
+			for _, s := range syms {
+				if !feed.ValidSymbol(s) || strings.ContainsAny(s, ".*> ") {
+					t.Fatalf("symbol %q accepted", s)
+				}
+			}
+		}
+		d, err := parseThrottle(r)
+		if err == nil && (d < 0 || d > MaxThrottle) {
+			t.Fatalf("throttle %s accepted", d)
+		}
+	})
+}
