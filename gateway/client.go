@@ -31,6 +31,7 @@ type client struct {
 	throttle time.Duration // 0: every tick
 
 	signaled atomic.Bool   // a wake-up is pending
+	events   atomic.Uint32 // ev* bits waiting to be handled
 	wakeCh   chan struct{} // capacity 1: one pending wake-up; later ones merge into it
 
 	cursor  uint64 // ring position consumed up to

@@ -112,7 +112,12 @@ type Gateway struct {
 	uniFetched time.Time
 
 	// shutdown is closed by Shutdown: streams end with complete events.
-	shutdown     chan struct{}
+	shutdown       chan struct{}
+	shutdownCtx    context.Context // cancelled with shutdown closing
+	shutdownCancel context.CancelFunc
+
+	liveMu sync.Mutex
+	live   map[*client]struct{} // every streaming client, for heartbeats
 	shutdownOnce sync.Once
 	clients      sync.WaitGroup
 
@@ -123,13 +128,19 @@ type Gateway struct {
 // New returns a gateway reading from src.
 func New(src Source, opts Options) *Gateway {
 	opts.setDefaults()
-	return &Gateway{src: src, opts: opts, log: opts.Logger, m: newMetrics(), shutdown: make(chan struct{}), ipConns: map[string]int{}}
+	g := &Gateway{src: src, opts: opts, log: opts.Logger, m: newMetrics(), shutdown: make(chan struct{}),
+		ipConns: map[string]int{}, live: map[*client]struct{}{}}
+	g.shutdownCtx, g.shutdownCancel = context.WithCancel(context.Background())
+	return g
 }
 
 // Run reads the stream into the hub until ctx ends. When the stream is
 // recreated it starts a new hub for the new epoch and ends every client
 // of the old one (they come back with old ids and get a reset).
 func (g *Gateway) Run(ctx context.Context) error {
+	hbDone := make(chan struct{})
+	go func() { g.heartbeats(ctx); close(hbDone) }()
+	defer func() { <-hbDone }()
 	backoff := 250 * time.Millisecond
 	for ctx.Err() == nil {
 		err := g.runEpoch(ctx)
@@ -199,6 +210,42 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 	}
 }
 
+// track adds or removes a streaming client from the heartbeat sweep.
+func (g *Gateway) track(c *client, on bool) {
+	g.liveMu.Lock()
+	defer g.liveMu.Unlock()
+	if on {
+		g.live[c] = struct{}{}
+	} else {
+		delete(g.live, c)
+	}
+}
+
+// heartbeats wakes every client a few times per heartbeat interval so it
+// can send a comment if it has been silent: one goroutine and one timer
+// for all clients instead of one each.
+func (g *Gateway) heartbeats(ctx context.Context) {
+	t := time.NewTicker(g.opts.Heartbeat / 3)
+	defer t.Stop()
+	var batch []*client
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		g.liveMu.Lock()
+		batch = batch[:0]
+		for c := range g.live {
+			batch = append(batch, c)
+		}
+		g.liveMu.Unlock()
+		for _, c := range batch {
+			c.notify(evHeartbeat)
+		}
+	}
+}
+
 func (h *hub) lastSeqNow() uint64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -247,6 +294,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.shutdownOnce.Do(func() {
 		g.uniMu.Lock() // see enter
 		close(g.shutdown)
+		g.shutdownCancel()
 		g.uniMu.Unlock()
 	})
 	done := make(chan struct{})

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -43,7 +44,8 @@ type hub struct {
 	symNames []string       // index -> symbol
 	subs     atomic.Pointer[subscribers]
 	closed   bool
-	done     chan struct{} // closed by close: the epoch is over
+	ctx      context.Context // cancelled by close: the epoch is over
+	cancel   context.CancelFunc
 }
 
 func newHub(ringSize int, epoch string, startSeq uint64) *hub {
@@ -58,8 +60,8 @@ func newHub(ringSize int, epoch string, startSeq uint64) *hub {
 		startSeq: startSeq,
 		lastSeq:  startSeq,
 		symIndex: map[string]int{},
-		done:     make(chan struct{}),
 	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.subs.Store(&subscribers{})
 	return h
 }
@@ -235,7 +237,7 @@ func (h *hub) close() {
 	defer h.mu.Unlock()
 	if !h.closed {
 		h.closed = true
-		close(h.done)
+		h.cancel()
 	}
 }
 

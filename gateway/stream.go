@@ -78,7 +78,9 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.unregister(c)
-	err = c.run(r.Context(), g.shutdown)
+	g.track(c, true)
+	defer g.track(c, false)
+	err = c.run(r.Context())
 	switch {
 	case errors.Is(err, errLapped):
 		g.m.shed.WithLabelValues("lapped").Inc()
@@ -332,15 +334,37 @@ func appendSnapshot(dst []byte, epoch string, seq uint64, ticks []feed.Tick) []b
 	return append(dst, "]}\n\n"...)
 }
 
-// run is the client's loop: wake-ups from the hub (or its throttle
-// clock), heartbeats, and the ends: client gone, shutdown, epoch over.
-func (c *client) run(ctx context.Context, shutdown <-chan struct{}) error {
-	hb := time.NewTicker(c.g.opts.Heartbeat / 3)
-	defer hb.Stop()
+// Events other than new ticks, set in client.events by whoever notices
+// them; the client's loop acts on them after its next wake-up.
+const (
+	evGone      = 1 << iota // the request's context ended: client gone
+	evEpoch                 // the hub's epoch is over
+	evShutdown              // the gateway is shutting down
+	evLeave                 // this client's moment to leave has come
+	evHeartbeat             // time to check whether a comment is due
+)
+
+// notify records events and makes sure the client wakes up to see them.
+func (c *client) notify(ev uint32) {
+	c.events.Or(ev)
+	c.signaled.Store(true)
+	select {
+	case c.wakeCh <- struct{}{}:
+	default:
+	}
+}
+
+// run is the client's loop. It waits on one channel: wake-ups from the
+// hub, and from context callbacks, the heartbeat sweep and timers, which
+// set c.events first (one channel is far cheaper to wait on than a
+// select over six). Throttled clients also wait on their clock.
+func (c *client) run(ctx context.Context) error {
+	defer context.AfterFunc(ctx, func() { c.notify(evGone) })()
+	defer context.AfterFunc(c.g.shutdownCtx, func() { c.notify(evShutdown) })()
+	defer context.AfterFunc(c.h.ctx, func() { c.notify(evEpoch) })()
 	var timer *time.Timer
 	var timerC <-chan time.Time
 	var next time.Time
-	var leaveC <-chan time.Time
 	if c.throttle > 0 {
 		now := time.Now()
 		next = nextBoundary(now, c.throttle)
@@ -352,39 +376,53 @@ func (c *client) run(ctx context.Context, shutdown <-chan struct{}) error {
 	}
 	for {
 		var err error
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-shutdown:
-			// Leave at a random moment within the spread, after a
-			// complete event, with a jittered retry: no reconnect storm.
-			shutdown = nil
-			spread := c.g.opts.ShutdownSpread
-			leave := time.NewTimer(rand.N(spread))
-			defer leave.Stop()
-			leaveC = leave.C
-		case <-leaveC:
-			c.buf = append(c.buf, "retry: "...)
-			c.buf = strconv.AppendInt(c.buf, (c.g.opts.Retry + rand.N(c.g.opts.ShutdownSpread)).Milliseconds(), 10)
-			c.buf = append(c.buf, "\n\n"...)
-			return c.flush()
-		case <-c.h.done:
-			return errEpoch
-		case <-c.wakeCh:
-			c.signaled.Store(false)
-			err = c.pump()
-		case now := <-timerC:
-			err = c.collect(c.h.head.Load())
-			if err == nil && !now.Before(next) {
-				err = c.emitMerged()
-				next = nextBoundary(now, c.throttle)
+		if timerC == nil {
+			<-c.wakeCh
+		} else {
+			select {
+			case <-c.wakeCh:
+			case now := <-timerC:
+				err = c.collect(c.h.head.Load())
+				if err == nil && !now.Before(next) {
+					err = c.emitMerged()
+					next = nextBoundary(now, c.throttle)
+				}
+				timer.Reset(min(time.Until(next), 250*time.Millisecond))
+				if err != nil {
+					return err
+				}
+				continue
 			}
-			timer.Reset(min(time.Until(next), 250*time.Millisecond))
-		case <-hb.C:
-			if time.Since(c.lastWrite) >= c.g.opts.Heartbeat*2/3 {
+		}
+		c.signaled.Store(false)
+		if ev := c.events.Swap(0); ev != 0 {
+			switch {
+			case ev&evGone != 0:
+				return nil
+			case ev&evEpoch != 0:
+				return errEpoch
+			case ev&evLeave != 0:
+				// Leave after a complete event with a jittered retry:.
+				c.buf = append(c.buf, "retry: "...)
+				c.buf = strconv.AppendInt(c.buf, (c.g.opts.Retry + rand.N(c.g.opts.ShutdownSpread)).Milliseconds(), 10)
+				c.buf = append(c.buf, "\n\n"...)
+				return c.flush()
+			}
+			if ev&evShutdown != 0 {
+				// Leave at a random moment within the spread: clients
+				// do not all reconnect at once.
+				t := time.AfterFunc(rand.N(c.g.opts.ShutdownSpread), func() { c.notify(evLeave) })
+				defer t.Stop()
+			}
+			if ev&evHeartbeat != 0 && time.Since(c.lastWrite) >= c.g.opts.Heartbeat*2/3 {
 				c.buf = append(c.buf, ":\n\n"...)
-				err = c.flush()
+				if err := c.flush(); err != nil {
+					return err
+				}
 			}
+		}
+		if c.throttle == 0 {
+			err = c.pump()
 		}
 		if err != nil {
 			return err
