@@ -11,9 +11,26 @@
 //	err = s.Run(ctx, pub)                  // publish at the rate until ctx ends
 //
 // The same Config and the same number of Next calls give the same ticks:
-// the model runs on its own clock, which each Next moves on by 1/Rate
-// seconds (times Config.Speed), and the time passed to Next only stamps
-// the tick. Run passes each tick's scheduled time.
+// the model runs on its own clock, which each Next moves on by the gap to
+// the next tick (1/Rate seconds times Config.Speed, by default), and the
+// time passed to Next only stamps the tick. Run publishes each tick at
+// its scheduled time, Due, and stamps it with that time.
+//
+// # Time
+//
+// With Config.Session set, the model clock is a trading session (09:30 to
+// 16:00 by default, then the next session at once) and activity follows
+// a U over the day: ticks come about 2.5 times as often at the open and
+// close as at midday, trades are larger and the market more volatile,
+// so spreads widen. Rate stays the mean rate. Config.Speed compresses
+// the session: Speed 39 (SpeedFor(Session{}, 10*time.Minute)) plays a
+// 6.5-hour session in 10 minutes. Volume starts again at each session.
+//
+// With Config.Arrivals = Poisson, the gaps between ticks are exponential
+// rather than exactly 1/Rate: every symbol ticks as its own Poisson
+// process, at a rate in proportion to its weight. Run stays open-loop
+// and seeded: the same Config gives the same ticks at the same offsets
+// from the start.
 //
 // # Which symbol ticks
 //
@@ -24,7 +41,8 @@
 // # Prices
 //
 // Every symbol has a latent mid price that moves log-normally, with its
-// annualised Volatility spread over 252 trading days of 6.5 hours. The
+// annualised Volatility spread over 252 trading days of 6.5 hours (and,
+// with a Session, over the day's activity curve). The
 // log return between two of a symbol's ticks, over whatever trading time
 // passed between them, is the sum of
 //
@@ -40,9 +58,10 @@
 // less the Itô drift, so the mid is a martingale. The factors are Brownian
 // motions, so a symbol that ticks rarely catches up the whole market move
 // since its last tick in one step. All of it is scaled by a market-wide
-// variance multiplier h that follows GARCH(1,1) over 10-second bars
-// (alpha 0.07, beta 0.91, long-run mean 1): calm and stormy spells, in
-// every stock at once.
+// variance multiplier h that follows a component GARCH over 10-second
+// bars (Engle and Lee: a fast part, alpha 0.07 and beta 0.91, around a
+// slow level with a half-life of about an hour; long-run mean 1): calm
+// and stormy spells, of minutes and of hours, in every stock at once.
 //
 // A symbol starts at its PrevClose moved by a small opening gap (a quarter
 // of a daily standard deviation, with the same factor structure), or, when
@@ -62,4 +81,33 @@
 // five, an odd lot; Volume is their running sum.
 //
 // A Sim is not safe for concurrent use; Next does not allocate.
+//
+// # Universe files
+//
+// LoadUniverse reads the symbols to simulate from a JSON file: an array
+// (or {"symbols": [...]}) of
+//
+//	{"ticker": "AAPL", "name": "Apple Inc.", "sector": "Technology",
+//	 "prevClose": 228.52, "volatility": 0.25, "tickSize": 0.01, "weight": 10}
+//
+// with volatility, tickSize and weight optional; the output of GET
+// /v1/symbols reads back too. Without a file, DefaultUniverse.
+//
+// # Recording and replay
+//
+// A Recorder writes every tick it publishes as a line of JSON, after an
+// optional header line with the seed, rate, speed and universe:
+//
+//	{"recording":"tickcast/1","seed":7,"rate":300,"speed":10,"universe":[...]}
+//	{"symbol":"AAPL","seq":1,"time":"2026-11-23T14:30:00Z","price":228.5,...}
+//
+// ReadRecording reads one back, and a Replay republishes it with its
+// recorded spacing, each tick stamped with its new scheduled time. To
+// reproduce what a client saw, replay into an empty stream: every tick
+// then has its recorded seq, price, size and volume, in the recorded
+// order. Replayed into a stream that already holds a symbol (set
+// Replay.Resume), the symbol's seq continues from the stream's instead,
+// so a seq never repeats. A recording is also the way to reproduce a run
+// exactly when the seed alone is not enough (a different rate, build or
+// universe).
 package sim

@@ -15,19 +15,19 @@ type Publisher interface {
 }
 
 // Run publishes ticks to pub at the Sim's rate until ctx is cancelled,
-// then returns nil. It paces open-loop: tick i is due at start + i/Rate
-// and carries that scheduled time, so time spent late shows as latency
-// downstream. A tick that is already due (because Publish was slow) is
+// then returns nil. It paces open-loop: each tick is due at start + Due
+// (i/Rate for tick i with Regular arrivals and no Session; irregular
+// with Poisson arrivals or a Session) and carries that scheduled time,
+// so time spent late shows as latency downstream. A tick that is already due (because Publish was slow) is
 // published at once: none is skipped, and Run never sleeps to catch up.
 // A Publish error ends Run, wrapped as "sim: publish SYMBOL: ...".
 func (s *Sim) Run(ctx context.Context, pub Publisher) error {
-	interval := float64(time.Second) / s.rate
 	start := time.Now()
 	// One timer, reset for each wait; Stop on return releases it.
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	for i := int64(0); ; i++ {
-		at := start.Add(time.Duration(float64(i) * interval))
+	for {
+		at := start.Add(s.Due())
 		if d := time.Until(at); d > 0 {
 			timer.Reset(d)
 			select {

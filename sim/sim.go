@@ -40,6 +40,15 @@ type Config struct {
 	// Weights gives a symbol's relative tick rate (busier symbols tick
 	// more often); symbols it does not name get DefaultWeight(symbol).
 	Weights map[string]float64
+
+	// Session, if set, runs the model on a trading-session clock with a
+	// U-shaped intraday pattern of tick rate, trade size and volatility
+	// (see Session). Nil means continuous trading at a flat rate.
+	Session *Session
+
+	// Arrivals is how ticks are spaced in time: Regular (the zero value)
+	// or Poisson.
+	Arrivals Arrivals
 }
 
 const (
@@ -69,12 +78,16 @@ const (
 
 	studentDoF = 4 // degrees of freedom of the idiosyncratic shocks
 
-	// GARCH(1,1) on the market's variance multiplier h (long-run mean 1),
-	// updated from the market factor's move over each bar.
+	// Component GARCH (Engle and Lee) on the market's variance multiplier
+	// h (long-run mean 1), updated from the market factor's move over each
+	// bar: a fast part (alpha, beta: storms that pass in minutes) around
+	// a slow level q (rho, phi: calm and stormy hours).
 	garchBar   = 10.0 // seconds of trading
 	garchAlpha = 0.07
 	garchBeta  = 0.91
-	garchOmega = 1 - garchAlpha - garchBeta
+	garchRho   = 0.998 // q's persistence per bar: a half-life of about an hour
+	garchPhi   = 0.02
+	qMin, qMax = 0.1, 10.0
 	hMin, hMax = 0.1, 25.0
 
 	openGap = 0.25 // sd of the opening gap from PrevClose, in daily sds
@@ -98,7 +111,16 @@ type Sim struct {
 	syms     []symbol
 	sectors  []sector
 	rate     float64
-	dt       float64 // trading seconds per Next
+	speed    float64
+	dt       float64 // mean trading seconds per Next, at activity 1
+	arrivals Arrivals
+
+	// Schedule: the session clock, the trading time to the next tick and
+	// when it is due in real seconds since the first tick (Kahan sum).
+	clk       clock
+	gap       float64
+	due, dueC float64
+	elapsed   float64 // trading seconds since the start
 
 	// Alias table (Vose) for picking the next symbol by weight.
 	prob  []float64
@@ -107,9 +129,11 @@ type Sim struct {
 	// Model clock and common state, in trading seconds.
 	v     float64 // integrated variance multiplier: the integral of h dt
 	h     float64 // current variance multiplier (GARCH)
+	q     float64 // its slow level
 	fm    float64 // market factor: Brownian motion run on clock v
 	barT  float64 // trading seconds into the current GARCH bar
 	barFm float64 // market factor move over the current bar
+	barV  float64 // activity-weighted trading seconds in the current bar
 }
 
 // sector is a sector factor, advanced lazily when one of its stocks ticks.
@@ -133,6 +157,7 @@ type symbol struct {
 	volume   int64
 	fm, fs   float64 // market and sector factor at the last tick
 	v        float64 // s.v at the last tick
+	session  int64   // the session of the last tick; Volume is per session
 	spreadPr float64 // spreadCoef * vol / tick, per unit of mid price
 }
 
@@ -155,6 +180,13 @@ func New(cfg Config) (*Sim, error) {
 	case speed == 0:
 		speed = 1
 	}
+	if cfg.Arrivals != Regular && cfg.Arrivals != Poisson {
+		return nil, fmt.Errorf("%w: unknown arrivals %v", ErrConfig, cfg.Arrivals)
+	}
+	clk, err := newClock(cfg.Session)
+	if err != nil {
+		return nil, err
+	}
 	universe := cfg.Universe
 	if universe == nil {
 		universe = DefaultUniverse()
@@ -170,8 +202,12 @@ func New(cfg Config) (*Sim, error) {
 		universe: universe,
 		syms:     make([]symbol, len(universe)),
 		rate:     rate,
+		speed:    speed,
 		dt:       speed / rate,
+		arrivals: cfg.Arrivals,
+		clk:      clk,
 		h:        1,
+		q:        1,
 	}
 	seen := make(map[string]int, len(universe))
 	sectorIdx := make(map[string]int)
@@ -179,30 +215,14 @@ func New(cfg Config) (*Sim, error) {
 	for i := range universe {
 		in := &universe[i]
 		if !feed.ValidSymbol(in.Symbol) {
-			return nil, fmt.Errorf("%w: universe[%d]: bad symbol %q (want 1 to %d of A-Z, 0-9, '-')",
-				ErrConfig, i, in.Symbol, feed.MaxSymbolLen)
+			return nil, fmt.Errorf("%w: universe[%d]: %v", ErrConfig, i, checkInfo(in))
 		}
 		if j, dup := seen[in.Symbol]; dup {
 			return nil, fmt.Errorf("%w: duplicate symbol %s (universe[%d] and [%d])", ErrConfig, in.Symbol, j, i)
 		}
 		seen[in.Symbol] = i
-		if in.TickSize == 0 {
-			in.TickSize = 0.01
-		}
-		if in.Volatility == 0 {
-			in.Volatility = 0.30
-		}
-		if !positive(in.TickSize) {
-			return nil, fmt.Errorf("%w: %s: tick size %v is not positive", ErrConfig, in.Symbol, in.TickSize)
-		}
-		if !positive(in.PrevClose) || in.PrevClose > maxPrice {
-			return nil, fmt.Errorf("%w: %s: prevClose %v is not a positive price", ErrConfig, in.Symbol, in.PrevClose)
-		}
-		if in.PrevClose < in.TickSize {
-			return nil, fmt.Errorf("%w: %s: prevClose %v is below the tick size %v", ErrConfig, in.Symbol, in.PrevClose, in.TickSize)
-		}
-		if !positive(in.Volatility) || in.Volatility > 5 {
-			return nil, fmt.Errorf("%w: %s: volatility %v out of range (0, 5]", ErrConfig, in.Symbol, in.Volatility)
+		if err := checkInfo(in); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrConfig, in.Symbol, err)
 		}
 		w, ok := cfg.Weights[in.Symbol]
 		if !ok {
@@ -249,7 +269,35 @@ func New(cfg Config) (*Sim, error) {
 		st.seq = r.Seq
 		st.volume = r.Volume
 	}
+	// The first tick is due at once; drawGap moved Due on, so set it back.
+	s.drawGap()
+	s.due, s.dueC = 0, 0
 	return s, nil
+}
+
+// checkInfo fills in the defaults of a symbol (tick size 0.01,
+// volatility 0.30) and says what is wrong with it, if anything.
+func checkInfo(in *feed.SymbolInfo) error {
+	if !feed.ValidSymbol(in.Symbol) {
+		return fmt.Errorf("bad symbol %q (want 1 to %d of A-Z, 0-9, '-')", in.Symbol, feed.MaxSymbolLen)
+	}
+	if in.TickSize == 0 {
+		in.TickSize = 0.01
+	}
+	if in.Volatility == 0 {
+		in.Volatility = 0.30
+	}
+	switch {
+	case !positive(in.TickSize):
+		return fmt.Errorf("tick size %v is not positive", in.TickSize)
+	case !positive(in.PrevClose) || in.PrevClose > maxPrice:
+		return fmt.Errorf("prevClose %v is not a positive price", in.PrevClose)
+	case in.PrevClose < in.TickSize:
+		return fmt.Errorf("prevClose %v is below the tick size %v", in.PrevClose, in.TickSize)
+	case !positive(in.Volatility) || in.Volatility > 5:
+		return fmt.Errorf("volatility %v out of range (0, 5]", in.Volatility)
+	}
+	return nil
 }
 
 func positive(f float64) bool { return f > 0 && !math.IsInf(f, 1) }
@@ -339,6 +387,7 @@ func (s *Sim) Rate() float64 { return s.rate }
 // without a time). It does not allocate.
 func (s *Sim) Next(now time.Time) feed.Tick {
 	s.advance()
+	act := s.clk.act
 
 	// Pick the symbol: uniform column, then its alias by probability.
 	i := s.rng.IntN(len(s.prob))
@@ -371,7 +420,7 @@ func (s *Sim) Next(now time.Time) feed.Tick {
 
 	// Quote: a spread of a few ticks, wider for volatile stocks and in
 	// volatile markets, centred on the mid; the bid is at least one tick.
-	n := int64(math.Round(st.spreadPr * mid * math.Sqrt(s.h) * (0.75 + 0.5*s.rng.Float64())))
+	n := int64(math.Round(st.spreadPr * mid * math.Sqrt(s.h*act) * (0.75 + 0.5*s.rng.Float64())))
 	n = min(max(n, 1), maxSpreadTicks)
 	bid := int64(math.Round(mid/st.tick - float64(n)/2))
 	bid = max(bid, 1)
@@ -395,17 +444,23 @@ func (s *Sim) Next(now time.Time) feed.Tick {
 		px = bid
 	}
 
-	// Size: mostly round lots with a heavy (Pareto) tail, some odd lots.
+	// Size: mostly round lots with a heavy (Pareto) tail, larger when
+	// the market is busy; some odd lots.
 	var size int64
 	if st.lot > 1 && s.rng.Float64() < oddLotProb {
 		size = 1 + s.rng.Int64N(st.lot-1)
 	} else {
-		lots := int64(math.Exp(-math.Log(1-s.rng.Float64()) / lotAlpha))
+		lots := int64(math.Sqrt(act) * math.Exp(-math.Log(1-s.rng.Float64())/lotAlpha))
 		size = min(max(lots, 1), maxLots) * st.lot
 	}
 
+	if st.session != s.clk.session {
+		st.session = s.clk.session
+		st.volume = 0
+	}
 	st.seq++
 	st.volume += size
+	s.drawGap()
 	return feed.Tick{
 		Symbol: st.sym,
 		Seq:    st.seq,
@@ -418,22 +473,32 @@ func (s *Sim) Next(now time.Time) feed.Tick {
 	}
 }
 
-// advance moves the model clock on by one tick interval: the market factor
+// advance moves the model clock on to the next tick: the market factor
 // moves, and at the end of each bar the GARCH variance is updated from the
-// bar's market move.
+// bar's market move. Variance runs at h times the session's activity.
 func (s *Sim) advance() {
-	dv := s.h * s.dt
+	dt := s.gap
+	s.elapsed += dt
+	s.clk.advance(dt)
+	a := s.clk.act * dt
+	dv := s.h * a
 	dfm := math.Sqrt(dv) * s.rng.NormFloat64()
 	s.fm += dfm
 	s.v += dv
-	s.barT += s.dt
+	s.barT += dt
+	s.barV += a
 	s.barFm += dfm
 	if s.barT >= garchBar {
-		// h' = omega + alpha*eps^2 + beta*h, eps^2 the bar's squared
-		// move per second of trading (h when nothing unusual happens).
-		h := garchOmega + garchAlpha*s.barFm*s.barFm/s.barT + garchBeta*s.h
+		// eps2 is the bar's squared move per second of trading, net of
+		// the intraday pattern (h when nothing unusual happens).
+		//   q' = 1 + rho (q - 1) + phi (eps2 - h)
+		//   h' = q' + alpha (eps2 - q) + beta (h - q)
+		eps2 := s.barFm * s.barFm / s.barV
+		q := 1 + garchRho*(s.q-1) + garchPhi*(eps2-s.h)
+		h := q + garchAlpha*(eps2-s.q) + garchBeta*(s.h-s.q)
+		s.q = min(max(q, qMin), qMax)
 		s.h = min(max(h, hMin), hMax)
-		s.barT, s.barFm = 0, 0
+		s.barT, s.barV, s.barFm = 0, 0, 0
 	}
 }
 

@@ -60,6 +60,7 @@ type simFlags struct {
 	seed    int64
 	symbols int
 	speed   float64
+	extras  *simExtras
 }
 
 func (s *simFlags) register(fs *flag.FlagSet) {
@@ -67,6 +68,7 @@ func (s *simFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&s.seed, "seed", 0, "random seed; the same seed gives the same ticks (0: from the clock)")
 	fs.IntVar(&s.symbols, "symbols", 0, "simulate only the first N symbols of the default universe (0: all)")
 	fs.Float64Var(&s.speed, "speed", 10, "simulated trading seconds per real second (1: real-time volatility; higher: livelier prices)")
+	s.extras = registerSimExtras(fs)
 }
 
 func (s *simFlags) config() (sim.Config, error) {
@@ -84,7 +86,11 @@ func (s *simFlags) config() (sim.Config, error) {
 	if seed == 0 {
 		seed = time.Now().UnixNano()
 	}
-	return sim.Config{Seed: seed, Rate: s.rate, Universe: u, Speed: s.speed}, nil
+	cfg := sim.Config{Seed: seed, Rate: s.rate, Universe: u, Speed: s.speed}
+	if err := s.extras.apply(&cfg); err != nil {
+		return sim.Config{}, err
+	}
+	return cfg, nil
 }
 
 // gatewayFlags configure the HTTP gateway.

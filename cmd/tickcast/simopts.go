@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/tickcast/tickcast/sim"
+)
+
+// simExtras are the simulator's flags beyond simFlags: a universe file,
+// the session clock and tick spacing, recording and replay.
+type simExtras struct {
+	universe       string
+	record         string
+	replay         string
+	sessionMinutes float64
+	session        bool
+	arrivals       string
+
+	replayer *sim.Replay // opened by apply for --replay
+	closeRep func() error
+}
+
+// registerSimExtras adds the extra simulator flags to fs.
+func registerSimExtras(fs *flag.FlagSet) *simExtras {
+	x := &simExtras{}
+	fs.StringVar(&x.universe, "universe", "", "JSON file of symbols to simulate (ticker, name, sector, prevClose, volatility, tickSize, weight) instead of the default universe")
+	fs.StringVar(&x.record, "record", "", "write every published tick to this file, one JSON line each, to replay later with --replay")
+	fs.StringVar(&x.replay, "replay", "", "publish the ticks recorded in this file (by --record) with their recorded spacing, instead of simulating; replay into a fresh stream (--memory) to get the recorded seq numbers")
+	fs.Float64Var(&x.sessionMinutes, "session-minutes", 0, "run a 6.5-hour trading session (09:30-16:00) in this many real minutes, e.g. 10; overrides --speed (0: the session runs at --speed)")
+	fs.BoolVar(&x.session, "session", true, "simulate a trading session clock: more ticks, bigger trades and wider spreads at the open and close (false: flat all day)")
+	fs.StringVar(&x.arrivals, "arrivals", "poisson", "tick spacing: poisson (irregular, each symbol a Poisson process) or regular (exactly 1/rate apart)")
+	return x
+}
+
+// apply sets cfg from the flags: Universe and Weights (--universe, or the
+// universe of a --replay recording), Session and Speed, Arrivals. It
+// opens the --replay file, which runner later plays.
+func (x *simExtras) apply(cfg *sim.Config) error {
+	switch x.arrivals {
+	case "poisson":
+		cfg.Arrivals = sim.Poisson
+	case "regular":
+		cfg.Arrivals = sim.Regular
+	default:
+		return fmt.Errorf("--arrivals must be poisson or regular, not %q", x.arrivals)
+	}
+	if x.session {
+		cfg.Session = &sim.Session{}
+	}
+	switch m := x.sessionMinutes; {
+	case m < 0 || m > 0 && !x.session:
+		return fmt.Errorf("--session-minutes %v: want > 0, with --session", m)
+	case m > 0:
+		cfg.Speed = sim.SpeedFor(*cfg.Session, time.Duration(m*float64(time.Minute)))
+		if cfg.Speed > sim.MaxSpeed {
+			return fmt.Errorf("--session-minutes %v is too short", m)
+		}
+	}
+	if x.universe != "" {
+		u, w, err := sim.LoadUniverse(x.universe)
+		if err != nil {
+			return fmt.Errorf("--universe: %w", err)
+		}
+		cfg.Universe, cfg.Weights = u, w
+	}
+	if x.replay != "" {
+		f, err := os.Open(x.replay)
+		if err != nil {
+			return fmt.Errorf("--replay: %w", err)
+		}
+		p, err := sim.NewReplay(f)
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("--replay %s: %w", x.replay, err)
+		}
+		if h := p.Header(); h != nil && len(h.Universe) > 0 {
+			if x.universe != "" {
+				f.Close()
+				return errors.New("--replay: the recording has its own universe; leave out --universe")
+			}
+			cfg.Universe, cfg.Weights = h.Universe, nil
+		}
+		x.replayer, x.closeRep = p, f.Close
+	}
+	return nil
+}
+
+// runner returns what startSim runs in place of s.Run: s.Run, or the
+// --replay recording, publishing through a --record Recorder if asked.
+// cfg is the Config s was made with, Resume included. Call it once.
+func (x *simExtras) runner(cfg sim.Config, s *sim.Sim, log *slog.Logger) (func(context.Context, sim.Publisher) error, error) {
+	if x == nil {
+		return s.Run, nil
+	}
+	run := s.Run
+	if x.replayer != nil {
+		x.replayer.Resume = cfg.Resume
+		run = func(ctx context.Context, pub sim.Publisher) error {
+			defer x.closeRep()
+			log.Info("replaying", "file", x.replay)
+			err := x.replayer.Run(ctx, pub)
+			if err == nil && ctx.Err() == nil {
+				log.Info("replay finished", "file", x.replay)
+			}
+			return err
+		}
+	}
+	if x.record == "" {
+		return run, nil
+	}
+	f, err := os.Create(x.record)
+	if err != nil {
+		return nil, fmt.Errorf("--record: %w", err)
+	}
+	h := sim.HeaderFor(cfg, s)
+	if x.replayer != nil && x.replayer.Header() != nil {
+		h = *x.replayer.Header() // a recording of a replay describes the original
+	}
+	inner := run
+	return func(ctx context.Context, pub sim.Publisher) error {
+		rec, err := sim.NewRecorder(f, pub, &h)
+		if err == nil {
+			log.Info("recording", "file", x.record)
+			err = inner(ctx, rec)
+			err = errors.Join(err, rec.Flush())
+		}
+		if cerr := f.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("--record: %w", cerr))
+		}
+		return err
+	}, nil
+}
