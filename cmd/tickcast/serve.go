@@ -71,7 +71,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := conn.EnsureStream(ctx, c.stream.config()); err != nil {
 		return err
 	}
-	stopSim, err := startSim(ctx, conn, simCfg, c.stream.replicas, log)
+	stopSim, err := startSim(ctx, conn, simCfg, c.stream.replicas, log, c.sim.extras)
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // startSim starts the simulator, continuing each symbol from its last
 // tick in the stream. The returned func stops it and waits.
-func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int, log *slog.Logger) (func() error, error) {
+func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int, log *slog.Logger, x *simExtras) (func() error, error) {
 	last, err := conn.LastTicks(ctx)
 	if err != nil {
 		return nil, err
@@ -97,6 +97,10 @@ func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int
 	if err != nil {
 		return nil, err
 	}
+	run, err := x.runner(cfg, s, log)
+	if err != nil {
+		return nil, err
+	}
 	if err := conn.PutUniverse(ctx, s.Universe(), replicas); err != nil {
 		return nil, err
 	}
@@ -105,7 +109,7 @@ func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int
 	// has said goodbye to its clients.
 	simCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
-	go func() { done <- s.Run(simCtx, conn) }()
+	go func() { done <- run(simCtx, conn) }()
 	var result error
 	var stopped bool
 	stop := func() error {
@@ -161,13 +165,22 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, stdout 
 	case err2 = <-serveErr:
 	}
 	log.Info("shutting down")
+	// Stop accepting at once; end every stream after a complete event,
+	// staggered over --shutdown-spread; then close what is left (idle
+	// keep-alive and preconnected sockets, which Shutdown would otherwise
+	// wait up to 5s for).
 	sctx, cancel := context.WithTimeout(context.Background(), c.spread+10*time.Second)
 	defer cancel()
-	go func() { _ = g.Shutdown(sctx) }() // ends streams; their handlers return
-	if err := hs.Shutdown(sctx); err != nil {
-		log.Warn("http shutdown", "err", err)
-		_ = hs.Close()
+	httpDone := make(chan struct{})
+	go func() { _ = hs.Shutdown(sctx); close(httpDone) }()
+	if err := g.Shutdown(sctx); err != nil {
+		log.Warn("streams did not end in time", "err", err)
 	}
+	select {
+	case <-httpDone:
+	case <-time.After(500 * time.Millisecond):
+	}
+	_ = hs.Close()
 	stopRun()
 	<-runDone
 	if err2 != nil && !errors.Is(err2, http.ErrServerClosed) {
