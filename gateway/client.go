@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"errors"
-	"net/http"
 	"os"
 	"sort"
 	"sync/atomic"
@@ -37,8 +36,7 @@ type client struct {
 	cursor  uint64 // ring position consumed up to
 	lastSeq uint64 // sequence in the last id sent
 
-	w         http.ResponseWriter
-	rc        *http.ResponseController
+	out       sink
 	buf       []byte // pending output; written when it passes flushSize or the ring is drained
 	lastWrite time.Time
 	deadline  time.Time // when the write deadline was last set
@@ -213,13 +211,10 @@ func (c *client) flush() error {
 	// Refreshing the deadline costs a timer update; once a second is
 	// enough (a write is cut after WriteTimeout minus at most 1s).
 	if now.Sub(c.deadline) > time.Second {
-		_ = c.rc.SetWriteDeadline(now.Add(c.g.opts.WriteTimeout))
+		_ = c.out.SetWriteDeadline(now.Add(c.g.opts.WriteTimeout))
 		c.deadline = now
 	}
-	_, err := c.w.Write(c.buf)
-	if err == nil {
-		err = c.rc.Flush()
-	}
+	err := c.out.write(c.buf)
 	if time.Since(now) > 100*time.Millisecond {
 		c.g.m.stalls.Inc()
 	}

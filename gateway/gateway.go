@@ -116,8 +116,8 @@ type Gateway struct {
 	shutdownCtx    context.Context // cancelled with shutdown closing
 	shutdownCancel context.CancelFunc
 
-	liveMu sync.Mutex
-	live   map[*client]struct{} // every streaming client, for heartbeats
+	liveMu       sync.Mutex
+	live         map[*client]struct{} // every streaming client, for heartbeats
 	shutdownOnce sync.Once
 	clients      sync.WaitGroup
 

@@ -63,9 +63,13 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	c := newFilter(h, idx)
 	c.g, c.syms, c.throttle = g, syms, throttle
 	c.wakeCh = make(chan struct{}, 1)
-	c.w, c.rc = w, http.NewResponseController(w)
-	sseHeaders(w)
-	w.WriteHeader(http.StatusOK)
+	out, done, err := openSink(w, r, func() { c.notify(evGone) })
+	if err != nil {
+		g.log.Debug("stream open failed", "err", err)
+		return
+	}
+	defer done()
+	c.out = out
 	g.m.conns.Inc()
 	g.m.connsTotal.Inc()
 	defer g.m.conns.Dec()
