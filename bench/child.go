@@ -33,7 +33,10 @@ var urlRE = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`)
 func serveArgs(cfg *Config, dir string) []string {
 	args := []string{"serve", "--addr", "127.0.0.1:0", "--data", dir,
 		"--rate", strconv.FormatFloat(cfg.Rate, 'f', -1, 64),
-		"--seed", strconv.FormatInt(cfg.Seed, 10)}
+		"--seed", strconv.FormatInt(cfg.Seed, 10),
+		// An open-loop benchmark needs the offered rate to be exactly
+		// --rate: no intraday activity curve, evenly spaced ticks.
+		"--session=false", "--arrivals", "regular"}
 	if cfg.Symbols > 0 && len(cfg.SymbolList) == 0 {
 		args = append(args, "--symbols", strconv.Itoa(cfg.Symbols))
 	}

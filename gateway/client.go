@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,7 +38,8 @@ type client struct {
 	lastSeq uint64 // sequence in the last id sent
 
 	out       sink
-	buf       []byte // pending output; written when it passes flushSize or the ring is drained
+	buf       []byte  // pending output; written when it passes flushSize or the ring is drained
+	bufp      *[]byte // buf's pool handle
 	lastWrite time.Time
 	deadline  time.Time // when the write deadline was last set
 
@@ -47,6 +49,31 @@ type client struct {
 
 // flushSize is how much output a client gathers before writing it.
 const flushSize = 32 << 10
+
+// bufPool holds write buffers between writes, so an idle client holds
+// none (a snapshot alone is ~10 KiB) and a busy one allocates none.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// grab makes sure c.buf is a pooled buffer (appending to a nil c.buf
+// works too; it allocates).
+func (c *client) grab() {
+	if c.buf == nil {
+		c.bufp = bufPool.Get().(*[]byte)
+		c.buf = (*c.bufp)[:0]
+	}
+}
+
+// release returns the written buffer to the pool.
+func (c *client) release() {
+	if cap(c.buf) <= 2*flushSize {
+		if c.bufp == nil {
+			c.bufp = new([]byte)
+		}
+		*c.bufp = c.buf[:0]
+		bufPool.Put(c.bufp)
+	}
+	c.buf, c.bufp = nil, nil
+}
 
 func (c *client) wake() {
 	if c.signaled.Load() {
@@ -72,6 +99,7 @@ func (c *client) pump() error {
 	if head <= c.cursor {
 		return c.flush() // whatever a resume left in the buffer
 	}
+	c.grab()
 	c.g.m.backlog.Observe(float64(head - c.cursor))
 	if head-c.cursor > uint64(c.g.opts.MergeAfter) {
 		if err := c.collect(head); err != nil {
@@ -178,6 +206,7 @@ func (c *client) emitMerged() error {
 	if len(c.active) == 0 {
 		return nil
 	}
+	c.grab()
 	sort.Slice(c.active, func(i, j int) bool { return c.acc[c.active[i]].firstSeq < c.acc[c.active[j]].firstSeq })
 	var js []byte
 	merged := 0
@@ -220,11 +249,7 @@ func (c *client) flush() error {
 	}
 	c.g.m.bytes.Add(float64(len(c.buf)))
 	c.g.m.writes.Inc()
-	if cap(c.buf) > 8*flushSize {
-		c.buf = nil
-	} else {
-		c.buf = c.buf[:0]
-	}
+	c.release()
 	c.lastWrite = now
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {

@@ -43,7 +43,8 @@ type Options struct {
 	// fan-out and resumes (rounded up to a power of two). Default 65536.
 	RingSize int
 	// MergeAfter: a client this many ticks behind the newest gets merged
-	// events per symbol instead of every tick. Default RingSize/8.
+	// events per symbol instead of every tick. Default 1024 (RingSize/4
+	// if that is less).
 	MergeAfter int
 	// MaxResume caps how many stream messages one resume may replay from
 	// JetStream; a client further behind gets a reset. Default 1,000,000.
@@ -82,7 +83,7 @@ func (o *Options) setDefaults() {
 		o.RingSize = 1 << 16
 	}
 	if o.MergeAfter <= 0 {
-		o.MergeAfter = max(o.RingSize/8, 16)
+		o.MergeAfter = max(min(1024, o.RingSize/4), 1)
 	}
 	if o.MaxResume == 0 {
 		o.MaxResume = 1_000_000

@@ -186,9 +186,13 @@ func TestSlowReaderGetsMergedTicks(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		mu.Lock()
-		ticks := parseRawTicks(t, events)
+		snap, ticks := parseRawTicks(t, events)
 		mu.Unlock()
-		last, merged := account(t, ticks, map[string]uint64{"AAA": 1, "BBB": 1, "CCC": 1, "DDD": 1})
+		prev := map[string]uint64{}
+		for _, tk := range snap {
+			prev[tk.Symbol] = tk.Seq
+		}
+		last, merged := account(t, ticks, prev)
 		ok := true
 		for sym, tk := range final {
 			if last[sym].Seq != tk.Seq {
@@ -219,11 +223,10 @@ func sumTicks(m map[string]feed.Tick) int {
 	return n
 }
 
-// parseRawTicks extracts tick events (snapshot ticks included) from raw
-// event blocks, which still carry chunked-encoding framing lines.
-func parseRawTicks(t *testing.T, blocks []string) []feed.Tick {
+// parseRawTicks extracts the snapshot's ticks and the tick events from
+// raw event blocks.
+func parseRawTicks(t *testing.T, blocks []string) (snap, out []feed.Tick) {
 	t.Helper()
-	var out []feed.Tick
 	for _, b := range blocks {
 		name := ""
 		for _, line := range strings.Split(b, "\n") {
@@ -237,12 +240,12 @@ func parseRawTicks(t *testing.T, blocks []string) []feed.Tick {
 				case "tick":
 					out = append(out, event{data: data}.tick(t))
 				case "snapshot":
-					// ignored: accounting starts at seq 1 per symbol
+					snap = snapTicks(t, event{data: data})
 				}
 			}
 		}
 	}
-	return out
+	return snap, out
 }
 
 func TestStalledClientsAreShedOthersUnharmed(t *testing.T) {

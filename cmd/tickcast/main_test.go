@@ -332,3 +332,33 @@ func TestSlowHeadersCut(t *testing.T) {
 		t.Fatalf("64 KiB header: %d", resp.StatusCode)
 	}
 }
+
+// The bench against the real gateway: every tick accounted for, latency
+// measured, JSON with the contract's keys.
+func TestBenchAgainstRealGateway(t *testing.T) {
+	p := start(t, "--addr", "127.0.0.1:0", "--memory", "--rate", "200", "--session=false", "--arrivals", "regular")
+	out := t.TempDir() + "/bench.json"
+	var buf syncBuffer
+	err := run(context.Background(), []string{"bench", "--target", p.url, "--clients", "20", "--rate", "200",
+		"--duration", "2s", "--warmup", "1s", "--json", out, "--quiet"}, &buf, &buf)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, buf.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"clients", "rate", "duration_s", "delivered", "deliveries_per_sec", "latency_us", "gaps", "merged", "shed", "gateway_cpu_s", "rss_bytes"} {
+		if _, ok := res[k]; !ok {
+			t.Errorf("bench JSON lacks %q", k)
+		}
+	}
+	lat, _ := res["latency_us"].(map[string]any)
+	if res["delivered"].(float64) < 20*200 || res["gaps"].(float64) != 0 || lat["p50"].(float64) <= 0 {
+		t.Fatalf("bench result %s\n%s", b, buf.String())
+	}
+}
