@@ -26,7 +26,18 @@ type Tick struct {
 	Merged int64   `json:"merged,omitempty"`
 	High   float64 `json:"high,omitempty"`
 	Low    float64 `json:"low,omitempty"`
+
+	// Status is the symbol's trading status when it changes: "halted"
+	// on the tick that starts a halt (no ticks follow until one with
+	// "open"). Empty on ordinary ticks.
+	Status string `json:"status,omitempty"`
 }
+
+// Trading statuses carried in Tick.Status.
+const (
+	StatusHalted = "halted"
+	StatusOpen   = "open"
+)
 
 // ErrInvalidTick is wrapped by Validate and by decoding errors.
 var ErrInvalidTick = errors.New("feed: invalid tick")
@@ -50,6 +61,9 @@ func (t *Tick) Validate() error {
 	}
 	if t.Price == 0 {
 		return fmt.Errorf("%w: %s: zero price", ErrInvalidTick, t.Symbol)
+	}
+	if t.Status != "" && t.Status != StatusHalted && t.Status != StatusOpen {
+		return fmt.Errorf("%w: %s: unknown status %q", ErrInvalidTick, t.Symbol, t.Status)
 	}
 	if t.Size < 0 || t.Volume < 0 || t.Merged < 0 {
 		return fmt.Errorf("%w: %s: negative size, volume or merged", ErrInvalidTick, t.Symbol)
@@ -84,6 +98,10 @@ func (t *Tick) AppendJSON(dst []byte) []byte {
 		dst = appendFloat(dst, t.High)
 		dst = append(dst, `,"low":`...)
 		dst = appendFloat(dst, t.Low)
+	}
+	if t.Status != "" {
+		dst = append(dst, `,"status":`...)
+		dst = strconv.AppendQuote(dst, t.Status)
 	}
 	return append(dst, '}')
 }

@@ -12,6 +12,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		{Symbol: "AAPL", Seq: 1042, Time: time.Date(2026, 11, 23, 14, 30, 0, 123456789, time.UTC), Price: 189.23, Bid: 189.22, Ask: 189.24, Size: 300, Volume: 1234500},
 		{Symbol: "BRK-B", Seq: 1, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("X", 3600)), Price: 0.0001, Bid: 1e-7, Ask: 123456789.5, Size: 0, Volume: 0},
 		{Symbol: "X", Seq: math.MaxUint64, Time: time.Unix(0, 1), Price: 5, Bid: 4, Ask: 6, Size: 7, Volume: 8, Merged: 3, High: 9, Low: 1},
+		{Symbol: "H", Seq: 3, Time: time.Unix(0, 1), Price: 5, Bid: 4, Ask: 6, Status: StatusHalted},
 	} {
 		got := tk.AppendJSON(nil)
 		tk.Time = tk.Time.UTC()

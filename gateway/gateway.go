@@ -63,6 +63,10 @@ type Options struct {
 	// Token, when set, is required on /v1/ requests as "Authorization:
 	// Bearer <token>" or "?token=<token>"; without it they get 401.
 	Token string
+	// Routes, if set, adds routes to the router (e.g. the simulator's
+	// control endpoint in the all-in-one program). They get the access
+	// token check and CORS like /v1/.
+	Routes func(r chi.Router)
 	// ShutdownSpread: on Shutdown each stream ends at a random moment
 	// within this long (with a jittered retry:), so clients do not all
 	// reconnect at once. Default 2s.
@@ -317,6 +321,9 @@ func (g *Gateway) Handler() http.Handler {
 		r.Get("/v1/stream", g.handleStream)
 		r.Get("/v1/symbols", g.handleSymbols)
 		r.Get("/v1/snapshot", g.handleSnapshot)
+		if g.opts.Routes != nil {
+			g.opts.Routes(r)
+		}
 	})
 	r.Get("/healthz", g.handleHealth)
 	r.Get("/readyz", g.handleReady)
