@@ -40,24 +40,7 @@ func (c *Conn) Publish(ctx context.Context, t Tick) error {
 		Data:    t.AppendJSON(make([]byte, 0, 200)),
 		Header:  nats.Header{jetstream.MsgIDHeader: []string{t.Symbol + ":" + strconv.FormatUint(t.Seq, 10)}},
 	}
-	backoff := 50 * time.Millisecond
-	for {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := c.js.PublishMsg(actx, msg)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("feed: publish %s: %w", t.Symbol, err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("feed: publish %s: %w", t.Symbol, err)
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Second)
-	}
+	return c.publishMsg(ctx, t.Symbol, msg)
 }
 
 // DecodeTick parses a stored tick and validates it.

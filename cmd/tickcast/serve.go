@@ -109,7 +109,18 @@ func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int
 	// has said goodbye to its clients.
 	simCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
-	go func() { done <- run(simCtx, conn) }()
+	go func() {
+		// Pipelined publishing: symbols overlap, each symbol stays in
+		// order; what is in flight is stored before the sim stops.
+		pub := conn.NewPipeline()
+		err := run(simCtx, pub)
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer ccancel()
+		if cerr := pub.Close(cctx); err == nil {
+			err = cerr
+		}
+		done <- err
+	}()
 	var result error
 	var stopped bool
 	stop := func() error {
