@@ -64,14 +64,20 @@ func (p *Pipeline) settle(ctx context.Context, sym string) error {
 		return nil
 	}
 	delete(p.inflight, sym)
+	// An ack can be lost for good (the server died, the connection
+	// moved to another node): after a while, publish again; the
+	// Nats-Msg-Id makes that safe.
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
 	select {
 	case <-pd.ack.Ok():
 		return nil
 	case <-pd.ack.Err():
-		return p.c.publishMsg(ctx, sym, pd.msg)
+	case <-t.C:
 	case <-ctx.Done():
 		return fmt.Errorf("feed: publish %s: %w", sym, ctx.Err())
 	}
+	return p.c.publishMsg(ctx, sym, pd.msg)
 }
 
 // Close waits for every publish in flight (retrying failures) or ctx.
@@ -90,7 +96,9 @@ func (p *Pipeline) Close(ctx context.Context) error {
 func (c *Conn) publishMsg(ctx context.Context, sym string, msg *nats.Msg) error {
 	backoff := 50 * time.Millisecond
 	for {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		// A short attempt: a retry is deduplicated by its Nats-Msg-Id,
+		// and during a leader change a long wait only stalls the feed.
+		actx, cancel := context.WithTimeout(ctx, time.Second)
 		_, err := c.js.PublishMsg(actx, msg)
 		cancel()
 		if err == nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -20,7 +21,18 @@ var (
 	// ErrTooOld is returned by Replay when the start sequence is no
 	// longer in the stream.
 	ErrTooOld = errors.New("feed: start sequence no longer in the stream")
+	// ErrConsumer wraps trouble Tail's consumer reported and recovers
+	// from by itself (passed to Tail's bad callback, for logging).
+	ErrConsumer = errors.New("feed: consumer")
+
+	errStalled = errors.New("feed: tail stalled")
 )
+
+// stallAfter: a tail that has received nothing for this long while the
+// stream holds newer messages is restarted. nats.go's ordered consumer
+// waits 10s for a consumer re-creation that can go unanswered during a
+// leader change.
+const stallAfter = 3 * time.Second
 
 // Msg is one tick read from the stream, with its position.
 type Msg struct {
@@ -127,7 +139,8 @@ func readUntil(ctx context.Context, cons jetstream.Consumer, fn func(jetstream.M
 }
 
 // Tail calls fn, from one goroutine, for every tick stored after
-// sequence after, in stream order, until ctx ends (it returns nil) or the
+// sequence after, in stream order, until ctx ends or it stalls (it
+// returns nil; call it again from the last sequence received) or the
 // stream is deleted or recreated (it returns ErrEpochChanged). epoch is
 // the epoch the caller expects; a tick of any other epoch never reaches
 // fn. Malformed messages are passed to bad and skipped.
@@ -143,12 +156,20 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	lastConsumer := ""
+	var delivered atomic.Uint64 // newest stream sequence received
+	var arrived atomic.Int64    // when, Unix ns
+	delivered.Store(after)
+	arrived.Store(time.Now().UnixNano())
 	checkEpoch := func() bool {
 		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
 		defer scancel()
 		st, err := c.State(sctx)
 		if errors.Is(err, jetstream.ErrStreamNotFound) || err == nil && st.Epoch != epoch {
 			cancel(ErrEpochChanged)
+			return false
+		}
+		if err == nil && st.LastSeq > delivered.Load() && time.Since(time.Unix(0, arrived.Load())) > stallAfter {
+			cancel(errStalled)
 			return false
 		}
 		return true // a transient error: the periodic check tries again
@@ -162,6 +183,8 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 			bad(err)
 			return
 		}
+		delivered.Store(md.Sequence.Stream)
+		arrived.Store(time.Now().UnixNano())
 		// The ordered consumer recreates its server-side consumer after
 		// any trouble; if the stream was recreated meanwhile, its
 		// sequences belong to another epoch. Check before trusting it.
@@ -176,7 +199,12 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 			return
 		}
 		fn(msg)
-	}, jetstream.PullMaxMessages(1000))
+	}, jetstream.PullMaxMessages(1000),
+		// Notice a lost consumer in 2s rather than the default 10s.
+		jetstream.PullHeartbeat(time.Second),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			bad(fmt.Errorf("%w: %v", ErrConsumer, err))
+		}))
 	if err != nil {
 		return fmt.Errorf("feed: tail: %w", err)
 	}
@@ -186,8 +214,11 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 	for {
 		select {
 		case <-ctx.Done():
-			if cause := context.Cause(ctx); errors.Is(cause, ErrEpochChanged) {
+			switch cause := context.Cause(ctx); {
+			case errors.Is(cause, ErrEpochChanged):
 				return fmt.Errorf("feed: tail %s: %w", c.stream, cause)
+			case errors.Is(cause, errStalled):
+				bad(fmt.Errorf("%w: no message for %s while the stream moved on: restarting the tail", ErrConsumer, stallAfter))
 			}
 			return nil
 		case <-t.C:

@@ -206,6 +206,10 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 				g.ready.Store(true)
 			}
 		}, func(err error) {
+			if errors.Is(err, feed.ErrConsumer) {
+				g.log.Warn("stream consumer", "err", err)
+				return
+			}
 			g.m.badMsgs.Inc()
 			g.log.Warn("skipping a bad stream message", "err", err)
 		})

@@ -1,0 +1,885 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tickcast/tickcast/feed"
+)
+
+// TestCluster runs the simulator and two gateways as separate programs on
+// a real three-node NATS cluster with the stream replicated three times,
+// and shows: ids and data are the same on both gateways; a client resumes
+// on the other gateway with nothing missed; and while ticks flow, with the
+// stream's leader node and then the simulator's node killed and restarted,
+// a client on each gateway (reconnecting like EventSource) sees no gap and
+// no duplicate beyond the resume rule, and the stream holds every tick
+// exactly once, also when ticks stored under a dead leader are published
+// again (Nats-Msg-Id). It logs the time with no ticks and the latency
+// around each failure.
+func TestCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node NATS cluster: not with -short")
+	}
+	c := startCluster(t, 3)
+	urls := c.clientURLs()
+
+	sim := launch(t, regexp.MustCompile(`simulating into`), "sim", "--nats", urls, "--replicas", "3", "--rate", "300", "--seed", "11")
+	gwA := start(t, "gateway", "--nats", urls, "--addr", "127.0.0.1:0")
+	gwB := start(t, "gateway", "--nats", urls, "--addr", "127.0.0.1:0")
+	dump := func() {
+		if t.Failed() {
+			t.Logf("sim output:\n%s\ngateway A output:\n%s\ngateway B output:\n%s", sim.out, gwA.out, gwB.out)
+		}
+	}
+	defer dump()
+
+	for _, gw := range []*program{gwA, gwB} {
+		waitHealthy(t, gw.url)
+	}
+	nc := c.connect(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := streamInfo(t, js, "")
+	if info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+		t.Fatalf("stream not replicated three times: replicas %d, cluster %+v", info.Config.Replicas, info.Cluster)
+	}
+
+	t.Run("same ids on both gateways", func(t *testing.T) {
+		id := snapshotID(t, gwA.url)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		h := http.Header{}
+		h.Set("Last-Event-ID", id)
+		a := collect(t, readSSE(t, ctx, gwA.url+"/v1/stream", h), 300)
+		b := collect(t, readSSE(t, ctx, gwB.url+"/v1/stream", h.Clone()), 300)
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("event %d after %s differs:\nA: %+v\nB: %+v", i, id, a[i], b[i])
+			}
+		}
+		if idSeq(t, a[0].id) <= idSeq(t, id) {
+			t.Fatalf("first event %s does not follow %s", a[0].id, id)
+		}
+	})
+
+	t.Run("resume on the other gateway", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		ch := readSSE(t, ctx, gwA.url+"/v1/stream", nil)
+		seqs, id := snapshotOf(t, ch)
+		id, last := checkTicks(t, ch, 200, seqs, id)
+		cancel()
+		// Straight to B with A's id, then back to A with B's: each
+		// continues every symbol at seq+1 with ids after the last one.
+		for i, gw := range []*program{gwB, gwA} {
+			ctx, cancel := context.WithCancel(context.Background())
+			h := http.Header{}
+			h.Set("Last-Event-ID", last)
+			id, last = checkTicks(t, readSSE(t, ctx, gw.url+"/v1/stream", h), 200, seqs, id)
+			cancel()
+			t.Logf("resume %d on %s: contiguous up to %s", i+1, gw.url, last)
+		}
+	})
+
+	t.Run("nodes killed and restarted", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		fa := follow(ctx, "A", gwA.url)
+		fb := follow(ctx, "B", gwB.url)
+		defer func() { cancel(); fa.wait(); fb.wait() }() // none outlives the test
+		time.Sleep(2 * time.Second)
+
+		// Kill the stream's leader, then the node the simulator is
+		// connected to (or, if that is the new leader, the leader again):
+		// a leader election, and clients moving to another node.
+		var kills []time.Time
+		var before []uint64 // the stream's last sequence before each kill
+		for round := 1; round <= 2; round++ {
+			leader := streamInfo(t, js, "").Cluster.Leader
+			victim, why := c.index(leader), "the stream's leader"
+			if round == 2 {
+				if i := c.holding("tickcast sim"); i >= 0 && i != victim {
+					victim, why = i, "the simulator's node"
+				}
+			}
+			if victim < 0 {
+				t.Fatalf("stream leader %q is not one of ours", leader)
+			}
+			t.Logf("kill %d: %s (%s); its clients: %v; stream consumers it hosts: %d of %d",
+				round, c.name(victim), why, c.connNames(victim), c.consumersOn(t, js, c.name(victim)), c.consumersOn(t, js, ""))
+			before = append(before, streamInfo(t, js, "").State.LastSeq)
+			killed := time.Now()
+			kills = append(kills, killed)
+			c.kill(t, victim)
+			newLeader := streamInfo(t, js, c.name(victim)).Cluster.Leader
+			t.Logf("kill %d: new stream leader %s after %v", round, newLeader, time.Since(killed).Round(time.Millisecond))
+			time.Sleep(time.Until(killed.Add(2 * time.Second)))
+			c.restart(t, victim)
+			restarted := time.Now()
+			waitCurrent(t, js)
+			t.Logf("kill %d: restarted %s %v after the kill; every replica current %v after the restart",
+				round, c.name(victim), restarted.Sub(killed).Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))
+			// Recovered when the simulator stores ticks again and both
+			// clients have one stored after the restart.
+			target := streamInfo(t, js, "").State.LastSeq + 100
+			eventually(t, 25*time.Second, fmt.Sprintf("kill %d: the simulator stores sequence %d", round, target), func() (bool, error) {
+				return streamInfo(t, js, "").State.LastSeq >= target, nil
+			})
+			eventually(t, 25*time.Second, fmt.Sprintf("kill %d: both clients get sequence %d", round, target), func() (bool, error) {
+				return fa.lastSeq() >= target && fb.lastSeq() >= target, fmt.Errorf("A has %d, B %d", fa.lastSeq(), fb.lastSeq())
+			})
+			t.Logf("kill %d: both clients up to date %v after the kill", round, time.Since(killed).Round(time.Millisecond))
+			time.Sleep(time.Second)
+		}
+		end := time.Now()
+		cancel()
+		fa.wait()
+		fb.wait()
+
+		for _, f := range []*follower{fa, fb} {
+			r := f.report(kills)
+			t.Logf("client on gateway %s: %s", r.name, r)
+			for _, p := range r.problems {
+				t.Errorf("gateway %s: %s", r.name, p)
+			}
+			for k, n := range r.ticksIn[1:] {
+				if n == 0 {
+					t.Errorf("gateway %s: no tick after kill %d", r.name, k+1)
+				}
+			}
+			if r.lastTick.Before(end.Add(-time.Second)) {
+				t.Errorf("gateway %s: last tick at %v: the stream did not recover", r.name, r.lastTick.Format(time.StampMilli))
+			}
+		}
+
+		// Both gateways said the same thing about every id they share,
+		// and that is what the stream holds at that sequence.
+		stream := streamTicks(t, urls)
+		shared := 0
+		bySeq := fa.ticksBySeq()
+		for seq, tb := range fb.ticksBySeq() {
+			if ta, ok := bySeq[seq]; ok {
+				shared++
+				if ta != tb {
+					t.Errorf("id %d: gateway A sent %s, B sent %s", seq, ta, tb)
+				}
+			}
+		}
+		for _, f := range []*follower{fa, fb} {
+			for seq, data := range f.ticksBySeq() {
+				tk := decodeTick(t, data)
+				if s, ok := stream[seq]; !ok || s != (symSeq{tk.Symbol, tk.Seq}) {
+					t.Errorf("gateway %s: id %d is %s %d, the stream holds %v there", f.name, seq, tk.Symbol, tk.Seq, s)
+				}
+			}
+		}
+		if shared == 0 {
+			t.Error("the two clients share no id")
+		}
+
+		// Publish again ticks stored under the leaders since killed, as
+		// the simulator does when an ack is lost: the new leaders drop
+		// them (Nats-Msg-Id), which checkStream below verifies.
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel2()
+		conn, err := feed.Connect(ctx2, feed.ConnConfig{URL: urls, Name: "cluster test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		for _, seq := range before {
+			var tk feed.Tick
+			if err := conn.Replay(ctx2, seq, seq, nil, func(m feed.Msg) error { tk = m.Tick; return nil }); err != nil || tk.Symbol == "" {
+				t.Fatalf("reading stream sequence %d: %v", seq, err)
+			}
+			if err := conn.Publish(ctx2, tk); err != nil {
+				t.Fatalf("publishing %s %d again: %v", tk.Symbol, tk.Seq, err)
+			}
+		}
+	})
+
+	// The stream itself: every symbol's ticks exactly once, in order,
+	// whatever the simulator had to retry while the leader moved.
+	checkStream(t, urls)
+}
+
+// natsCluster is a cluster of embedded NATS servers with JetStream on
+// loopback. Ports are fixed at the start so a node restarts where the
+// others expect it.
+type natsCluster struct {
+	nodes               []*server.Server // nil while a node is down
+	ports, clusterPorts []int
+	dirs                []string
+	routes              []string
+}
+
+func startCluster(t *testing.T, n int) *natsCluster {
+	t.Helper()
+	ports := freePorts(t, 2*n)
+	c := &natsCluster{nodes: make([]*server.Server, n), ports: ports[:n], clusterPorts: ports[n:]}
+	for i := range n {
+		c.dirs = append(c.dirs, t.TempDir())
+		c.routes = append(c.routes, fmt.Sprintf("nats-route://127.0.0.1:%d", c.clusterPorts[i]))
+	}
+	t.Cleanup(func() {
+		for i := range c.nodes {
+			if c.nodes[i] != nil {
+				c.nodes[i].Shutdown()
+				c.nodes[i].WaitForShutdown()
+			}
+		}
+	})
+	for i := range n {
+		c.restart(t, i)
+	}
+	// Ready when the cluster can place a stream on all three nodes: the
+	// meta leader is elected and knows every peer.
+	nc := c.connect(t)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, fmt.Sprintf("the NATS cluster places an R%d stream", n), func() (bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe.>"}, Replicas: n, Storage: jetstream.MemoryStorage})
+		if err == nil {
+			err = js.DeleteStream(ctx, "PROBE")
+		}
+		return err == nil, err
+	})
+	return c
+}
+
+func (c *natsCluster) name(i int) string { return "n" + strconv.Itoa(i+1) }
+
+func (c *natsCluster) index(name string) int {
+	for i := range c.nodes {
+		if c.name(i) == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// restart starts node i (again) on its ports and store directory.
+func (c *natsCluster) restart(t *testing.T, i int) {
+	t.Helper()
+	opts := &server.Options{
+		ServerName: c.name(i),
+		Host:       "127.0.0.1",
+		Port:       c.ports[i],
+		JetStream:  true,
+		StoreDir:   c.dirs[i],
+		NoSigs:     true,
+		NoLog:      true,
+		Cluster: server.ClusterOpts{
+			Name: "tickcast-test",
+			Host: "127.0.0.1",
+			Port: c.clusterPorts[i],
+		},
+		// Every node lists every route, itself included: a server drops
+		// a route to itself.
+		Routes: server.RoutesFromStr(strings.Join(c.routes, ",")),
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("node %s: %v", c.name(i), err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		t.Fatalf("node %s not ready after 10s", c.name(i))
+	}
+	c.nodes[i] = ns
+}
+
+// kill shuts node i down, as a crash would for its peers and clients.
+func (c *natsCluster) kill(t *testing.T, i int) {
+	t.Helper()
+	c.nodes[i].Shutdown()
+	c.nodes[i].WaitForShutdown()
+	c.nodes[i] = nil
+}
+
+// connNames lists the names of the client connections on node i.
+func (c *natsCluster) connNames(i int) []string {
+	cz, err := c.nodes[i].Connz(&server.ConnzOptions{})
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var names []string
+	for _, ci := range cz.Conns {
+		names = append(names, ci.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// consumersOn counts the stream's consumers whose leader is node name
+// (all consumers when name is "").
+func (c *natsCluster) consumersOn(t *testing.T, js jetstream.JetStream, name string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, feed.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	l := s.ListConsumers(ctx)
+	for ci := range l.Info() {
+		if name == "" || ci.Cluster != nil && ci.Cluster.Leader == name {
+			n++
+		}
+	}
+	if err := l.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// holding returns the node a client connection named name is on, or -1.
+func (c *natsCluster) holding(name string) int {
+	for i := range c.nodes {
+		if c.nodes[i] != nil && slices.Contains(c.connNames(i), name) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (c *natsCluster) clientURLs() string {
+	var urls []string
+	for _, p := range c.ports {
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", p))
+	}
+	return strings.Join(urls, ",")
+}
+
+func (c *natsCluster) connect(t *testing.T) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(c.clientURLs(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// checkStream reads the whole stream and checks that every symbol's seq
+// counts up by exactly one: no tick lost, none stored twice.
+func checkStream(t *testing.T, urls string) {
+	t.Helper()
+	ticks := streamTicks(t, urls)
+	bad := 0
+	last := map[string]uint64{}
+	at := map[symSeq]uint64{}
+	for _, seq := range slices.Sorted(maps.Keys(ticks)) {
+		tk := ticks[seq]
+		if first, ok := at[tk]; ok {
+			bad++
+			t.Errorf("%s %d stored twice: stream sequences %d and %d", tk.sym, tk.seq, first, seq)
+		}
+		at[tk] = seq
+		if p, ok := last[tk.sym]; ok && tk.seq != p+1 {
+			bad++
+			t.Errorf("stream seq %d: %s %d after %d (duplicate or gap)", seq, tk.sym, tk.seq, p)
+		}
+		last[tk.sym] = tk.seq
+	}
+	if bad == 0 {
+		t.Logf("stream: %d ticks of %d symbols, each exactly once", len(ticks), len(last))
+	}
+}
+
+type symSeq struct {
+	sym string
+	seq uint64
+}
+
+// streamTicks returns the symbol and seq of every tick in the stream by
+// stream sequence, read directly from JetStream.
+func streamTicks(t *testing.T, urls string) map[uint64]symSeq {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := feed.Connect(ctx, feed.ConnConfig{URL: urls, Name: "cluster test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	st, err := conn.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[uint64]symSeq, st.LastSeq)
+	err = conn.Replay(ctx, st.FirstSeq, st.LastSeq, nil, func(m feed.Msg) error {
+		out[m.Seq] = symSeq{m.Tick.Symbol, m.Tick.Seq}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("reading the stream: %v", err)
+	}
+	if uint64(len(out)) != st.LastSeq-st.FirstSeq+1 {
+		t.Fatalf("read %d ticks from the stream, it holds %d..%d", len(out), st.FirstSeq, st.LastSeq)
+	}
+	return out
+}
+
+// eventually calls cond until it returns true, and fails the test if it
+// has not after d.
+func eventually(t *testing.T, d time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s (last error: %v)", d, what, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// streamInfo returns the stream's info once it has a leader other than
+// not (which may be "").
+func streamInfo(t *testing.T, js jetstream.JetStream, not string) *jetstream.StreamInfo {
+	t.Helper()
+	var info *jetstream.StreamInfo
+	eventually(t, 20*time.Second, "the stream has a leader other than "+not, func() (bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, feed.DefaultStream)
+		if err == nil {
+			info, err = s.Info(ctx)
+		}
+		return err == nil && info.Cluster != nil && info.Cluster.Leader != "" && info.Cluster.Leader != not, err
+	})
+	return info
+}
+
+// waitCurrent waits until both followers of the stream are current.
+func waitCurrent(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	eventually(t, 20*time.Second, "every replica current", func() (bool, error) {
+		info := streamInfo(t, js, "")
+		ok := len(info.Cluster.Replicas) == 2
+		for _, r := range info.Cluster.Replicas {
+			ok = ok && r.Current && !r.Offline
+		}
+		return ok, nil
+	})
+}
+
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+// launch runs tickcast in this process like start, for commands that
+// print no URL: it waits for ready in the output.
+func launch(t *testing.T, ready *regexp.Regexp, args ...string) *program {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &program{t: t, cancel: cancel, done: make(chan error, 1), out: &syncBuffer{}}
+	go func() { p.done <- run(ctx, args, p.out, p.out) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ready.MatchString(p.out.String()) {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("%v not ready after 20s; output:\n%s", args, p.out)
+		}
+		select {
+		case err := <-p.done:
+			t.Fatalf("tickcast %v exited: %v\n%s", args, err, p.out)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Cleanup(p.stop)
+	return p
+}
+
+// waitHealthy waits until the gateway at base reads the stream.
+func waitHealthy(t *testing.T, base string) {
+	t.Helper()
+	start := time.Now()
+	eventually(t, 30*time.Second, base+" healthy", func() (bool, error) {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, fmt.Errorf("status %d", resp.StatusCode)
+	})
+	if took := time.Since(start); took > 2*time.Second {
+		t.Logf("gateway %s healthy only after %v", base, took.Round(time.Millisecond))
+	}
+}
+
+func snapshotID(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/v1/snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var snap struct{ ID string }
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("snapshot: %d %v", resp.StatusCode, err)
+	}
+	return snap.ID
+}
+
+// collect reads n events, which must be ticks.
+func collect(t *testing.T, ch <-chan sse, n int) []sse {
+	t.Helper()
+	out := make([]sse, 0, n)
+	for len(out) < n {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatalf("stream ended after %d events", len(out))
+			}
+			if ev.name != "tick" {
+				t.Fatalf("event %d is %q, want tick: %s", len(out), ev.name, ev.data)
+			}
+			out = append(out, ev)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no event within 10s (got %d)", len(out))
+		}
+	}
+	return out
+}
+
+func decodeTick(t *testing.T, data string) tick {
+	t.Helper()
+	var tk tick
+	if err := json.Unmarshal([]byte(data), &tk); err != nil {
+		t.Fatalf("tick %s: %v", data, err)
+	}
+	return tk
+}
+
+// follower is an SSE client that behaves like EventSource: when its
+// stream ends it waits the server's retry: delay and reconnects with
+// Last-Event-ID. It records every event with the time it arrived.
+type follower struct {
+	name string
+	done chan struct{}
+
+	mu    sync.Mutex
+	evs   []fevent
+	conns int      // connections made
+	errs  []string // failed connection attempts
+}
+
+type fevent struct {
+	at   time.Time
+	conn int // which connection (1-based) it came on
+	name string
+	id   string
+	data string
+}
+
+func follow(ctx context.Context, name, base string) *follower {
+	f := &follower{name: name, done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		lastID, retry := "", time.Second
+		for ctx.Err() == nil {
+			lastID, retry = f.connect(ctx, base, lastID, retry)
+			select {
+			case <-ctx.Done():
+			case <-time.After(retry):
+			}
+		}
+	}()
+	return f
+}
+
+func (f *follower) wait() { <-f.done }
+
+// connect runs one connection until it ends and returns the last id and
+// retry delay it learnt.
+func (f *follower) connect(ctx context.Context, base, lastID string, retry time.Duration) (string, time.Duration) {
+	f.mu.Lock()
+	f.conns++
+	conn := f.conns
+	f.mu.Unlock()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/stream", nil)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.fail(ctx, "connect: %v", err)
+		return lastID, retry
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		f.fail(ctx, "status %d: %s", resp.StatusCode, b)
+		return lastID, retry
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var ev fevent
+	for sc.Scan() {
+		line := sc.Text()
+		field, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
+		switch {
+		case line == "":
+			if ev.data != "" {
+				ev.at, ev.conn = time.Now(), conn
+				if ev.name == "" {
+					ev.name = "message"
+				}
+				f.mu.Lock()
+				f.evs = append(f.evs, ev)
+				f.mu.Unlock()
+			}
+			ev = fevent{}
+		case field == "event":
+			ev.name = value
+		case field == "id":
+			ev.id, lastID = value, value
+		case field == "data":
+			ev.data = value
+		case field == "retry":
+			if ms, err := strconv.Atoi(value); err == nil {
+				retry = time.Duration(ms) * time.Millisecond
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		f.fail(ctx, "read: %v", err)
+	}
+	return lastID, retry
+}
+
+func (f *follower) fail(ctx context.Context, format string, args ...any) {
+	if ctx.Err() != nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.errs = append(f.errs, time.Now().Format("15:04:05.000 ")+fmt.Sprintf(format, args...))
+}
+
+// lastSeq returns the stream sequence of the newest event received.
+func (f *follower) lastSeq() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.evs) - 1; i >= 0; i-- {
+		if _, seq, ok := strings.Cut(f.evs[i].id, "-"); ok {
+			n, _ := strconv.ParseUint(seq, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// ticksBySeq returns the data of every tick event by stream sequence.
+func (f *follower) ticksBySeq() map[uint64]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[uint64]string{}
+	for _, ev := range f.evs {
+		if ev.name == "tick" {
+			_, seq, _ := strings.Cut(ev.id, "-")
+			n, _ := strconv.ParseUint(seq, 10, 64)
+			out[n] = ev.data
+		}
+	}
+	return out
+}
+
+// followReport is what one client saw around failures. Windows: [0] is
+// before the first failure, [k] from failure k to the next.
+type followReport struct {
+	name              string
+	ticks, conns      int
+	resets, snapshots int
+	gaps, missing     int // events after a hole, and the ticks in the holes
+	dupsAtResume      int // repeated or overlapping ticks as a symbol's first event after a reconnect
+	dups              int // ... anywhere else
+	ticksIn           []int
+	silence           []time.Duration // longest time between two ticks arriving
+	latency           []time.Duration // worst arrival time minus the tick's time
+	reconnects        []time.Duration // when a new connection's first event came, after the first failure
+	lastTick          time.Time
+	problems          []string
+}
+
+func (r followReport) String() string {
+	round := func(ds []time.Duration) []time.Duration {
+		out := make([]time.Duration, len(ds))
+		for i, d := range ds {
+			out[i] = d.Round(time.Millisecond)
+		}
+		return out
+	}
+	return fmt.Sprintf("%d ticks %v on %d connection(s); gaps %d (%d ticks missing), duplicates %d at a resume + %d elsewhere, resets %d; "+
+		"longest silence %v, worst latency %v (before, after kill 1, after kill 2...); reconnected at %v after kill 1",
+		r.ticks, r.ticksIn, r.conns, r.gaps, r.missing, r.dupsAtResume, r.dups, r.resets,
+		round(r.silence), round(r.latency), r.reconnects)
+}
+
+// report checks what f saw: one snapshot, no reset, per symbol seq + 1
+// (or + merged) from one event to the next, and a repeat only as the
+// first event of a symbol after a reconnect; ids increasing within a
+// connection and a resume after the last id. It measures silences and
+// latency in each window between the failures at kills.
+func (f *follower) report(kills []time.Time) followReport {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(kills) + 1
+	r := followReport{name: f.name, conns: f.conns, ticksIn: make([]int, n), silence: make([]time.Duration, n), latency: make([]time.Duration, n)}
+	for _, e := range f.errs {
+		r.problems = append(r.problems, "connection error "+e)
+	}
+	window := func(at time.Time) (int, time.Time) {
+		w, start := 0, time.Time{}
+		for k, kt := range kills {
+			if !at.Before(kt) {
+				w, start = k+1, kt
+			}
+		}
+		return w, start
+	}
+	last := map[string]uint64{}
+	onConn := map[string]bool{} // symbols with an event on this connection
+	var prevAt time.Time
+	var prevID uint64
+	var epoch string
+	conn := 0
+	for i, ev := range f.evs {
+		ep, seqStr, _ := strings.Cut(ev.id, "-")
+		id, err := strconv.ParseUint(seqStr, 10, 64)
+		if ev.name != "reset" {
+			if err != nil {
+				r.problems = append(r.problems, fmt.Sprintf("event %d: malformed id %q", i, ev.id))
+				continue
+			}
+			if epoch == "" {
+				epoch = ep
+			} else if ep != epoch {
+				r.problems = append(r.problems, fmt.Sprintf("event %d: epoch %s, was %s", i, ep, epoch))
+			}
+		}
+		if ev.conn != conn {
+			if conn != 0 && len(kills) > 0 && ev.at.After(kills[0]) {
+				r.reconnects = append(r.reconnects, ev.at.Sub(kills[0]).Round(time.Millisecond))
+			}
+			conn = ev.conn
+			clear(onConn)
+			if ev.name == "tick" && id <= prevID {
+				r.problems = append(r.problems, fmt.Sprintf("event %d: resumed at id %s, not after %d", i, ev.id, prevID))
+			}
+		} else if ev.id != "" && id <= prevID {
+			r.problems = append(r.problems, fmt.Sprintf("event %d: id %s after %d on one connection", i, ev.id, prevID))
+		}
+		if ev.id != "" {
+			prevID = id
+		}
+		switch ev.name {
+		case "reset":
+			r.resets++
+			r.problems = append(r.problems, fmt.Sprintf("event %d: reset %s", i, ev.data))
+			continue
+		case "snapshot":
+			r.snapshots++
+			if r.snapshots > 1 {
+				r.problems = append(r.problems, fmt.Sprintf("event %d: a second snapshot", i))
+			}
+			var snap struct{ Ticks []tick }
+			if err := json.Unmarshal([]byte(ev.data), &snap); err != nil {
+				r.problems = append(r.problems, fmt.Sprintf("event %d: snapshot %v", i, err))
+			}
+			for _, tk := range snap.Ticks {
+				last[tk.Symbol] = tk.Seq
+			}
+			continue
+		case "tick":
+		default:
+			r.problems = append(r.problems, fmt.Sprintf("event %d: unexpected event %q", i, ev.name))
+			continue
+		}
+		var tk tick
+		if err := json.Unmarshal([]byte(ev.data), &tk); err != nil {
+			r.problems = append(r.problems, fmt.Sprintf("event %d: %v", i, err))
+			continue
+		}
+		r.ticks++
+		w, wStart := window(ev.at)
+		r.ticksIn[w]++
+		r.latency[w] = max(r.latency[w], ev.at.Sub(tk.Time))
+		if from := prevAt; !from.IsZero() {
+			if from.Before(wStart) {
+				from = wStart // a silence that began before the failure counts from it
+			}
+			r.silence[w] = max(r.silence[w], ev.at.Sub(from))
+		}
+		prevAt, r.lastTick = ev.at, ev.at
+
+		step := max(tk.Merged, 1)
+		p, seen := last[tk.Symbol]
+		first := !onConn[tk.Symbol]
+		onConn[tk.Symbol] = true
+		last[tk.Symbol] = max(p, tk.Seq)
+		switch {
+		case !seen:
+		case tk.Seq-step == p:
+		case tk.Seq <= p || tk.Seq-step < p:
+			if first && ev.conn > 1 {
+				r.dupsAtResume++
+			} else {
+				r.dups++
+				r.problems = append(r.problems, fmt.Sprintf("event %d (%s): %s seq %d (merged %d) repeats ticks up to %d, not right after a reconnect", i, ev.id, tk.Symbol, tk.Seq, tk.Merged, p))
+			}
+		default:
+			r.gaps++
+			r.missing += int(tk.Seq - step - p)
+			r.problems = append(r.problems, fmt.Sprintf("event %d (%s): %s seq %d (merged %d) after %d: %d tick(s) missing", i, ev.id, tk.Symbol, tk.Seq, tk.Merged, p, tk.Seq-step-p))
+		}
+	}
+	if r.snapshots != 1 {
+		r.problems = append(r.problems, fmt.Sprintf("%d snapshots, want 1 (the first connection's)", r.snapshots))
+	}
+	if len(r.problems) > 20 {
+		r.problems = append(r.problems[:20], fmt.Sprintf("... and %d more", len(r.problems)-20))
+	}
+	return r
+}
