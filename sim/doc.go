@@ -80,7 +80,42 @@
 // 10 up to $10,000, then 1) in a Pareto-tailed count, or, one time in
 // five, an odd lot; Volume is their running sum.
 //
-// A Sim is not safe for concurrent use; Next does not allocate.
+// A Sim is not safe for concurrent use (but for SetScenario and
+// Scenario); Next does not allocate.
+//
+// # Scenarios
+//
+// A Scenario provokes a market condition front ends must handle, for a
+// Duration of real time (on the Sim's schedule), after which it ends by
+// itself:
+//
+//   - "flash-crash": every symbol falls by Size (default -8%) over a few
+//     seconds (a tenth of Duration, 1 to 5 s), with twice the volatility,
+//     wider spreads and twice the tick rate, then recovers smoothly to
+//     where it would have been by the end of Duration (default 1m);
+//   - "halt": Symbol (default: one at random) publishes a tick with
+//     Status "halted" (its last price and quote, size 0), then no tick
+//     for Duration (default 30s), then one with Status "open" that takes
+//     in the market's move meanwhile and, if set, a jump of Size;
+//   - "gap": Symbol, or every symbol if none (a gap at the open), jumps by
+//     Size (default 2% to 6% up or down) and then trades 1.5 times as
+//     volatile for Duration (default 30s);
+//   - "burst": ten times the tick rate for Duration (default 10s), with
+//     the same price moves per second in smaller steps: a load test;
+//   - "quiet": a quarter of the tick rate and 40% of the volatility
+//     (narrower spreads) for Duration (default 1m);
+//   - "normal": ends the scenario in force.
+//
+// SetScenario starts one on the next tick, from any goroutine, ending
+// the one in force (a halted symbol reopens; a crash's offset unwinds on
+// each symbol's next tick). Config.Scenarios is a script of them, each
+// at its At. Either way seq still counts up by one per tick per symbol,
+// and the same Config (script included), with the same scenarios set
+// between the same Next calls, gives the same ticks: defaults drawn at
+// random (a halt's symbol, a gap's size) come from their own seeded
+// generator, in the order the scenarios are set. A Sim resumed
+// (Config.Resume) from a symbol's "halted" tick reopens it on its next
+// tick, so a restart never leaves a symbol halted for ever.
 //
 // # Universe files
 //

@@ -26,11 +26,15 @@ type Header struct {
 	Rate      float64           `json:"rate,omitempty"`
 	Speed     float64           `json:"speed,omitempty"`
 	Universe  []feed.SymbolInfo `json:"universe,omitempty"`
+	// Scenarios is the Config's scenario script (not those set at run
+	// time): with Seed, Rate, Speed and Universe, what made the ticks.
+	Scenarios []Scenario `json:"scenarios,omitempty"`
 }
 
 // HeaderFor returns the header describing a run of s made with cfg.
 func HeaderFor(cfg Config, s *Sim) Header {
-	return Header{Recording: RecordingFormat, Seed: cfg.Seed, Rate: s.rate, Speed: s.speed, Universe: s.Universe()}
+	return Header{Recording: RecordingFormat, Seed: cfg.Seed, Rate: s.rate, Speed: s.speed, Universe: s.Universe(),
+		Scenarios: s.scn.script}
 }
 
 // Recorder is a Publisher that writes every tick it is given as one line

@@ -174,7 +174,7 @@ func (s *Sim) drawGap() {
 	if s.arrivals == Poisson {
 		e = s.rng.ExpFloat64()
 	}
-	s.gap = s.dt * e / s.clk.act
+	s.gap = s.dt * e / (s.clk.act * s.scn.rate)
 	// Kahan summation keeps Due exact to the nanosecond over long runs.
 	y := s.gap/s.speed - s.dueC
 	t := s.due + y

@@ -49,6 +49,11 @@ type Config struct {
 	// Arrivals is how ticks are spaced in time: Regular (the zero value)
 	// or Poisson.
 	Arrivals Arrivals
+
+	// Scenarios is a script of scenarios, each starting at its At (Due
+	// time, after the first tick); see Scenario. The same Config, script
+	// included, gives the same ticks.
+	Scenarios []Scenario
 }
 
 const (
@@ -104,7 +109,8 @@ const (
 )
 
 // Sim is the price model. It is not safe for concurrent use: one
-// goroutine calls Next or Run.
+// goroutine calls Next or Run. SetScenario and Scenario are the
+// exceptions: any goroutine may call them at any time.
 type Sim struct {
 	rng      *rand.Rand
 	universe []feed.SymbolInfo
@@ -134,6 +140,8 @@ type Sim struct {
 	barT  float64 // trading seconds into the current GARCH bar
 	barFm float64 // market factor move over the current bar
 	barV  float64 // activity-weighted trading seconds in the current bar
+
+	scn scenarios // see scenario.go
 }
 
 // sector is a sector factor, advanced lazily when one of its stocks ticks.
@@ -159,6 +167,10 @@ type symbol struct {
 	v        float64 // s.v at the last tick
 	session  int64   // the session of the last tick; Volume is per session
 	spreadPr float64 // spreadCoef * vol / tick, per unit of mid price
+
+	bid, ask, px int64   // the last tick's quote and trade, in ticks (0: none yet)
+	crash        float64 // the flash-crash offset in logMid since its last tick
+	reopen       bool    // resumed from a halted tick: the next one says "open"
 }
 
 // New returns a Sim for cfg, or an error wrapping ErrConfig that says what
@@ -268,6 +280,10 @@ func New(cfg Config) (*Sim, error) {
 		st.logMid = max(math.Log(r.Price), st.minLog)
 		st.seq = r.Seq
 		st.volume = r.Volume
+		st.reopen = r.Status == feed.StatusHalted
+	}
+	if err := s.initScenarios(cfg); err != nil {
+		return nil, err
 	}
 	// The first tick is due at once; drawGap moved Due on, so set it back.
 	s.drawGap()
@@ -386,15 +402,26 @@ func (s *Sim) Rate() float64 { return s.rate }
 // the stamp, and must not be zero (feed.Tick.Validate rejects a tick
 // without a time). It does not allocate.
 func (s *Sim) Next(now time.Time) feed.Tick {
+	if s.scn.live || s.scn.pending.Load() {
+		s.stepScenario(now)
+	}
 	s.advance()
 	act := s.clk.act
 
-	// Pick the symbol: uniform column, then its alias by probability.
-	i := s.rng.IntN(len(s.prob))
-	if s.rng.Float64() >= s.prob[i] {
-		i = int(s.alias[i])
+	// Pick the symbol: a halt's first or last tick, or at random by
+	// weight, never a halted symbol.
+	forced, isForced := s.scn.popForced()
+	i := forced.sym
+	if !isForced {
+		i = s.pick()
+		for i == s.scn.halted {
+			i = s.pick()
+		}
 	}
 	st := &s.syms[i]
+	if forced.status == feed.StatusHalted {
+		return s.haltTick(st, now)
+	}
 
 	// Bring the sector factor up to now.
 	sec := &s.sectors[st.sector]
@@ -414,13 +441,17 @@ func (s *Sim) Next(now time.Time) feed.Tick {
 		r += jumpSize * math.Sqrt(60) * s.rng.NormFloat64()
 	}
 	r = st.sigma*r - 0.5*st.sigma*st.sigma*dv
+	// Scenarios: a reopening's jump, and the symbol's catch-up to the
+	// market's flash-crash offset.
+	r += forced.jump + s.scn.crashOff - st.crash
+	st.crash = s.scn.crashOff
 	st.fm, st.fs, st.v = s.fm, sec.f, s.v
 	st.logMid = min(max(st.logMid+r, st.minLog), math.Log(maxPrice))
 	mid := math.Exp(st.logMid)
 
 	// Quote: a spread of a few ticks, wider for volatile stocks and in
 	// volatile markets, centred on the mid; the bid is at least one tick.
-	n := int64(math.Round(st.spreadPr * mid * math.Sqrt(s.h*act) * (0.75 + 0.5*s.rng.Float64())))
+	n := int64(math.Round(st.spreadPr * mid * math.Sqrt(s.h*act*s.scn.vari) * (0.75 + 0.5*s.rng.Float64())))
 	n = min(max(n, 1), maxSpreadTicks)
 	bid := int64(math.Round(mid/st.tick - float64(n)/2))
 	bid = max(bid, 1)
@@ -460,6 +491,11 @@ func (s *Sim) Next(now time.Time) feed.Tick {
 	}
 	st.seq++
 	st.volume += size
+	st.bid, st.ask, st.px = bid, ask, px
+	status := forced.status
+	if st.reopen {
+		status, st.reopen = feed.StatusOpen, false
+	}
 	s.drawGap()
 	return feed.Tick{
 		Symbol: st.sym,
@@ -470,7 +506,18 @@ func (s *Sim) Next(now time.Time) feed.Tick {
 		Ask:    st.price(ask),
 		Size:   size,
 		Volume: st.volume,
+		Status: status,
 	}
+}
+
+// pick picks a symbol at random by weight: a uniform column, then its
+// alias by probability.
+func (s *Sim) pick() int {
+	i := s.rng.IntN(len(s.prob))
+	if s.rng.Float64() >= s.prob[i] {
+		i = int(s.alias[i])
+	}
+	return i
 }
 
 // advance moves the model clock on to the next tick: the market factor
@@ -480,7 +527,7 @@ func (s *Sim) advance() {
 	dt := s.gap
 	s.elapsed += dt
 	s.clk.advance(dt)
-	a := s.clk.act * dt
+	a := s.clk.act * dt * s.scn.vari
 	dv := s.h * a
 	dfm := math.Sqrt(dv) * s.rng.NormFloat64()
 	s.fm += dfm

@@ -171,7 +171,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 		if err == flag.ErrHelp {
 			return err
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %v", errFlags, err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))

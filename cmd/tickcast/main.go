@@ -30,7 +30,10 @@ func exitCode(err error, stderr io.Writer) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, errFlags): // the flag package printed it, with usage
+		return 2
 	case errors.Is(err, errUsage):
+		fmt.Fprintln(stderr, "tickcast:", err)
 		return 2
 	default:
 		fmt.Fprintln(stderr, "tickcast:", err)
@@ -38,7 +41,10 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 }
 
-var errUsage = errors.New("usage")
+var (
+	errUsage = errors.New("invalid arguments")
+	errFlags = fmt.Errorf("%w: bad flags", errUsage)
+)
 
 const usage = `tickcast: a simulated stock market feed over Server-Sent Events.
 

@@ -45,7 +45,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := conn.EnsureStream(ctx, st.config()); err != nil {
 		return err
 	}
-	stop, err := startSim(ctx, conn, cfg, st.replicas, log, sf.extras)
+	_, stop, err := startSim(ctx, conn, cfg, st.replicas, log, sf.extras)
 	if err != nil {
 		return err
 	}
@@ -80,5 +80,5 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer conn.Close()
-	return serveGateway(ctx, conn, &gf, stdout, log)
+	return serveGateway(ctx, conn, &gf, nil, stdout, log)
 }

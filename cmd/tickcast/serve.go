@@ -12,6 +12,8 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/gateway"
 	"github.com/tickcast/tickcast/sim"
@@ -24,6 +26,7 @@ type serveConfig struct {
 	stream     streamFlags
 	sim        simFlags
 	gw         gatewayFlags
+	simControl bool
 }
 
 func serveFlags(out io.Writer) (*flag.FlagSet, *serveConfig) {
@@ -39,6 +42,7 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveConfig) {
 	c.stream.register(fs)
 	c.sim.register(fs)
 	c.gw.register(fs)
+	fs.BoolVar(&c.simControl, "sim-control", true, simControlUsage)
 	return fs, c
 }
 
@@ -71,11 +75,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := conn.EnsureStream(ctx, c.stream.config()); err != nil {
 		return err
 	}
-	stopSim, err := startSim(ctx, conn, simCfg, c.stream.replicas, log, c.sim.extras)
+	s, stopSim, err := startSim(ctx, conn, simCfg, c.stream.replicas, log, c.sim.extras)
 	if err != nil {
 		return err
 	}
-	err = serveGateway(ctx, conn, &c.gw, stdout, log)
+	routes := scenarioRoutes(c.simControl, s, c.sim.extras, log)
+	err = serveGateway(ctx, conn, &c.gw, routes, stdout, log)
 	if serr := stopSim(); err == nil {
 		err = serr
 	}
@@ -83,11 +88,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // startSim starts the simulator, continuing each symbol from its last
-// tick in the stream. The returned func stops it and waits.
-func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int, log *slog.Logger, x *simExtras) (func() error, error) {
+// tick in the stream. It returns the Sim (for scenario control) and a
+// func that stops it and waits.
+func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int, log *slog.Logger, x *simExtras) (*sim.Sim, func() error, error) {
 	last, err := conn.LastTicks(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg.Resume = make(map[string]feed.Tick, len(last))
 	for s, m := range last {
@@ -95,14 +101,14 @@ func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int
 	}
 	s, err := sim.New(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	run, err := x.runner(cfg, s, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := conn.PutUniverse(ctx, s.Universe(), replicas); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log.Info("simulator starting", "symbols", len(s.Universe()), "rate", cfg.Rate, "seed", cfg.Seed, "resumed", len(last))
 	// The simulator outlives ctx a little: it stops after the gateway
@@ -131,15 +137,18 @@ func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int
 		}
 		return result
 	}
-	return stop, nil
+	return s, stop, nil
 }
 
 // serveGateway runs the gateway's stream reader and HTTP server until ctx
 // ends, then shuts down in order: stop taking connections and end every
 // stream after a complete event, then stop reading the stream.
-func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, stdout io.Writer, log *slog.Logger) error {
+// routes, if not nil, adds routes under /v1/'s access check (the
+// simulator's scenario control).
+func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, routes func(chi.Router), stdout io.Writer, log *slog.Logger) error {
 	opts := c.options(log)
 	opts.Static = web.Handler()
+	opts.Routes = routes
 	g := gateway.New(conn, opts)
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {

@@ -13,9 +13,10 @@ import (
 )
 
 // simExtras are the simulator's flags beyond simFlags: a universe file,
-// the session clock and tick spacing, recording and replay.
+// the session clock and tick spacing, recording and replay, scenarios.
 type simExtras struct {
 	universe       string
+	scenario       string
 	record         string
 	replay         string
 	sessionMinutes float64
@@ -35,6 +36,7 @@ func registerSimExtras(fs *flag.FlagSet) *simExtras {
 	fs.Float64Var(&x.sessionMinutes, "session-minutes", 0, "run a 6.5-hour trading session (09:30-16:00) in this many real minutes, e.g. 10; overrides --speed (0: the session runs at --speed)")
 	fs.BoolVar(&x.session, "session", true, "simulate a trading session clock: more ticks, bigger trades and wider spreads at the open and close (false: flat all day)")
 	fs.StringVar(&x.arrivals, "arrivals", "poisson", "tick spacing: poisson (irregular, each symbol a Poisson process) or regular (exactly 1/rate apart)")
+	fs.StringVar(&x.scenario, "scenario", "", scenarioUsage)
 	return x
 }
 
@@ -87,6 +89,20 @@ func (x *simExtras) apply(cfg *sim.Config) error {
 			cfg.Universe, cfg.Weights = h.Universe, nil
 		}
 		x.replayer, x.closeRep = p, f.Close
+	}
+	if x.scenario != "" {
+		if x.replay != "" {
+			x.closeRep()
+			return errors.New("--scenario: a replay plays its recording as it was; leave out --scenario")
+		}
+		script, err := readScenarios(x.scenario)
+		if err == nil {
+			cfg.Scenarios = script
+			_, err = sim.New(*cfg) // check the script against the universe now
+		}
+		if err != nil {
+			return fmt.Errorf("--scenario: %s", scenarioErrText(err))
+		}
 	}
 	return nil
 }

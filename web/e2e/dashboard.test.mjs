@@ -383,6 +383,59 @@ test('a reset replaces the state without counting gaps', async () => {
   await page.waitForFunction(() => /live/.test(document.querySelector('#conn-state').textContent), null, { timeout: 10000 });
 });
 
+test('a halt shows on its row; the scenario control shows and sets the scenario', async () => {
+  const api = new URL('v1/sim/scenario', server.url);
+  await page.waitForFunction(() => !document.querySelector('#scenario-ctl').hidden, null, { timeout: 5000 });
+  assert.equal(await page.inputValue('#scenario'), 'normal');
+
+  // Halt the third row's symbol for a few seconds, from outside the page.
+  const sym = await page.$eval('tbody tr[data-symbol]:nth-child(3)', (r) => r.dataset.symbol);
+  let r = await fetch(api, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'halt', symbol: sym, duration: '4s' }),
+  });
+  assert.equal(r.status, 200, await r.clone().text());
+  assert.equal((await r.json()).scenario.symbol, sym);
+  const row = `tr[data-symbol="${sym}"]`;
+  await page.waitForFunction((row) => {
+    const tr = document.querySelector(row);
+    return tr.dataset.status === 'halted' && /HALTED/.test(tr.querySelector('[data-field="symbol"]').textContent);
+  }, row, { timeout: 3000, polling: 50 });
+  assert.equal(await page.locator('tr[data-status="halted"]').count(), 1, 'only the halted symbol is marked');
+  // Its last price stands while others move.
+  const haltedAt = await page.textContent(`${row} [data-field="price"]`);
+  const others = await prices();
+  await sleep(1000);
+  assert.equal(await page.textContent(`${row} [data-field="price"]`), haltedAt, 'no price change while halted');
+  await expectPricesChange(others, 5, 3000);
+  await page.waitForFunction(() => document.querySelector('#scenario-ctl').dataset.name === 'halt'
+    && document.querySelector('#scenario').value === 'halt', null, { timeout: 4000, polling: 100 });
+  assert.match(await page.textContent('#scenario-ctl .scn-left'), new RegExp(sym));
+  assert.match(await page.textContent('#log'), new RegExp(`halted · ${sym}`));
+  // Selected, its quote says so too.
+  await page.click(`${row} [data-field="price"]`);
+  assert.equal(await page.isVisible('#chart-status'), true, 'HALTED by the selected quote');
+
+  // It reopens by itself: the mark goes, the row trades again, no gap.
+  await page.waitForFunction((row) => !document.querySelector(row).dataset.status, row, { timeout: 8000, polling: 50 });
+  assert.equal(await page.locator(`${row} .badge`).count(), 0);
+  assert.equal(await page.isVisible('#chart-status'), false);
+  assert.match(await page.textContent('#log'), new RegExp(`reopened · ${sym}`));
+  await page.waitForFunction(() => document.querySelector('#scenario-ctl').dataset.name === 'normal', null, { timeout: 5000 });
+  assert.equal(await gapCount(), 0, 'a halt is not a gap');
+
+  // The picker: a burst, seen by the server, then back to normal.
+  await page.selectOption('#scenario', 'burst');
+  await page.waitForFunction(() => document.querySelector('#scenario-ctl').dataset.name === 'burst', null, { timeout: 4000 });
+  r = await (await fetch(api)).json();
+  assert.equal(r.scenario.name, 'burst');
+  assert.match(await page.textContent('#log'), /scenario · burst/);
+  await page.selectOption('#scenario', 'normal');
+  await page.waitForFunction(() => document.querySelector('#scenario-ctl').dataset.name === 'normal', null, { timeout: 4000 });
+  assert.equal((await (await fetch(api)).json()).scenario.name, 'normal');
+  assert.equal(await gapCount(), 0, 'no gaps through a burst');
+});
+
 test('screenshots: desktop dark, light theme, phone width', async () => {
   await sleep(1500); // let candles and sparklines fill a little more
   await page.screenshot({ path: path.join(outDir, 'dashboard.png') });

@@ -8,6 +8,7 @@
 import { Feed } from './feed.js';
 import { CandleChart, themeColors } from './chart.js';
 import { Row, look, expireFlashes } from './watchlist.js';
+import { ScenarioControl } from './scenario.js';
 import * as fmt from './format.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -74,6 +75,7 @@ function applyTick(t, fromSnapshot) {
     row.tick = t;
     row.seq = t.seq;
     row.volume = t.volume;
+    row.halted = t.status === 'halted';
     dirty.add(row);
     return;
   }
@@ -96,6 +98,11 @@ function applyTick(t, fromSnapshot) {
   row.tick = t;
   row.seq = t.seq;
   row.volume = t.volume;
+  // Halts: a tick with status "halted" starts one, and the next tick
+  // (status "open", or merged with later ones) ends it.
+  const halted = t.status === 'halted';
+  if (halted !== row.halted && !fromSnapshot) log(halted ? `halted · ${t.symbol}` : `reopened · ${t.symbol}`);
+  row.halted = halted;
   dirty.add(row);
   if (app.sort.key) app.sortStale = true;
 }
@@ -153,6 +160,7 @@ function frame() {
   if (p - lastStats >= 500) {
     lastStats = p;
     renderStats(p);
+    scenario.render();
   }
   if (now - lastTitle >= 1000) {
     lastTitle = now;
@@ -208,6 +216,7 @@ function log(text) {
 // ---------------------------------------------------------------- selection, chart
 
 const chart = new CandleChart($('#chart'));
+const scenario = new ScenarioControl(base, $('#scenario-ctl'), { selectedSymbol: () => app.selected, log });
 const conn = $('#conn-state');
 const connText = conn.querySelector('.conn-text').firstChild || conn.querySelector('.conn-text').appendChild(document.createTextNode(''));
 
@@ -246,6 +255,8 @@ function select(sym, focus) {
 
 function renderQuote() {
   const row = selectedRow();
+  const badge = $('#chart-status');
+  if (badge.hidden !== !(row && row.halted)) badge.hidden = !(row && row.halted);
   if (!row || !row.tick) return;
   $('#chart-price').textContent = row.text.price;
   const ch = $('#chart-change');
@@ -553,6 +564,7 @@ async function main() {
   renderSortHeaders();
   setRes(app.res);
   requestAnimationFrame(frame);
+  scenario.start();
 
   const list = await loadSymbols();
   for (const s of Array.isArray(list) ? list : []) {

@@ -32,6 +32,8 @@ export class Row {
     this.seq = 0; // latest seq seen; 0: none yet
     this.volume = null;
     this.gaps = 0;
+    this.halted = false; // from tick.status: "halted" until a tick without it
+    this.shownHalted = false;
     this.c1 = new CandleSeries(1000, 900);
     this.c5 = new CandleSeries(5000, 720);
     this.sparkAt = 0;
@@ -121,6 +123,27 @@ export class Row {
     }
     this.shown = t;
     if (this.gaps && this.tr.dataset.gaps !== String(this.gaps)) this.tr.dataset.gaps = String(this.gaps);
+    if (this.halted !== this.shownHalted) this.renderHalt();
+  }
+
+  // renderHalt marks the row of a halted symbol: data-status="halted"
+  // and a HALTED badge by the symbol.
+  renderHalt() {
+    this.shownHalted = this.halted;
+    const badge = this.cells.symbol.querySelector('.badge');
+    if (this.halted) {
+      this.tr.dataset.status = 'halted';
+      if (!badge) {
+        const b = document.createElement('span');
+        b.className = 'badge halted';
+        b.textContent = 'HALTED';
+        b.title = 'Trading halted: no ticks until it reopens';
+        this.cells.symbol.appendChild(b);
+      }
+    } else {
+      delete this.tr.dataset.status;
+      if (badge) badge.remove();
+    }
   }
 
   drawSpark(now) {
