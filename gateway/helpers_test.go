@@ -31,6 +31,10 @@ type env struct {
 	last map[string]feed.Tick
 }
 
+// testSndbuf is the kernel send buffer of test connections: small, so
+// slow and stalled clients show up quickly.
+var testSndbuf = 16 << 10
+
 var testSymbols = []string{"AAA", "BBB", "CCC", "DDD"}
 
 func newEnv(t testing.TB, opts Options, sc feed.StreamConfig) *env {
@@ -74,7 +78,7 @@ func (e *env) startGateway(opts Options) {
 	e.cancel, e.done = cancel, make(chan struct{})
 	go func() { _ = e.g.Run(ctx); close(e.done) }()
 	e.hs = httptest.NewUnstartedServer(e.g.Handler())
-	e.hs.Listener = LimitSendBuffer(e.hs.Listener, 16<<10)
+	e.hs.Listener = LimitSendBuffer(e.hs.Listener, testSndbuf)
 	e.hs.Start()
 	e.t.Cleanup(e.stopGateway)
 	if _, ok := e.g.waitReady(context.Background()); !ok {

@@ -149,15 +149,16 @@ func (h *hub) positionAfterLocked(seq uint64) (uint64, bool) {
 	if seq >= h.lastSeq {
 		return head, true
 	}
+	// The oldest position a resume may start from: entries within a
+	// margin of being overwritten are left out, as the hub may overwrite
+	// them while the client starts reading.
+	n, margin := uint64(len(h.ring)), uint64(len(h.ring)/8)
 	oldest := uint64(1)
-	if head > uint64(len(h.ring)) {
-		oldest = head - uint64(len(h.ring)) + 1
+	if head+margin+1 > n {
+		oldest = head + margin + 1 - n
 	}
-	// Leave a margin: entries near the tail may be overwritten while a
-	// client starts reading them.
-	margin := uint64(len(h.ring) / 8)
-	if head-oldest > margin {
-		oldest += margin
+	if oldest > head {
+		oldest = head
 	}
 	coverFrom := h.startSeq
 	if e := h.at(oldest); e != nil && oldest > 1 {
@@ -167,8 +168,7 @@ func (h *hub) positionAfterLocked(seq uint64) (uint64, bool) {
 		return 0, false
 	}
 	// First position in [oldest, head] whose seq > seq.
-	n := int(head - oldest + 1)
-	k := sort.Search(n, func(k int) bool {
+	k := sort.Search(int(head-oldest+1), func(k int) bool {
 		e := h.at(oldest + uint64(k))
 		return e == nil || e.seq > seq
 	})
