@@ -161,3 +161,52 @@ func FuzzQuery(f *testing.F) {
 		}
 	})
 }
+
+// 1,000 connections from one address against a per-address cap of 100:
+// 100 stream, 900 are told to come back later (200 + retry: + close).
+func TestThousandConnectionsFromOneAddress(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	e := newEnv(t, Options{MaxConnsPerIP: 100}, feed.StreamConfig{Memory: true})
+	e.publish(4)
+	e.waitHub(4)
+	const n = 1000
+	results := make(chan string, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			rc := dialRaw(t, e.hs.URL, "?symbols=AAA", 0)
+			_ = rc.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+			var head strings.Builder
+			buf := make([]byte, 4096)
+			for {
+				k, err := rc.r.Read(buf)
+				head.Write(buf[:k])
+				s := head.String()
+				switch {
+				case strings.Contains(s, "event: snapshot"):
+					results <- "stream"
+					return
+				case strings.Contains(s, "per_ip_cap") && strings.Contains(s, "retry: "):
+					if !strings.HasPrefix(s, "HTTP/1.1 200") {
+						results <- "bad status: " + s[:min(len(s), 40)]
+						return
+					}
+					results <- "turned away"
+					return
+				}
+				if err != nil {
+					results <- "error: " + err.Error()
+					return
+				}
+			}
+		}()
+	}
+	counts := map[string]int{}
+	for i := 0; i < n; i++ {
+		counts[<-results]++
+	}
+	if counts["stream"] != 100 || counts["turned away"] != 900 {
+		t.Fatalf("got %v, want 100 streams and 900 turned away", counts)
+	}
+}

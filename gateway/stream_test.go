@@ -75,12 +75,17 @@ func TestBadRequests(t *testing.T) {
 	for i := range many {
 		many[i] = fmt.Sprintf("S%d", i)
 	}
+	thousand := make([]string, 1000)
+	for i := range thousand {
+		thousand[i] = fmt.Sprintf("T%d", i)
+	}
 	for _, tc := range []struct{ name, query, want string }{
 		{"unknown symbol", "?symbols=AAA,NOPE", "unknown symbol"},
 		{"wildcard", "?symbols=*", "invalid symbol"},
 		{"subject tail", "?symbols=AAA.%3E", "invalid symbol"},
 		{"too long", "?symbols=ABCDEFGHIJKLMNOPQ", "invalid symbol"},
 		{"too many", "?symbols=" + strings.Join(many, ","), "too many symbols"},
+		{"a thousand", "?symbols=" + strings.Join(thousand, ","), "too many symbols"},
 		{"bad throttle", "?throttle=banana", "invalid throttle"},
 		{"negative throttle", "?throttle=-1s", "out of range"},
 		{"huge throttle", "?throttle=61s", "out of range"},
