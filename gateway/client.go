@@ -43,6 +43,7 @@ type client struct {
 	lastWrite time.Time
 	deadline  time.Time // when the write deadline was last set
 
+	key    string     // symbol set as a window cache key (throttled clients)
 	acc    []mergeAcc // by symbol index, for merging; grown on demand
 	active []int      // symbol indexes with acc[i].n > 0
 }
@@ -207,9 +208,15 @@ func (c *client) emitMerged() error {
 		return nil
 	}
 	c.grab()
+	c.encodeMerged()
+	return c.flush()
+}
+
+// encodeMerged appends the merged events (see emitMerged) to c.buf and
+// clears the accumulators; it returns how many events and ticks.
+func (c *client) encodeMerged() (events, merged int) {
 	sort.Slice(c.active, func(i, j int) bool { return c.acc[c.active[i]].firstSeq < c.acc[c.active[j]].firstSeq })
 	var js []byte
-	merged := 0
 	for k, sym := range c.active {
 		a := &c.acc[sym]
 		id := c.lastSeq
@@ -224,10 +231,11 @@ func (c *client) emitMerged() error {
 		c.buf = appendTickEvent(c.buf, c.h.epoch, id, js)
 		*a = mergeAcc{}
 	}
-	c.g.m.events.Add(float64(len(c.active)))
+	events = len(c.active)
+	c.g.m.events.Add(float64(events))
 	c.g.m.mergedTicks.Add(float64(merged))
 	c.active = c.active[:0]
-	return c.flush()
+	return events, merged
 }
 
 // flush writes the pending output and flushes it to the network, under

@@ -5,14 +5,19 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tickcast/tickcast/feed"
 )
+
+// monoBase anchors entry times to the monotonic clock.
+var monoBase = time.Now()
 
 // entry is one tick as the hub keeps it: parsed once, its SSE frame
 // encoded once, shared read-only by every client that sends it.
 type entry struct {
 	pos   uint64 // hub position, 1-based, contiguous
+	at    int64  // when the hub appended it, ns since monoBase (non-decreasing)
 	seq   uint64 // stream sequence
 	sym   int    // symbol index
 	tick  feed.Tick
@@ -44,8 +49,10 @@ type hub struct {
 	symNames []string       // index -> symbol
 	subs     atomic.Pointer[subscribers]
 	closed   bool
-	ctx      context.Context // cancelled by close: the epoch is over
-	cancel   context.CancelFunc
+
+	windows windowCache     // merged windows shared by throttled clients
+	ctx     context.Context // cancelled by close: the epoch is over
+	cancel  context.CancelFunc
 }
 
 func newHub(ringSize int, epoch string, startSeq uint64) *hub {
@@ -112,7 +119,7 @@ func (h *hub) append(m feed.Msg) {
 	e := &entry{seq: m.Seq, sym: i, tick: m.Tick}
 	e.frame = appendTickEvent(make([]byte, 0, len(js)+48), h.epoch, m.Seq, js)
 	pos := h.head.Load() + 1
-	e.pos = pos
+	e.pos, e.at = pos, int64(time.Since(monoBase))
 	h.ring[pos&h.mask].Store(e)
 	if cur := h.latest[i]; cur == nil || cur.seq < m.Seq {
 		h.latest[i] = e

@@ -321,3 +321,48 @@ func TestStalledClientsAreShedOthersUnharmed(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Clients with the same throttle and symbols send the same merged
+// windows, built once: byte-identical events, the cache counted.
+func TestThrottleWindowsShared(t *testing.T) {
+	e := newEnv(t, Options{}, feed.StreamConfig{Memory: true})
+	e.publish(4)
+	e.waitHub(4)
+	var clients []*stream
+	for i := 0; i < 3; i++ {
+		s := e.open("?throttle=100ms&symbols=AAA,BBB,CCC", nil)
+		if ev := s.next(); ev.name != "snapshot" {
+			t.Fatal(ev)
+		}
+		clients = append(clients, s)
+	}
+	end := time.Now().Add(time.Second)
+	for time.Now().Before(end) {
+		e.publish(20)
+	}
+	e.mu.Lock()
+	want := map[string]uint64{"AAA": e.seqs["AAA"], "BBB": e.seqs["BBB"], "CCC": e.seqs["CCC"]}
+	e.mu.Unlock()
+	var tails [][]string
+	for _, s := range clients {
+		var evs []string
+		got := map[string]uint64{}
+		for got["AAA"] < want["AAA"] || got["BBB"] < want["BBB"] || got["CCC"] < want["CCC"] {
+			ev := s.next()
+			tk := ev.tick(t)
+			got[tk.Symbol] = tk.Seq
+			evs = append(evs, ev.id+" "+ev.data)
+		}
+		tails = append(tails, evs[len(evs)-6:])
+	}
+	for i := 1; i < len(tails); i++ {
+		for k := range tails[0] {
+			if tails[i][k] != tails[0][k] {
+				t.Fatalf("client %d differs from client 0 in the last windows:\n%s\n%s", i, tails[i][k], tails[0][k])
+			}
+		}
+	}
+	if n := counterValue(t, e, "tickcast_throttle_window_shared_total", ""); n == 0 {
+		t.Fatal("no window was shared")
+	}
+}

@@ -386,10 +386,13 @@ func (c *client) run(ctx context.Context) error {
 			select {
 			case <-c.wakeCh:
 			case now := <-timerC:
-				err = c.collect(c.h.head.Load())
-				if err == nil && !now.Before(next) {
-					err = c.emitMerged()
+				if !now.Before(next) {
+					err = c.emitWindow(next)
 					next = nextBoundary(now, c.throttle)
+				} else if head := c.h.head.Load(); head-c.cursor > uint64(len(c.h.ring)/4) {
+					// Far behind within a long window: fold now, so the
+					// ring cannot lap the cursor.
+					err = c.collect(head)
 				}
 				timer.Reset(min(time.Until(next), 250*time.Millisecond))
 				if err != nil {

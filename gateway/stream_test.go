@@ -204,7 +204,7 @@ func counterValue(t *testing.T, e *env, name, label string) float64 {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, name) && strings.Contains(line, `"`+label+`"`) {
+		if strings.HasPrefix(line, name) && (label == "" && strings.HasPrefix(line, name+" ") || label != "" && strings.Contains(line, `"`+label+`"`)) {
 			var v float64
 			fmt.Sscanf(line[strings.LastIndexByte(line, ' ')+1:], "%g", &v)
 			return v
