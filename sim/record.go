@@ -293,14 +293,7 @@ func (p *Replay) Run(ctx context.Context, pub Publisher) error {
 		}
 		prev = t.Time
 		at := start.Add(time.Duration(float64(t.Time.Sub(first)) / speed))
-		if d := time.Until(at); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-timer.C:
-			}
-		} else if ctx.Err() != nil {
+		if !waitUntil(ctx, timer, at) {
 			return nil
 		}
 		d, ok := shift[t.Symbol]

@@ -28,14 +28,7 @@ func (s *Sim) Run(ctx context.Context, pub Publisher) error {
 	defer timer.Stop()
 	for {
 		at := start.Add(s.Due())
-		if d := time.Until(at); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-timer.C:
-			}
-		} else if ctx.Err() != nil {
+		if !waitUntil(ctx, timer, at) {
 			return nil
 		}
 		t := s.Next(at)
@@ -46,4 +39,18 @@ func (s *Sim) Run(ctx context.Context, pub Publisher) error {
 			return fmt.Errorf("sim: publish %s: %w", t.Symbol, err)
 		}
 	}
+}
+
+// waitUntil waits on timer until at (at once if at has passed); false
+// if ctx ended first.
+func waitUntil(ctx context.Context, timer *time.Timer, at time.Time) bool {
+	if d := time.Until(at); d > 0 {
+		timer.Reset(d)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-timer.C:
+		}
+	}
+	return ctx.Err() == nil
 }
