@@ -143,9 +143,10 @@ func New(src Source, opts Options) *Gateway {
 // recreated it starts a new hub for the new epoch and ends every client
 // of the old one (they come back with old ids and get a reset).
 func (g *Gateway) Run(ctx context.Context) error {
-	hbDone := make(chan struct{})
+	hbDone, lagDone := make(chan struct{}), make(chan struct{})
 	go func() { g.heartbeats(ctx); close(hbDone) }()
-	defer func() { <-hbDone }()
+	go func() { g.watchLag(ctx); close(lagDone) }()
+	defer func() { <-hbDone; <-lagDone }()
 	backoff := 250 * time.Millisecond
 	for ctx.Err() == nil {
 		err := g.runEpoch(ctx)
@@ -215,6 +216,34 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 		})
 		if err != nil || ctx.Err() != nil {
 			return err
+		}
+	}
+}
+
+// watchLag updates the consumer-lag gauge every 2s.
+func (g *Gateway) watchLag(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		h := g.hub.Load()
+		if h == nil {
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		st, err := g.src.State(sctx)
+		cancel()
+		if err != nil || st.Epoch != h.epoch {
+			continue
+		}
+		if hs := h.lastSeqNow(); st.LastSeq > hs {
+			g.m.lag.Set(float64(st.LastSeq - hs))
+		} else {
+			g.m.lag.Set(0)
 		}
 	}
 }

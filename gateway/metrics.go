@@ -26,6 +26,7 @@ type metrics struct {
 	backlog     prometheus.Histogram
 	stalls      prometheus.Counter
 	windowHits  prometheus.Counter
+	lag         prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -51,11 +52,13 @@ func newMetrics() *metrics {
 			Help:    "Ticks pending for a client (ring distance) each time it wakes: its queue depth.",
 			Buckets: []float64{1, 2, 4, 16, 64, 256, 1024, 4096, 16384}}),
 		stalls: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_write_stalls_total", Help: "Client writes that blocked for more than 100ms."}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickcast_consumer_lag_messages",
+			Help: "Stream messages stored but not yet read by this gateway (the stream's last sequence minus the hub's)."}),
 		windowHits: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_throttle_window_shared_total",
 			Help: "Throttled windows sent from another client's encoding instead of merging and encoding again."}),
 	}
 	for _, c := range []prometheus.Collector{m.conns, m.connsTotal, m.rejected, m.events, m.bytes, m.writes, m.ticksIn, m.badMsgs,
-		m.mergedTicks, m.shed, m.resumes, m.resets, m.resumeTicks, m.lastSeq, m.backlog, m.stalls, m.windowHits} {
+		m.mergedTicks, m.shed, m.resumes, m.resets, m.resumeTicks, m.lastSeq, m.backlog, m.stalls, m.windowHits, m.lag} {
 		f(c)
 	}
 	f(collectors.NewGoCollector())
