@@ -71,11 +71,25 @@ func (c *Conn) EnsureStream(ctx context.Context, cfg StreamConfig) (StreamState,
 		Duplicates:  2 * time.Minute,
 		AllowDirect: true,
 	}
-	s, err := c.js.CreateOrUpdateStream(ctx, sc)
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || err != nil && strings.Contains(err.Error(), "can not change storage type") {
-		// The stream exists with a setting we may not change (storage);
-		// keep it as it is rather than destroy the ids clients hold.
-		s, err = c.js.Stream(ctx, c.stream)
+	// The server can refuse for a moment (a stream just deleted whose
+	// store is still being removed, a cluster electing its leader):
+	// retry for a few seconds.
+	var s jetstream.Stream
+	var err error
+	for attempt := 0; ; attempt++ {
+		s, err = c.js.CreateOrUpdateStream(ctx, sc)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || err != nil && strings.Contains(err.Error(), "can not change storage type") {
+			// The stream exists with a setting we may not change (storage);
+			// keep it as it is rather than destroy the ids clients hold.
+			s, err = c.js.Stream(ctx, c.stream)
+		}
+		if err == nil || attempt == 20 || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	if err != nil {
 		return StreamState{}, fmt.Errorf("feed: stream %s: %w", c.stream, err)

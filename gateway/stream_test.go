@@ -328,6 +328,10 @@ func TestTwoGatewaysSameIDs(t *testing.T) {
 		t.Fatal("second gateway not ready")
 	}
 	e.publish(4)
+	e.waitHub(4)
+	for gw2.hub.Load().lastSeqNow() < 4 {
+		time.Sleep(5 * time.Millisecond)
+	}
 	a := openURL(t, g1+"/v1/stream?symbols=BBB", nil)
 	b := openURL(t, hs2+"/v1/stream?symbols=BBB", nil)
 	a.next()
