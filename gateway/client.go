@@ -245,9 +245,10 @@ func (c *client) flush() error {
 		return nil
 	}
 	now := time.Now()
-	// Refreshing the deadline costs a timer update; once a second is
-	// enough (a write is cut after WriteTimeout minus at most 1s).
-	if now.Sub(c.deadline) > time.Second {
+	// Refreshing the deadline costs a timer update, so it is refreshed
+	// only every tenth of the timeout (at most every second): a write is
+	// cut after at least 90% of WriteTimeout.
+	if now.Sub(c.deadline) > min(time.Second, c.g.opts.WriteTimeout/10) {
 		_ = c.out.SetWriteDeadline(now.Add(c.g.opts.WriteTimeout))
 		c.deadline = now
 	}
