@@ -60,11 +60,10 @@ func remoteIP(r *http.Request) string {
 }
 
 // takeIP counts a stream against its remote address's cap.
-func (g *Gateway) takeIP(r *http.Request) bool {
+func (g *Gateway) takeIP(ip string) bool {
 	if g.opts.MaxConnsPerIP <= 0 {
 		return true
 	}
-	ip := remoteIP(r)
 	g.ipMu.Lock()
 	defer g.ipMu.Unlock()
 	if g.ipConns[ip] >= g.opts.MaxConnsPerIP {
@@ -74,11 +73,10 @@ func (g *Gateway) takeIP(r *http.Request) bool {
 	return true
 }
 
-func (g *Gateway) releaseIP(r *http.Request) {
+func (g *Gateway) releaseIP(ip string) {
 	if g.opts.MaxConnsPerIP <= 0 {
 		return
 	}
-	ip := remoteIP(r)
 	g.ipMu.Lock()
 	defer g.ipMu.Unlock()
 	if g.ipConns[ip]--; g.ipConns[ip] <= 0 {

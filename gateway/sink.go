@@ -49,7 +49,7 @@ func (s rawSink) SetWriteDeadline(t time.Time) error { return s.conn.SetWriteDea
 // reader goroutine, as net/http has per connection anyway, calls gone
 // when the client closes, and the end is a half-close that lets the last
 // events arrive before the socket closes (no RST).
-func openSink(w http.ResponseWriter, r *http.Request, gone func()) (sink, func(), error) {
+func openSink(w http.ResponseWriter, r *http.Request, gone func()) (out sink, end func(), hijacked bool, err error) {
 	sseHeaders(w)
 	rc := http.NewResponseController(w)
 	if r.ProtoMajor == 1 {
@@ -62,7 +62,7 @@ func openSink(w http.ResponseWriter, r *http.Request, gone func()) (sink, func()
 			}
 			if _, err := conn.Write(head); err != nil {
 				conn.Close()
-				return nil, func() {}, err
+				return nil, func() {}, false, err
 			}
 			readDone := make(chan struct{})
 			go func() {
@@ -75,7 +75,7 @@ func openSink(w http.ResponseWriter, r *http.Request, gone func()) (sink, func()
 					}
 				}
 			}()
-			end := func() {
+			end = func() {
 				if tc, ok := conn.(interface{ CloseWrite() error }); ok && tc.CloseWrite() == nil {
 					go func() {
 						select {
@@ -88,14 +88,14 @@ func openSink(w http.ResponseWriter, r *http.Request, gone func()) (sink, func()
 				}
 				conn.Close()
 			}
-			return rawSink{conn}, end, nil
+			return rawSink{conn}, end, true, nil
 		}
 	}
 	w.WriteHeader(http.StatusOK)
 	if err := rc.Flush(); err != nil {
-		return nil, func() {}, err
+		return nil, func() {}, false, err
 	}
-	return httpSink{w, rc}, func() {}, nil
+	return httpSink{w, rc}, func() {}, false, nil
 }
 
 // rawHead is an HTTP/1.1 200 response head with the given headers, for a

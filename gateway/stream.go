@@ -37,39 +37,72 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		g.turnAway(w, "capacity")
 		return
 	}
-	defer g.conns.Add(-1)
-	if !g.takeIP(r) {
+	// release undoes, in reverse order, what this stream holds; it runs
+	// when the stream ends, in whichever goroutine serves it.
+	var holds []func()
+	release := func() {
+		for i := len(holds) - 1; i >= 0; i-- {
+			holds[i]()
+		}
+	}
+	holds = append(holds, func() { g.conns.Add(-1) })
+	ip := remoteIP(r)
+	if !g.takeIP(ip) {
+		release()
 		g.turnAway(w, "per_ip_cap")
 		return
 	}
-	defer g.releaseIP(r)
+	holds = append(holds, func() { g.releaseIP(ip) })
 	h, ok := g.waitReady(r.Context())
 	if !ok {
+		release()
 		g.turnAway(w, "not_ready")
 		return
 	}
 	idx, err := g.resolve(r.Context(), h, syms)
 	if err != nil {
+		release()
 		g.m.rejected.WithLabelValues("bad_request").Inc()
 		g.writeError(w, r, err)
 		return
 	}
 	if !g.enter() {
+		release()
 		g.turnAway(w, "shutting_down")
 		return
 	}
-	defer g.clients.Done()
+	holds = append(holds, g.clients.Done)
 
 	c := newFilter(h, idx)
 	c.g, c.syms, c.throttle = g, syms, throttle
 	c.wakeCh = make(chan struct{}, 1)
-	out, done, err := openSink(w, r, func() { c.notify(evGone) })
+	// The stream's own context: ended when the client goes away.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	holds = append(holds, cancel)
+	out, done, hijacked, err := openSink(w, r, func() { c.notify(evGone); cancel() })
 	if err != nil {
+		release()
 		g.log.Debug("stream open failed", "err", err)
 		return
 	}
-	defer done()
+	holds = append(holds, done)
 	c.out = out
+	if hijacked {
+		// The connection is ours: serve it from a goroutine of our own
+		// and let the handler return, so net/http's per-connection state
+		// and the handler's deep stack are freed (about a third of the
+		// memory an idle stream held).
+		go g.serve(ctx, c, lastID, hasID, release)
+		return
+	}
+	stop := context.AfterFunc(r.Context(), cancel)
+	holds = append(holds, func() { stop() })
+	g.serve(ctx, c, lastID, hasID, release)
+}
+
+// serve runs one stream from its first event to its end.
+func (g *Gateway) serve(ctx context.Context, c *client, lastID string, hasID bool, release func()) {
+	defer release()
 	g.m.conns.Inc()
 	g.m.connsTotal.Inc()
 	defer g.m.conns.Dec()
@@ -77,14 +110,14 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	c.buf = strconv.AppendInt(c.buf, g.opts.Retry.Milliseconds(), 10)
 	c.buf = append(c.buf, "\n\n"...)
 
-	if err := g.start(r.Context(), c, lastID, hasID); err != nil {
+	if err := g.start(ctx, c, lastID, hasID); err != nil {
 		g.log.Debug("stream start ended", "err", err)
 		return
 	}
-	defer h.unregister(c)
+	defer c.h.unregister(c)
 	g.track(c, true)
 	defer g.track(c, false)
-	err = c.run(r.Context())
+	err := c.run(ctx)
 	switch {
 	case errors.Is(err, errLapped):
 		g.m.shed.WithLabelValues("lapped").Inc()
