@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -146,6 +148,9 @@ func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int
 // routes, if not nil, adds routes under /v1/'s access check (the
 // simulator's scenario control).
 func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, routes func(chi.Router), stdout io.Writer, log *slog.Logger) error {
+	if os.Getenv("GOGC") == "" && c.gogc > 0 {
+		debug.SetGCPercent(c.gogc)
+	}
 	opts := c.options(log)
 	opts.Static = web.Handler()
 	opts.Routes = routes
