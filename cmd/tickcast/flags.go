@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"io"
@@ -126,7 +127,7 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&g.mergeAfter, "merge-after", 1024, "a client this many ticks behind gets merged events per symbol until it catches up")
 	fs.IntVar(&g.perIP, "max-conns-per-ip", 0, "cap on concurrent SSE connections from one remote address (0: none)")
 	fs.StringVar(&g.cors, "cors-origins", "", "comma-separated origins allowed to use the API from other sites (CORS), or *")
-	fs.StringVar(&g.token, "token", os.Getenv("TICKCAST_TOKEN"), "require this access token on /v1/ (Authorization: Bearer or ?token=); default $TICKCAST_TOKEN")
+	fs.StringVar(&g.token, "token", "", "require this access token on /v1/ (Authorization: Bearer or ?token=); if empty, $TICKCAST_TOKEN (keeps it out of ps)")
 	fs.DurationVar(&g.readHeader, "read-header-timeout", 10*time.Second, "cut connections that take longer to send request headers (slowloris)")
 	fs.DurationVar(&g.spread, "shutdown-spread", 2*time.Second, "on shutdown, end streams at random moments within this long, so clients do not reconnect all at once")
 	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -144,7 +145,7 @@ func (g *gatewayFlags) options(log *slog.Logger) gateway.Options {
 
 		MaxConnsPerIP:  g.perIP,
 		AllowedOrigins: splitList(g.cors),
-		Token:          g.token,
+		Token:          cmp.Or(g.token, os.Getenv("TICKCAST_TOKEN")),
 		ShutdownSpread: g.spread,
 	}
 }
