@@ -97,9 +97,17 @@ func (c *Conn) EnsureStream(ctx context.Context, cfg StreamConfig) (StreamState,
 	return stateOf(s.CachedInfo()), nil
 }
 
-// State returns the stream's current state.
+// ErrNoStream is returned (wrapped) by State when the stream does not
+// exist.
+var ErrNoStream = errors.New("feed: no such stream")
+
+// State returns the stream's current state, or an error wrapping
+// ErrNoStream if there is no stream.
 func (c *Conn) State(ctx context.Context) (StreamState, error) {
 	s, err := c.js.Stream(ctx, c.stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return StreamState{}, fmt.Errorf("feed: stream %s: %w: %w", c.stream, ErrNoStream, err)
+	}
 	if err != nil {
 		return StreamState{}, fmt.Errorf("feed: stream %s: %w", c.stream, err)
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -214,8 +215,25 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 			g.m.badMsgs.Inc()
 			g.log.Warn("skipping a bad stream message", "err", err)
 		})
-		if err != nil || ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, feed.ErrEpochChanged) {
 			return err
+		}
+		if err != nil {
+			// Trouble reading (e.g. a consumer that cannot be created
+			// during a leader election): keep this epoch's hub and its
+			// clients, unless the stream itself is gone or new.
+			g.log.Warn("tailing the stream failed; retrying", "err", err)
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			cur, serr := g.src.State(sctx)
+			cancel()
+			if errors.Is(serr, feed.ErrNoStream) || serr == nil && cur.Epoch != st.Epoch {
+				return fmt.Errorf("%w: %v", feed.ErrEpochChanged, err)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(500 * time.Millisecond):
+			}
 		}
 	}
 }
