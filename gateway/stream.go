@@ -106,6 +106,7 @@ func (g *Gateway) serve(ctx context.Context, c *client, lastID string, hasID boo
 	g.m.conns.Inc()
 	g.m.connsTotal.Inc()
 	defer g.m.conns.Dec()
+	defer c.flushCounts()
 	c.buf = append(c.buf, "retry: "...)
 	c.buf = strconv.AppendInt(c.buf, g.opts.Retry.Milliseconds(), 10)
 	c.buf = append(c.buf, "\n\n"...)

@@ -132,7 +132,7 @@ func (c *client) emitWindow(t time.Time) error {
 		c.grab()
 		c.buf = append(c.buf, w.frames...)
 		c.cursor, c.lastSeq = end, max(c.lastSeq, w.lastSeq)
-		c.g.m.events.Add(float64(w.events))
+		c.nEvents += w.events
 		c.g.m.mergedTicks.Add(float64(w.merged))
 		return c.flush()
 	}
