@@ -43,13 +43,13 @@ type client struct {
 	lastWrite time.Time
 	deadline  time.Time // when the write deadline was last set
 
-	key    string     // symbol set as a window cache key (throttled clients)
-	acc    []mergeAcc // by symbol index, for merging; grown on demand
+	key string     // symbol set as a window cache key (throttled clients)
+	acc []mergeAcc // by symbol index, for merging; grown on demand
 
 	// Counts added to the shared Prometheus counters every 64 writes and
 	// at the end (shared atomics on every write cost ~5% of CPU).
 	nEvents, nBytes, nWrites, wakes int
-	active []int      // symbol indexes with acc[i].n > 0
+	active                          []int // symbol indexes with acc[i].n > 0
 }
 
 // flushSize is how much output a client gathers before writing it.
