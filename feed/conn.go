@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -75,6 +77,12 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+	if v := nc.ConnectedServerVersion(); !atLeast(v, 2, 10) {
+		nc.Close()
+		// Older servers lack consumers with several filter subjects:
+		// resumes of some symbols would silently come back empty.
+		return nil, fmt.Errorf("feed: nats-server %s is too old: tickcast needs 2.10 or later", v)
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
@@ -92,3 +100,18 @@ func (c *Conn) Close() { c.nc.Close() }
 
 // Connected reports whether the NATS connection is up.
 func (c *Conn) Connected() bool { return c.nc.IsConnected() }
+
+// atLeast reports whether version ("2.10.4", "v2.11.0-beta") is at least
+// major.minor; an unparsable version passes.
+func atLeast(version string, major, minor int) bool {
+	parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3)
+	if len(parts) < 2 {
+		return true
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	return ma > major || ma == major && mi >= minor
+}

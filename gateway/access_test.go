@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,27 @@ func TestThousandConnectionsFromOneAddress(t *testing.T) {
 	}
 	if counts["stream"] != 100 || counts["turned away"] != 900 {
 		t.Fatalf("got %v, want 100 streams and 900 turned away", counts)
+	}
+}
+
+// Behind a trusted proxy the per-IP cap counts the forwarded client
+// address, the right-most one the proxy added, not what a client forged
+// to its left.
+func TestPerIPCapBehindTrustedProxy(t *testing.T) {
+	e := newEnv(t, Options{MaxConnsPerIP: 1, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, feed.StreamConfig{})
+	e.publish(4)
+	e.waitHub(4)
+	a := e.open("", map[string]string{"X-Forwarded-For": "10.0.0.1"})
+	if ev := a.next(); ev.name != "snapshot" {
+		t.Fatal(ev)
+	}
+	b := e.open("", map[string]string{"X-Forwarded-For": "10.0.0.2"})
+	if ev := b.next(); ev.name != "snapshot" {
+		t.Fatal("a second client address was capped:", ev)
+	}
+	forged := e.open("", map[string]string{"X-Forwarded-For": "6.6.6.6, 10.0.0.1"})
+	forged.expectEnd(5 * time.Second)
+	if forged.retry == "" {
+		t.Fatal("the cap did not count the forwarded address")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,9 +56,12 @@ type Options struct {
 	// Static serves everything that is not the API (the dashboard).
 	Static http.Handler
 	// MaxConnsPerIP caps concurrent SSE connections from one remote
-	// address (the TCP peer; put the cap on your proxy when there is
-	// one). Default 0: no cap.
+	// address: the TCP peer, or behind TrustedProxies the client address
+	// they forward. Default 0: no cap.
 	MaxConnsPerIP int
+	// TrustedProxies are the networks of proxies (nginx, a load
+	// balancer) whose X-Forwarded-For the per-IP cap believes.
+	TrustedProxies []netip.Prefix
 	// AllowedOrigins lists the origins that may read the API from
 	// another site (CORS); "*" allows any. Default none: same origin only.
 	AllowedOrigins []string

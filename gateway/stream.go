@@ -46,7 +46,7 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	holds = append(holds, func() { g.conns.Add(-1) })
-	ip := remoteIP(r)
+	ip := g.clientIP(r)
 	if !g.takeIP(ip) {
 		release()
 		g.turnAway(w, "per_ip_cap")

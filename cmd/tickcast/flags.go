@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -108,6 +109,7 @@ type gatewayFlags struct {
 	gogc         int
 	mergeAfter   int
 	perIP        int
+	proxies      string
 	cors         string
 	token        string
 	readHeader   time.Duration
@@ -126,6 +128,7 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&g.gogc, "gogc", 25, "Go GC target percentage (the GOGC environment variable wins); 25 keeps ~20% less memory per connection than Go's 100 for ~3% more CPU (see BENCHMARKS.md)")
 	fs.IntVar(&g.mergeAfter, "merge-after", 1024, "a client this many ticks behind gets merged events per symbol until it catches up")
 	fs.IntVar(&g.perIP, "max-conns-per-ip", 0, "cap on concurrent SSE connections from one remote address (0: none)")
+	fs.StringVar(&g.proxies, "trusted-proxies", "", "comma-separated networks (e.g. 10.0.0.0/8,127.0.0.1/32) of proxies whose X-Forwarded-For the per-IP cap believes")
 	fs.StringVar(&g.cors, "cors-origins", "", "comma-separated origins allowed to use the API from other sites (CORS), or *")
 	fs.StringVar(&g.token, "token", "", "require this access token on /v1/ (Authorization: Bearer or ?token=); if empty, $TICKCAST_TOKEN (keeps it out of ps)")
 	fs.DurationVar(&g.readHeader, "read-header-timeout", 10*time.Second, "cut connections that take longer to send request headers (slowloris)")
@@ -133,7 +136,20 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
-func (g *gatewayFlags) options(log *slog.Logger) gateway.Options {
+func (g *gatewayFlags) options(log *slog.Logger) (gateway.Options, error) {
+	var proxies []netip.Prefix
+	for _, p := range splitList(g.proxies) {
+		if !strings.Contains(p, "/") {
+			if a, err := netip.ParseAddr(p); err == nil {
+				p = netip.PrefixFrom(a, a.BitLen()).String()
+			}
+		}
+		pf, err := netip.ParsePrefix(p)
+		if err != nil {
+			return gateway.Options{}, fmt.Errorf("%w: --trusted-proxies: %v", errUsage, err)
+		}
+		proxies = append(proxies, pf)
+	}
 	return gateway.Options{
 		WriteTimeout: g.writeTimeout,
 		MaxConns:     g.maxConns,
@@ -147,7 +163,8 @@ func (g *gatewayFlags) options(log *slog.Logger) gateway.Options {
 		AllowedOrigins: splitList(g.cors),
 		Token:          cmp.Or(g.token, os.Getenv("TICKCAST_TOKEN")),
 		ShutdownSpread: g.spread,
-	}
+		TrustedProxies: proxies,
+	}, nil
 }
 
 func splitList(s string) []string {

@@ -151,7 +151,10 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, routes 
 	if os.Getenv("GOGC") == "" && c.gogc > 0 {
 		debug.SetGCPercent(c.gogc)
 	}
-	opts := c.options(log)
+	opts, err := c.options(log)
+	if err != nil {
+		return err
+	}
 	opts.Static = web.Handler()
 	opts.Routes = routes
 	g := gateway.New(conn, opts)
