@@ -160,7 +160,7 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 	var arrived atomic.Int64    // when, Unix ns
 	delivered.Store(after)
 	arrived.Store(time.Now().UnixNano())
-	checkEpoch := func() bool {
+	check := func() bool { // epoch unchanged and not stalled
 		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
 		defer scancel()
 		st, err := c.State(sctx)
@@ -189,7 +189,7 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 		// any trouble; if the stream was recreated meanwhile, its
 		// sequences belong to another epoch. Check before trusting it.
 		if md.Consumer != lastConsumer {
-			if lastConsumer != "" && !checkEpoch() {
+			if lastConsumer != "" && !check() {
 				return
 			}
 			lastConsumer = md.Consumer
@@ -222,7 +222,7 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 			}
 			return nil
 		case <-t.C:
-			checkEpoch()
+			check()
 		}
 	}
 }

@@ -183,17 +183,9 @@ func (c *client) collect(head uint64) error {
 		if e == nil {
 			return errLapped
 		}
-		if !c.wants(e.sym) {
-			continue
+		if c.wants(e.sym) {
+			c.fold(e.sym, e.seq, &e.tick)
 		}
-		if e.sym >= len(c.acc) {
-			c.acc = append(c.acc, make([]mergeAcc, e.sym+1-len(c.acc))...)
-		}
-		a := &c.acc[e.sym]
-		if a.n == 0 {
-			c.active = append(c.active, e.sym)
-		}
-		a.add(e.seq, &e.tick)
 	}
 	if head > c.cursor {
 		if e := c.h.at(head); e != nil {
@@ -202,6 +194,18 @@ func (c *client) collect(head uint64) error {
 		}
 	}
 	return nil
+}
+
+// fold adds a tick of symbol index sym to its accumulator.
+func (c *client) fold(sym int, seq uint64, t *feed.Tick) {
+	if sym >= len(c.acc) {
+		c.acc = append(c.acc, make([]mergeAcc, sym+1-len(c.acc))...)
+	}
+	a := &c.acc[sym]
+	if a.n == 0 {
+		c.active = append(c.active, sym)
+	}
+	a.add(seq, t)
 }
 
 // emitMerged writes one event per symbol with pending ticks. Events go in

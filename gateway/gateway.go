@@ -123,6 +123,7 @@ type Gateway struct {
 
 	// shutdown is closed by Shutdown: streams end with complete events.
 	shutdown       chan struct{}
+	enterMu        sync.Mutex      // orders clients.Add (enter) before clients.Wait (Shutdown)
 	shutdownCtx    context.Context // cancelled with shutdown closing
 	shutdownCancel context.CancelFunc
 
@@ -352,10 +353,10 @@ func (g *Gateway) universeSymbols() []string {
 // handlers to return, or for ctx.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.shutdownOnce.Do(func() {
-		g.uniMu.Lock() // see enter
+		g.enterMu.Lock() // see enter
 		close(g.shutdown)
 		g.shutdownCancel()
-		g.uniMu.Unlock()
+		g.enterMu.Unlock()
 	})
 	done := make(chan struct{})
 	go func() { g.clients.Wait(); close(done) }()

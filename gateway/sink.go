@@ -98,6 +98,8 @@ func openSink(w http.ResponseWriter, r *http.Request, gone func()) (out sink, en
 	return httpSink{w, rc}, func() {}, false, nil
 }
 
+var noNewlines = strings.NewReplacer("\r", "", "\n", "")
+
 // rawHead is an HTTP/1.1 200 response head with the given headers, for a
 // body that runs until the connection closes.
 func rawHead(h http.Header) []byte {
@@ -114,7 +116,7 @@ func rawHead(h http.Header) []byte {
 		for _, v := range h[k] {
 			b = append(b, k...)
 			b = append(b, ": "...)
-			b = append(b, strings.NewReplacer("\r", "", "\n", "").Replace(v)...)
+			b = append(b, noNewlines.Replace(v)...)
 			b = append(b, "\r\n"...)
 		}
 	}

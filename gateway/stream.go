@@ -153,8 +153,8 @@ func (g *Gateway) enter() bool {
 		return false
 	default:
 	}
-	g.uniMu.Lock() // orders Add against Shutdown's Wait
-	defer g.uniMu.Unlock()
+	g.enterMu.Lock() // orders Add against Shutdown's Wait
+	defer g.enterMu.Unlock()
 	select {
 	case <-g.shutdown:
 		return false
@@ -270,23 +270,15 @@ func (g *Gateway) replay(ctx context.Context, c *client, seq uint64, lastID stri
 	err = g.src.Replay(ctx, seq+1, until, c.syms, func(m feed.Msg) error {
 		n++
 		if c.throttle > 0 {
-			i, ok := index[m.Tick.Symbol]
-			if !ok {
-				return nil
+			if i, ok := index[m.Tick.Symbol]; ok {
+				c.fold(i, m.Seq, &m.Tick)
 			}
-			if i >= len(c.acc) {
-				c.acc = append(c.acc, make([]mergeAcc, i+1-len(c.acc))...)
-			}
-			if c.acc[i].n == 0 {
-				c.active = append(c.active, i)
-			}
-			c.acc[i].add(m.Seq, &m.Tick)
 			return nil
 		}
 		js = m.Tick.AppendJSON(js[:0])
 		c.buf = appendTickEvent(c.buf, h.epoch, m.Seq, js)
 		c.lastSeq = m.Seq
-		g.m.events.Inc()
+		c.nEvents++
 		if len(c.buf) >= flushSize {
 			return c.flush()
 		}
