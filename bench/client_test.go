@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // fakeGateway is a tiny SSE server with the gateway's endpoints: every
@@ -36,9 +36,9 @@ func (f *fakeGateway) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("GET /v1/symbols", func(w http.ResponseWriter, r *http.Request) {
-		var infos []feed.SymbolInfo
+		var infos []market.SymbolInfo
 		for _, s := range f.symbols {
-			infos = append(infos, feed.SymbolInfo{Symbol: s, Name: s})
+			infos = append(infos, market.SymbolInfo{Symbol: s, Name: s})
 		}
 		json.NewEncoder(w).Encode(infos)
 	})
@@ -56,11 +56,11 @@ func (f *fakeGateway) stream(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	seq := make([]uint64, len(syms))
 	var snap struct {
-		Ticks []feed.Tick `json:"ticks"`
+		Ticks []market.Tick `json:"ticks"`
 	}
 	for i, s := range syms {
 		seq[i] = 1
-		snap.Ticks = append(snap.Ticks, feed.Tick{Symbol: s, Seq: 1, Time: time.Now(), Price: 1})
+		snap.Ticks = append(snap.Ticks, market.Tick{Symbol: s, Seq: 1, Time: time.Now(), Price: 1})
 	}
 	data, _ := json.Marshal(snap)
 	buf := fmt.Appendf(nil, "retry: 1000\n\n: hello\n\nid: e-0\nevent: snapshot\ndata: %s\n\n", data)
@@ -85,7 +85,7 @@ func (f *fakeGateway) stream(w http.ResponseWriter, r *http.Request) {
 		buf = buf[:0]
 		for i, s := range syms {
 			seq[i]++
-			tk := feed.Tick{Symbol: s, Time: time.Now(), Price: 1, Bid: 1, Ask: 1, Size: 1}
+			tk := market.Tick{Symbol: s, Time: time.Now(), Price: 1, Bid: 1, Ask: 1, Size: 1}
 			if seq[i] == f.gapAt {
 				seq[i]++
 			}
@@ -106,7 +106,7 @@ func (f *fakeGateway) stream(w http.ResponseWriter, r *http.Request) {
 // fixed script, checking every count.
 func TestClientKnownEvents(t *testing.T) {
 	tick := func(sym string, seq uint64, merged int64) string {
-		tk := feed.Tick{Symbol: sym, Seq: seq, Time: time.Now(), Price: 2, Merged: merged}
+		tk := market.Tick{Symbol: sym, Seq: seq, Time: time.Now(), Price: 2, Merged: merged}
 		return string(tk.AppendJSON(nil))
 	}
 	script := []string{

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 type ev struct{ typ, id, data string }
@@ -180,7 +180,7 @@ func tickStream(n int, symbols []string) []byte {
 	t0 := time.Date(2026, 11, 23, 14, 30, 0, 0, time.UTC)
 	for i := 0; i < n; i++ {
 		sym := symbols[i%len(symbols)]
-		tk := feed.Tick{Symbol: sym, Seq: uint64(i/len(symbols) + 1), Time: t0.Add(time.Duration(i) * 1234567),
+		tk := market.Tick{Symbol: sym, Seq: uint64(i/len(symbols) + 1), Time: t0.Add(time.Duration(i) * 1234567),
 			Price: 189.23, Bid: 189.22, Ask: 189.24, Size: 300, Volume: 1234500 + int64(i)}
 		raw = raw[:0]
 		raw = fmt.Appendf(raw, "id: ab12-%d\nevent: tick\ndata: ", i+1)

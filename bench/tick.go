@@ -15,7 +15,7 @@ type tickFields struct {
 }
 
 // parseTick reads symbol, seq, time and merged from one JSON tick object
-// (as feed.Tick.AppendJSON writes it; key order and other fields do not
+// (as market.Tick.AppendJSON writes it; key order and other fields do not
 // matter), with tc (may be nil) caching the time's date part. It reports false unless symbol, seq and time are all present
 // and well-formed. It does not allocate.
 func parseTick(b []byte, t *tickFields, tc *timeCache) bool {
@@ -25,7 +25,7 @@ func parseTick(b []byte, t *tickFields, tc *timeCache) bool {
 	return slowTick(b, t, tc)
 }
 
-// fastTick reads the canonical form feed.Tick.AppendJSON writes: symbol,
+// fastTick reads the canonical form market.Tick.AppendJSON writes: symbol,
 // seq and time first, then only keys with number values. It reports false
 // (and slowTick decides) on anything else.
 func fastTick(b []byte, t *tickFields, tc *timeCache) bool {

@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
-func randTick(rng *rand.Rand) feed.Tick {
+func randTick(rng *rand.Rand) market.Tick {
 	syms := []string{"AAPL", "MSFT", "BRK-B", "X", "ABCDEFGHIJKLMNOP", "A1-2"}
-	t := feed.Tick{
+	t := market.Tick{
 		Symbol: syms[rng.IntN(len(syms))],
 		Seq:    rng.Uint64N(1<<53) + 1,
 		Time:   time.Unix(rng.Int64N(4_000_000_000), rng.Int64N(1e9)).UTC(),
@@ -36,7 +36,7 @@ func randTick(rng *rand.Rand) feed.Tick {
 
 func checkAgrees(t *testing.T, data []byte) {
 	t.Helper()
-	var want feed.Tick
+	var want market.Tick
 	if err := json.Unmarshal(data, &want); err != nil {
 		t.Fatalf("encoding/json: %v on %s", err, data)
 	}
@@ -104,7 +104,7 @@ func TestParseTickRefuses(t *testing.T) {
 
 func TestSnapshotTicks(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	var ticks []feed.Tick
+	var ticks []market.Tick
 	for i := 0; i < 20; i++ {
 		ticks = append(ticks, randTick(rng))
 	}
@@ -146,14 +146,14 @@ func FuzzParseTick(f *testing.F) {
 			}
 		}
 		parseTick(raw, &tf, nil) // must not panic
-		if !feed.ValidSymbol(sym) || seq == 0 || merged < 0 || merged > 1<<40 {
+		if !market.ValidSymbol(sym) || seq == 0 || merged < 0 || merged > 1<<40 {
 			return
 		}
 		tm := time.Unix(0, ns).UTC()
 		if tm.Year() < 1678 || tm.Year() > 2261 {
 			return
 		}
-		tk := feed.Tick{Symbol: sym, Seq: seq, Time: tm, Price: 1, Merged: merged}
+		tk := market.Tick{Symbol: sym, Seq: seq, Time: tm, Price: 1, Merged: merged}
 		checkAgrees(t, tk.AppendJSON(nil))
 	})
 }
@@ -186,7 +186,7 @@ func FuzzParseRFC3339(f *testing.F) {
 }
 
 func BenchmarkParseTick(b *testing.B) {
-	tk := feed.Tick{Symbol: "AAPL", Seq: 1042, Time: time.Date(2026, 11, 23, 14, 30, 0, 123456789, time.UTC),
+	tk := market.Tick{Symbol: "AAPL", Seq: 1042, Time: time.Date(2026, 11, 23, 14, 30, 0, 123456789, time.UTC),
 		Price: 189.23, Bid: 189.22, Ask: 189.24, Size: 300, Volume: 1234500}
 	data := tk.AppendJSON(nil)
 	b.ReportAllocs()

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/tickcast/tickcast/market"
 )
 
 func startConn(t *testing.T, dir string) (*Server, *Conn) {
@@ -23,7 +25,7 @@ func startConn(t *testing.T, dir string) (*Server, *Conn) {
 
 func pub(t *testing.T, c *Conn, sym string, seq uint64) {
 	t.Helper()
-	tk := Tick{Symbol: sym, Seq: seq, Time: time.Now(), Price: 10, Bid: 9.99, Ask: 10.01, Size: 1, Volume: int64(seq)}
+	tk := market.Tick{Symbol: sym, Seq: seq, Time: time.Now(), Price: 10, Bid: 9.99, Ask: 10.01, Size: 1, Volume: int64(seq)}
 	if err := c.Publish(context.Background(), tk); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tickcast/tickcast/market"
 )
 
 // Pipeline publishes ticks without waiting for each acknowledgement,
@@ -35,7 +37,7 @@ func (c *Conn) NewPipeline() *Pipeline {
 }
 
 // Publish sends t once the previous tick of its symbol is stored.
-func (p *Pipeline) Publish(ctx context.Context, t Tick) error {
+func (p *Pipeline) Publish(ctx context.Context, t market.Tick) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/tickcast/tickcast/market"
 )
 
 // Pipelined publishes keep each symbol's ticks in order in the stream and
@@ -21,7 +23,7 @@ func TestPipelineOrderPerSymbol(t *testing.T) {
 	const n = 3000
 	for i := 0; i < n; i++ {
 		s := syms[i%3]
-		tk := Tick{Symbol: s, Seq: uint64(i/3 + 1), Time: time.Now(), Price: 1, Bid: 1, Ask: 1}
+		tk := market.Tick{Symbol: s, Seq: uint64(i/3 + 1), Time: time.Now(), Price: 1, Bid: 1, Ask: 1}
 		if err := p.Publish(ctx, tk); err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package feed
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tickcast/tickcast/market"
 )
 
 // Sentinel errors, wrapped so errors.Is works.
@@ -37,13 +38,13 @@ const stallAfter = 3 * time.Second
 // Msg is one tick read from the stream, with its position.
 type Msg struct {
 	Seq  uint64 // stream sequence
-	Tick Tick
+	Tick market.Tick
 }
 
 // Publish stores t in the stream on ticks.<SYMBOL> and waits for the
 // stream's acknowledgement, retrying with the same Nats-Msg-Id until ctx
 // ends, so a retried tick is stored once and per-symbol order is kept.
-func (c *Conn) Publish(ctx context.Context, t Tick) error {
+func (c *Conn) Publish(ctx context.Context, t market.Tick) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
@@ -55,24 +56,12 @@ func (c *Conn) Publish(ctx context.Context, t Tick) error {
 	return c.publishMsg(ctx, t.Symbol, msg)
 }
 
-// DecodeTick parses a stored tick and validates it.
-func DecodeTick(data []byte) (Tick, error) {
-	var t Tick
-	if err := json.Unmarshal(data, &t); err != nil {
-		return t, fmt.Errorf("%w: %v", ErrInvalidTick, err)
-	}
-	if err := t.Validate(); err != nil {
-		return t, err
-	}
-	return t, nil
-}
-
 func toMsg(m jetstream.Msg) (Msg, *jetstream.MsgMetadata, error) {
 	md, err := m.Metadata()
 	if err != nil {
 		return Msg{}, nil, fmt.Errorf("feed: metadata: %w", err)
 	}
-	t, err := DecodeTick(m.Data())
+	t, err := market.DecodeTick(m.Data())
 	if err != nil {
 		return Msg{Seq: md.Sequence.Stream}, md, fmt.Errorf("feed: %s seq %d: %w", m.Subject(), md.Sequence.Stream, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tickcast/tickcast/market"
 )
 
 // The simulator stores its universe (symbols, names, sectors, previous
@@ -36,7 +38,7 @@ func (c *Conn) universeKV(ctx context.Context, create bool, replicas int) (jetst
 }
 
 // PutUniverse stores the simulated universe for gateways to read.
-func (c *Conn) PutUniverse(ctx context.Context, syms []SymbolInfo, replicas int) error {
+func (c *Conn) PutUniverse(ctx context.Context, syms []market.SymbolInfo, replicas int) error {
 	kv, err := c.universeKV(ctx, true, replicas)
 	if err != nil {
 		return fmt.Errorf("feed: universe bucket: %w", err)
@@ -52,7 +54,7 @@ func (c *Conn) PutUniverse(ctx context.Context, syms []SymbolInfo, replicas int)
 }
 
 // Universe returns the stored universe, or ErrNoUniverse.
-func (c *Conn) Universe(ctx context.Context) ([]SymbolInfo, error) {
+func (c *Conn) Universe(ctx context.Context) ([]market.SymbolInfo, error) {
 	kv, err := c.universeKV(ctx, false, 0)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, ErrNoUniverse
@@ -67,13 +69,13 @@ func (c *Conn) Universe(ctx context.Context) ([]SymbolInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("feed: get universe: %w", err)
 	}
-	var syms []SymbolInfo
+	var syms []market.SymbolInfo
 	if err := json.Unmarshal(e.Value(), &syms); err != nil {
 		return nil, fmt.Errorf("feed: universe: %w", err)
 	}
 	out := syms[:0]
 	for _, s := range syms {
-		if ValidSymbol(s.Symbol) {
+		if market.ValidSymbol(s.Symbol) {
 			out = append(out, s)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 func get(t *testing.T, url string, header map[string]string) *http.Response {
@@ -151,7 +152,7 @@ func FuzzQuery(f *testing.F) {
 				t.Fatalf("%d symbols accepted", len(syms))
 			}
 			for _, s := range syms {
-				if !feed.ValidSymbol(s) || strings.ContainsAny(s, ".*> ") {
+				if !market.ValidSymbol(s) || strings.ContainsAny(s, ".*> ") {
 					t.Fatalf("symbol %q accepted", s)
 				}
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // BenchmarkResume measures one resume of 10,000 ticks over HTTP, from the
@@ -67,7 +68,7 @@ func BenchmarkHubAppend(b *testing.B) {
 				h.registerLocked(c)
 				h.mu.Unlock()
 			}
-			tk := feed.Tick{Symbol: "AAPL", Time: time.Now(), Price: 189.23, Bid: 189.22, Ask: 189.24, Size: 100, Volume: 1000}
+			tk := market.Tick{Symbol: "AAPL", Time: time.Now(), Price: 189.23, Bid: 189.22, Ask: 189.24, Size: 100, Volume: 1000}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -83,7 +84,7 @@ func BenchmarkHubAppend(b *testing.B) {
 func BenchmarkPumpCopy(b *testing.B) {
 	h := newHub(1<<16, "epoch123", 0)
 	h.addSymbols([]string{"AAPL"})
-	tk := feed.Tick{Symbol: "AAPL", Time: time.Now(), Price: 189.23, Bid: 189.22, Ask: 189.24, Size: 100, Volume: 1000}
+	tk := market.Tick{Symbol: "AAPL", Time: time.Now(), Price: 189.23, Bid: 189.22, Ask: 189.24, Size: 100, Volume: 1000}
 	for i := 1; i <= 64; i++ {
 		tk.Seq = uint64(i)
 		h.append(feed.Msg{Seq: uint64(i), Tick: tk})
@@ -110,7 +111,7 @@ func BenchmarkMerge(b *testing.B) {
 	syms := []string{"A", "B", "C", "D", "E", "F", "G", "H"}
 	h.addSymbols(syms)
 	for i := 1; i <= 64; i++ {
-		tk := feed.Tick{Symbol: syms[i%8], Seq: uint64(i), Time: time.Now(), Price: 100 + float64(i)/100, Bid: 99, Ask: 101, Size: 100, Volume: int64(i)}
+		tk := market.Tick{Symbol: syms[i%8], Seq: uint64(i), Time: time.Now(), Price: 100 + float64(i)/100, Bid: 99, Ask: 101, Size: 100, Volume: int64(i)}
 		h.append(feed.Msg{Seq: uint64(i), Tick: tk})
 	}
 	c := &client{h: h, all: true}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // A client cut off at random moments while ticks flow at >= 1,000/s
@@ -119,9 +120,9 @@ func TestResumeUnderChurn(t *testing.T) {
 	}
 }
 
-func snapTicks(t *testing.T, ev event) []feed.Tick {
+func snapTicks(t *testing.T, ev event) []market.Tick {
 	t.Helper()
-	var body struct{ Ticks []feed.Tick }
+	var body struct{ Ticks []market.Tick }
 	if err := jsonUnmarshal(ev.data, &body); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 var (
@@ -143,12 +143,12 @@ func (c *client) pump() error {
 type mergeAcc struct {
 	n         int64 // ticks
 	firstSeq  uint64
-	last      feed.Tick
+	last      market.Tick
 	high, low float64
 	size      int64
 }
 
-func (a *mergeAcc) add(seq uint64, t *feed.Tick) {
+func (a *mergeAcc) add(seq uint64, t *market.Tick) {
 	n := t.Merged
 	if n < 1 {
 		n = 1
@@ -168,7 +168,7 @@ func (a *mergeAcc) add(seq uint64, t *feed.Tick) {
 
 // tick returns the merged tick: the newest tick's fields, plus merged,
 // high, low and the summed size when it stands for more than one.
-func (a *mergeAcc) tick() feed.Tick {
+func (a *mergeAcc) tick() market.Tick {
 	t := a.last
 	if a.n >= 2 {
 		t.Merged, t.High, t.Low, t.Size = a.n, a.high, a.low, a.size
@@ -197,7 +197,7 @@ func (c *client) collect(head uint64) error {
 }
 
 // fold adds a tick of symbol index sym to its accumulator.
-func (c *client) fold(sym int, seq uint64, t *feed.Tick) {
+func (c *client) fold(sym int, seq uint64, t *market.Tick) {
 	if sym >= len(c.acc) {
 		c.acc = append(c.acc, make([]mergeAcc, sym+1-len(c.acc))...)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // Source is what the gateway needs from the feed: the stream's state,
@@ -26,7 +27,7 @@ type Source interface {
 	LastTicks(ctx context.Context) (map[string]feed.Msg, error)
 	Tail(ctx context.Context, epoch string, after uint64, fn func(feed.Msg), bad func(error)) error
 	Replay(ctx context.Context, from, until uint64, symbols []string, fn func(feed.Msg) error) error
-	Universe(ctx context.Context) ([]feed.SymbolInfo, error)
+	Universe(ctx context.Context) ([]market.SymbolInfo, error)
 }
 
 // Options configure a Gateway. Zero fields mean the documented defaults.
@@ -118,7 +119,7 @@ type Gateway struct {
 	conns atomic.Int64
 
 	uniMu      sync.Mutex
-	universe   []feed.SymbolInfo
+	universe   []market.SymbolInfo
 	uniFetched time.Time
 
 	// shutdown is closed by Shutdown: streams end with complete events.
@@ -429,7 +430,7 @@ func (g *Gateway) handleHealth(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) handleSymbols(w http.ResponseWriter, r *http.Request) {
 	g.refreshUniverse(r.Context(), false)
 	g.uniMu.Lock()
-	out := append([]feed.SymbolInfo(nil), g.universe...)
+	out := append([]market.SymbolInfo(nil), g.universe...)
 	g.uniMu.Unlock()
 	known := map[string]bool{}
 	for _, s := range out {
@@ -440,7 +441,7 @@ func (g *Gateway) handleSymbols(w http.ResponseWriter, r *http.Request) {
 		h.mu.Lock()
 		for i, s := range h.symNames {
 			if !known[s] && h.latest[i] != nil {
-				out = append(out, feed.SymbolInfo{Symbol: s, PrevClose: h.latest[i].tick.Price})
+				out = append(out, market.SymbolInfo{Symbol: s, PrevClose: h.latest[i].tick.Price})
 			}
 		}
 		h.mu.Unlock()
@@ -501,7 +502,7 @@ func (g *Gateway) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	id := FormatID(h.epoch, h.lastSeq)
 	h.mu.Unlock()
 	if ticks == nil {
-		ticks = []feed.Tick{}
+		ticks = []market.Tick{}
 	}
 	first := st.FirstSeq
 	if first > 0 {

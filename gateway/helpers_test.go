@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // env is a real embedded JetStream server, a gateway reading it and an
@@ -28,7 +29,7 @@ type env struct {
 
 	mu   sync.Mutex
 	seqs map[string]uint64
-	last map[string]feed.Tick
+	last map[string]market.Tick
 }
 
 // testSndbuf is the kernel send buffer of test connections: small, so
@@ -53,14 +54,14 @@ func newEnv(t testing.TB, opts Options, sc feed.StreamConfig) *env {
 	if _, err := conn.EnsureStream(ctx, sc); err != nil {
 		t.Fatal(err)
 	}
-	var u []feed.SymbolInfo
+	var u []market.SymbolInfo
 	for _, s := range testSymbols {
-		u = append(u, feed.SymbolInfo{Symbol: s, Name: s + " Inc", Sector: "Test", PrevClose: 100, TickSize: 0.01})
+		u = append(u, market.SymbolInfo{Symbol: s, Name: s + " Inc", Sector: "Test", PrevClose: 100, TickSize: 0.01})
 	}
 	if err := conn.PutUniverse(ctx, u, 1); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, srv: srv, conn: conn, seqs: map[string]uint64{}, last: map[string]feed.Tick{}}
+	e := &env{t: t, srv: srv, conn: conn, seqs: map[string]uint64{}, last: map[string]market.Tick{}}
 	e.startGateway(opts)
 	return e
 }
@@ -101,17 +102,17 @@ func (e *env) stopGateway() {
 
 // publish publishes n ticks round-robin over syms, each symbol's seq
 // counting up, and returns them.
-func (e *env) publish(n int, syms ...string) []feed.Tick {
+func (e *env) publish(n int, syms ...string) []market.Tick {
 	e.t.Helper()
 	if len(syms) == 0 {
 		syms = testSymbols
 	}
-	out := make([]feed.Tick, 0, n)
+	out := make([]market.Tick, 0, n)
 	for i := 0; i < n; i++ {
 		s := syms[i%len(syms)]
 		e.mu.Lock()
 		e.seqs[s]++
-		t := feed.Tick{Symbol: s, Seq: e.seqs[s], Time: time.Now().UTC(), Price: 100 + float64(e.seqs[s]%50)/100,
+		t := market.Tick{Symbol: s, Seq: e.seqs[s], Time: time.Now().UTC(), Price: 100 + float64(e.seqs[s]%50)/100,
 			Bid: 99.99, Ask: 101, Size: 100, Volume: int64(e.seqs[s]) * 100}
 		e.last[s] = t
 		e.mu.Unlock()
@@ -151,9 +152,9 @@ type event struct {
 	at             time.Time // when the client parsed it
 }
 
-func (ev event) tick(t testing.TB) feed.Tick {
+func (ev event) tick(t testing.TB) market.Tick {
 	t.Helper()
-	var tk feed.Tick
+	var tk market.Tick
 	if err := json.Unmarshal([]byte(ev.data), &tk); err != nil {
 		t.Fatalf("tick %q: %v", ev.data, err)
 	}

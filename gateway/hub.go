@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // monoBase anchors entry times to the monotonic clock.
@@ -20,7 +21,7 @@ type entry struct {
 	at    int64  // when the hub appended it, ns since monoBase (non-decreasing)
 	seq   uint64 // stream sequence
 	sym   int    // symbol index
-	tick  feed.Tick
+	tick  market.Tick
 	frame []byte // "event: tick\nid: ...\ndata: ...\n\n"
 }
 
@@ -249,8 +250,8 @@ func (h *hub) close() {
 }
 
 // snapshotLocked returns the newest tick of each wanted symbol.
-func (h *hub) snapshotLocked(c *client) []feed.Tick {
-	var out []feed.Tick
+func (h *hub) snapshotLocked(c *client) []market.Tick {
+	var out []market.Tick
 	if c.all {
 		for _, e := range h.latest {
 			if e != nil {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // MaxSymbolsPerRequest is the most symbols one request may name.
@@ -35,7 +35,7 @@ func parseSymbols(r *http.Request) ([]string, error) {
 			if s == "" || seen[s] {
 				continue
 			}
-			if !feed.ValidSymbol(s) {
+			if !market.ValidSymbol(s) {
 				if len(s) > 20 {
 					s = s[:20] + "..."
 				}

@@ -12,14 +12,15 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // account checks the merged-tick rule for one stream of ticks: for
 // consecutive events of a symbol, seq - previous seq == merged (1 when
 // absent), high >= price >= low. It returns the last tick per symbol.
-func account(t *testing.T, ticks []feed.Tick, prev map[string]uint64) (map[string]feed.Tick, int) {
+func account(t *testing.T, ticks []market.Tick, prev map[string]uint64) (map[string]market.Tick, int) {
 	t.Helper()
-	last := map[string]feed.Tick{}
+	last := map[string]market.Tick{}
 	merged := 0
 	for _, tk := range ticks {
 		step := uint64(1)
@@ -61,13 +62,13 @@ func TestThrottle(t *testing.T) {
 	<-done
 	e.mu.Lock()
 	want := map[string]uint64{}
-	final := map[string]feed.Tick{}
+	final := map[string]market.Tick{}
 	for s, q := range e.seqs {
 		want[s] = q
 		final[s] = e.last[s]
 	}
 	e.mu.Unlock()
-	var ticks []feed.Tick
+	var ticks []market.Tick
 	sent := map[string][]time.Time{}
 	got := map[string]uint64{}
 	for done := false; !done; {
@@ -177,7 +178,7 @@ func TestSlowReaderGetsMergedTicks(t *testing.T) {
 		e.publish(100)
 	}
 	e.mu.Lock()
-	final := map[string]feed.Tick{}
+	final := map[string]market.Tick{}
 	for s, tk := range e.last {
 		final[s] = tk
 	}
@@ -215,7 +216,7 @@ func TestSlowReaderGetsMergedTicks(t *testing.T) {
 	}
 }
 
-func sumTicks(m map[string]feed.Tick) int {
+func sumTicks(m map[string]market.Tick) int {
 	n := 0
 	for _, tk := range m {
 		n += int(tk.Seq)
@@ -225,7 +226,7 @@ func sumTicks(m map[string]feed.Tick) int {
 
 // parseRawTicks extracts the snapshot's ticks and the tick events from
 // raw event blocks.
-func parseRawTicks(t *testing.T, blocks []string) (snap, out []feed.Tick) {
+func parseRawTicks(t *testing.T, blocks []string) (snap, out []market.Tick) {
 	t.Helper()
 	for _, b := range blocks {
 		name := ""

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 func TestParseID(t *testing.T) {
@@ -130,7 +130,7 @@ func FuzzTickFrame(f *testing.F) {
 	f.Add("AAPL", uint64(1), 189.23, int64(100), "abc12345", uint64(7))
 	f.Add("BRK-B", uint64(1<<60), 1e-9, int64(0), "z", uint64(0))
 	f.Fuzz(func(t *testing.T, sym string, seq uint64, price float64, size int64, epoch string, sseq uint64) {
-		tk := feed.Tick{Symbol: sym, Seq: seq, Time: time.Unix(0, int64(seq)), Price: price, Bid: price, Ask: price, Size: size}
+		tk := market.Tick{Symbol: sym, Seq: seq, Time: time.Unix(0, int64(seq)), Price: price, Bid: price, Ask: price, Size: size}
 		if tk.Validate() != nil {
 			t.Skip()
 		}
@@ -150,7 +150,7 @@ func FuzzTickFrame(f *testing.F) {
 }
 
 func TestSnapshotFrame(t *testing.T) {
-	ticks := []feed.Tick{{Symbol: "A", Seq: 1, Time: time.Unix(1, 0), Price: 1}, {Symbol: "B", Seq: 2, Time: time.Unix(2, 0), Price: 2}}
+	ticks := []market.Tick{{Symbol: "A", Seq: 1, Time: time.Unix(1, 0), Price: 1}, {Symbol: "B", Seq: 2, Time: time.Unix(2, 0), Price: 2}}
 	evs := parseEvents(t, appendSnapshot(nil, "ep", 9, ticks))
 	if len(evs) != 1 || evs[0][0] != "snapshot" || evs[0][1] != "ep-9" || !strings.HasPrefix(evs[0][2], `{"ticks":[{"symbol":"A"`) {
 		t.Fatalf("%q", evs)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // handleStream serves GET /v1/stream.
@@ -351,7 +352,7 @@ func appendReset(dst []byte, reason, requested string) []byte {
 	return appendEvent(dst, "reset", "", data)
 }
 
-func appendSnapshot(dst []byte, epoch string, seq uint64, ticks []feed.Tick) []byte {
+func appendSnapshot(dst []byte, epoch string, seq uint64, ticks []market.Tick) []byte {
 	dst = append(dst, "event: snapshot\nid: "...)
 	dst = appendID(dst, epoch, seq)
 	dst = append(dst, "\ndata: {\"ticks\":["...)

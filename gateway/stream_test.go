@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 func TestStreamSnapshotThenTicks(t *testing.T) {
@@ -32,7 +33,7 @@ func TestStreamSnapshotThenTicks(t *testing.T) {
 	if s.retry == "" {
 		t.Fatal("no retry: line before the snapshot")
 	}
-	var body struct{ Ticks []feed.Tick }
+	var body struct{ Ticks []market.Tick }
 	if err := json.Unmarshal([]byte(snap.data), &body); err != nil {
 		t.Fatal(err)
 	}
@@ -113,9 +114,9 @@ func TestBadRequests(t *testing.T) {
 }
 
 // collect reads ticks until every symbol in want reached its seq.
-func collect(t *testing.T, s *stream, want map[string]uint64) []feed.Tick {
+func collect(t *testing.T, s *stream, want map[string]uint64) []market.Tick {
 	t.Helper()
-	var out []feed.Tick
+	var out []market.Tick
 	got := map[string]uint64{}
 	for {
 		done := true
@@ -138,7 +139,7 @@ func collect(t *testing.T, s *stream, want map[string]uint64) []feed.Tick {
 }
 
 // checkExact asserts ticks continue every symbol's seq from prev by one.
-func checkExact(t *testing.T, ticks []feed.Tick, prev map[string]uint64) {
+func checkExact(t *testing.T, ticks []market.Tick, prev map[string]uint64) {
 	t.Helper()
 	for _, tk := range ticks {
 		want := prev[tk.Symbol] + 1

@@ -1,5 +1,5 @@
 // Package sim is tickcast's price simulator: a pure, seeded model of a
-// stock market that makes feed.Tick values, and a paced loop that hands
+// stock market that makes market.Tick values, and a paced loop that hands
 // them to a Publisher. It knows nothing of NATS; the feed package
 // implements Publisher over JetStream.
 //

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // RecordingFormat is Header.Recording of the current format.
@@ -21,11 +21,11 @@ const RecordingFormat = "tickcast/1"
 // Header is the optional first line of a recording: what made it, so a
 // replay can serve the same universe.
 type Header struct {
-	Recording string            `json:"recording"` // RecordingFormat
-	Seed      int64             `json:"seed,omitempty"`
-	Rate      float64           `json:"rate,omitempty"`
-	Speed     float64           `json:"speed,omitempty"`
-	Universe  []feed.SymbolInfo `json:"universe,omitempty"`
+	Recording string              `json:"recording"` // RecordingFormat
+	Seed      int64               `json:"seed,omitempty"`
+	Rate      float64             `json:"rate,omitempty"`
+	Speed     float64             `json:"speed,omitempty"`
+	Universe  []market.SymbolInfo `json:"universe,omitempty"`
 	// Scenarios is the Config's scenario script (not those set at run
 	// time): with Seed, Rate, Speed and Universe, what made the ticks.
 	Scenarios []Scenario `json:"scenarios,omitempty"`
@@ -74,7 +74,7 @@ func NewRecorder(w io.Writer, next Publisher, h *Header) (*Recorder, error) {
 
 // Publish publishes t to the next Publisher, then records it. A write
 // error is returned as "sim: record: ..." and ends recording.
-func (r *Recorder) Publish(ctx context.Context, t feed.Tick) error {
+func (r *Recorder) Publish(ctx context.Context, t market.Tick) error {
 	if r.next != nil {
 		if err := r.next.Publish(ctx, t); err != nil {
 			return err
@@ -122,7 +122,7 @@ type RecordingReader struct {
 	sc     *bufio.Scanner
 	line   int
 	header *Header
-	peeked *feed.Tick
+	peeked *market.Tick
 	err    error
 }
 
@@ -162,19 +162,19 @@ func (rr *RecordingReader) Header() *Header { return rr.header }
 
 // Next returns the next tick, or io.EOF after the last. A malformed line
 // gives an error wrapping ErrRecording with its line number.
-func (rr *RecordingReader) Next() (feed.Tick, error) {
+func (rr *RecordingReader) Next() (market.Tick, error) {
 	if rr.peeked != nil {
 		t := *rr.peeked
 		rr.peeked = nil
 		return t, nil
 	}
 	if rr.err != nil {
-		return feed.Tick{}, rr.err
+		return market.Tick{}, rr.err
 	}
 	b, err := rr.nextLine()
 	if err != nil {
 		rr.err = err
-		return feed.Tick{}, err
+		return market.Tick{}, err
 	}
 	t, err := rr.parse(b)
 	if err != nil {
@@ -197,8 +197,8 @@ func (rr *RecordingReader) nextLine() ([]byte, error) {
 	return nil, io.EOF
 }
 
-func (rr *RecordingReader) parse(b []byte) (feed.Tick, error) {
-	t, err := feed.DecodeTick(b)
+func (rr *RecordingReader) parse(b []byte) (market.Tick, error) {
+	t, err := market.DecodeTick(b)
 	if err != nil {
 		return t, fmt.Errorf("%w: line %d: %v", ErrRecording, rr.line, err)
 	}
@@ -207,12 +207,12 @@ func (rr *RecordingReader) parse(b []byte) (feed.Tick, error) {
 
 // ReadRecording reads a whole recording: its header (nil if it has none)
 // and its ticks. Errors are as for RecordingReader.
-func ReadRecording(r io.Reader) (*Header, []feed.Tick, error) {
+func ReadRecording(r io.Reader) (*Header, []market.Tick, error) {
 	rr, err := NewRecordingReader(r)
 	if err != nil {
 		return nil, nil, err
 	}
-	var ticks []feed.Tick
+	var ticks []market.Tick
 	for {
 		t, err := rr.Next()
 		if err == io.EOF {
@@ -243,8 +243,8 @@ func ReadRecording(r io.Reader) (*Header, []feed.Tick, error) {
 // To reproduce a bug seq for seq, replay into a fresh stream (tickcast
 // --memory, or a new --data directory).
 type Replay struct {
-	Resume map[string]feed.Tick // last tick per symbol already in the stream
-	Speed  float64              // replay speed-up; 0 means 1, as recorded
+	Resume map[string]market.Tick // last tick per symbol already in the stream
+	Speed  float64                // replay speed-up; 0 means 1, as recorded
 
 	src *RecordingReader
 }

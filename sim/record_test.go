@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // record runs cfg for n ticks into a Recorder and returns the recording
 // and the ticks.
-func record(t *testing.T, cfg Config, n int) ([]byte, []feed.Tick) {
+func record(t *testing.T, cfg Config, n int) ([]byte, []market.Tick) {
 	t.Helper()
 	s := mustNew(t, cfg)
 	var buf bytes.Buffer
@@ -124,7 +124,7 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("header %+v", p.Header())
 	}
 	aapl := want[0].Symbol
-	p.Resume = map[string]feed.Tick{aapl: {Symbol: aapl, Seq: 1000}}
+	p.Resume = map[string]market.Tick{aapl: {Symbol: aapl, Seq: 1000}}
 	pub := &recorder{}
 	start := time.Now()
 	if err := p.Run(context.Background(), pub); err != nil {

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // Publisher is where ticks go (implemented by the feed package over
 // JetStream). Publish is called from one goroutine at a time.
 type Publisher interface {
-	Publish(ctx context.Context, t feed.Tick) error
+	Publish(ctx context.Context, t market.Tick) error
 }
 
 // Run publishes ticks to pub at the Sim's rate until ctx is cancelled,

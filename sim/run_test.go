@@ -7,17 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // recorder is a fake Publisher that keeps what it is given.
 type recorder struct {
 	mu    sync.Mutex
-	ticks []feed.Tick
+	ticks []market.Tick
 	hook  func(n int) error // called with the count so far, if set
 }
 
-func (r *recorder) Publish(ctx context.Context, t feed.Tick) error {
+func (r *recorder) Publish(ctx context.Context, t market.Tick) error {
 	r.mu.Lock()
 	r.ticks = append(r.ticks, t)
 	n := len(r.ticks)
@@ -28,10 +28,10 @@ func (r *recorder) Publish(ctx context.Context, t feed.Tick) error {
 	return nil
 }
 
-func (r *recorder) got() []feed.Tick {
+func (r *recorder) got() []market.Tick {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]feed.Tick(nil), r.ticks...)
+	return append([]market.Tick(nil), r.ticks...)
 }
 
 // runFor runs s into pub for about d, cancels it and returns how long it
@@ -59,7 +59,7 @@ func runFor(t *testing.T, s *Sim, pub Publisher, d time.Duration) time.Duration 
 
 // checkSchedule checks that ticks carry the schedule: consecutive times
 // one interval apart, none skipped.
-func checkSchedule(t *testing.T, ticks []feed.Tick, rate float64) {
+func checkSchedule(t *testing.T, ticks []market.Tick, rate float64) {
 	t.Helper()
 	interval := time.Duration(float64(time.Second) / rate)
 	for i := 1; i < len(ticks); i++ {

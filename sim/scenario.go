@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // Scenario names, for Scenario.Name.
@@ -159,7 +159,7 @@ func (sc Scenario) check() (Scenario, error) {
 		if sc.Name != ScenarioHalt && sc.Name != ScenarioGap {
 			return sc, fmt.Errorf("%w: %s takes no symbol (only halt and gap do)", ErrScenario, sc.Name)
 		}
-		if !feed.ValidSymbol(sc.Symbol) {
+		if !market.ValidSymbol(sc.Symbol) {
 			return sc, fmt.Errorf("%w: %s: bad symbol %q", ErrScenario, sc.Name, sc.Symbol)
 		}
 	}
@@ -507,7 +507,7 @@ func (s *Sim) startScenario(sc Scenario, now time.Time, due float64) {
 		a.sym = c.index[sc.Symbol]
 		a.reopen = math.Log1p(sc.Size)
 		c.halted = a.sym
-		c.forced[c.nForced] = forcedTick{sym: a.sym, status: feed.StatusHalted}
+		c.forced[c.nForced] = forcedTick{sym: a.sym, status: market.StatusHalted}
 		c.nForced++
 	case ScenarioGap:
 		jump := math.Log1p(sc.Size)
@@ -537,7 +537,7 @@ func (s *Sim) endScenario() {
 		return
 	}
 	if c.cur.sc.Name == ScenarioHalt {
-		c.forced[c.nForced] = forcedTick{sym: c.cur.sym, status: feed.StatusOpen, jump: c.cur.reopen}
+		c.forced[c.nForced] = forcedTick{sym: c.cur.sym, status: market.StatusOpen, jump: c.cur.reopen}
 		c.nForced++
 		c.halted = -1
 	}
@@ -561,7 +561,7 @@ func (c *scenarios) popForced() (forcedTick, bool) {
 
 // haltTick is the tick that starts a halt of st: its last quote and
 // price, size 0, Status halted.
-func (s *Sim) haltTick(st *symbol, now time.Time) feed.Tick {
+func (s *Sim) haltTick(st *symbol, now time.Time) market.Tick {
 	if st.ask == 0 { // no tick made yet: trade at the mid, quote one tick wide
 		st.px = max(int64(math.Round(math.Exp(st.logMid)/st.tick)), 1)
 		st.bid, st.ask = st.px, st.px+1
@@ -572,7 +572,7 @@ func (s *Sim) haltTick(st *symbol, now time.Time) feed.Tick {
 	}
 	st.seq++
 	s.drawGap()
-	return feed.Tick{
+	return market.Tick{
 		Symbol: st.sym,
 		Seq:    st.seq,
 		Time:   now.UTC(),
@@ -580,6 +580,6 @@ func (s *Sim) haltTick(st *symbol, now time.Time) feed.Tick {
 		Bid:    st.price(st.bid),
 		Ask:    st.price(st.ask),
 		Volume: st.volume,
-		Status: feed.StatusHalted,
+		Status: market.StatusHalted,
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // tape runs a Sim tick by tick on its own schedule (ticks stamped t0 +
@@ -18,18 +18,18 @@ import (
 type tape struct {
 	t    *testing.T
 	s    *Sim
-	last map[string]feed.Tick
+	last map[string]market.Tick
 	n    int
 }
 
 func newTape(t *testing.T, cfg Config) *tape {
-	return &tape{t: t, s: mustNew(t, cfg), last: map[string]feed.Tick{}}
+	return &tape{t: t, s: mustNew(t, cfg), last: map[string]market.Tick{}}
 }
 
 // due is the Due of the next tick, in seconds.
 func (tp *tape) due() float64 { return tp.s.Due().Seconds() }
 
-func (tp *tape) next() feed.Tick {
+func (tp *tape) next() market.Tick {
 	tp.t.Helper()
 	tk := tp.s.Next(t0.Add(tp.s.Due()))
 	if err := tk.Validate(); err != nil {
@@ -52,7 +52,7 @@ func (tp *tape) next() feed.Tick {
 
 // until makes ticks while the next is due before sec, calling f (if not
 // nil) with each.
-func (tp *tape) until(sec float64, f func(feed.Tick)) {
+func (tp *tape) until(sec float64, f func(market.Tick)) {
 	tp.t.Helper()
 	for tp.due() < sec {
 		tk := tp.next()
@@ -70,7 +70,7 @@ func (tp *tape) set(sc Scenario) {
 }
 
 // index is the mean log price of the symbols, relative to ref.
-func (tp *tape) index(ref map[string]feed.Tick) float64 {
+func (tp *tape) index(ref map[string]market.Tick) float64 {
 	var sum float64
 	for sym, r := range ref {
 		sum += math.Log(tp.last[sym].Price / r.Price)
@@ -78,8 +78,8 @@ func (tp *tape) index(ref map[string]feed.Tick) float64 {
 	return sum / float64(len(ref))
 }
 
-func (tp *tape) snapshot() map[string]feed.Tick {
-	out := make(map[string]feed.Tick, len(tp.last))
+func (tp *tape) snapshot() map[string]market.Tick {
+	out := make(map[string]market.Tick, len(tp.last))
 	for k, v := range tp.last {
 		out[k] = v
 	}
@@ -99,9 +99,9 @@ func TestScenarioDeterministic(t *testing.T) {
 		27_000: {Name: ScenarioNormal},
 	}
 	cfg := Config{Seed: 11, Session: &Session{}, Arrivals: Poisson, Speed: 10}
-	run := func() ([]feed.Tick, []ScenarioState) {
+	run := func() ([]market.Tick, []ScenarioState) {
 		tp := newTape(t, cfg)
-		var ticks []feed.Tick
+		var ticks []market.Tick
 		var states []ScenarioState
 		for i := range 30_000 {
 			if sc, ok := script[i]; ok {
@@ -137,9 +137,9 @@ func TestScenarioDeterministic(t *testing.T) {
 	var halted, opened int
 	for _, tk := range a {
 		switch tk.Status {
-		case feed.StatusHalted:
+		case market.StatusHalted:
 			halted++
-		case feed.StatusOpen:
+		case market.StatusOpen:
 			opened++
 		}
 	}
@@ -166,7 +166,7 @@ func TestScenarioScriptDeterministic(t *testing.T) {
 		if before && ta != plain.next() {
 			t.Fatalf("tick %d: before the script's first scenario, differs from a plain run", a.n)
 		}
-		if ta.Status == feed.StatusHalted {
+		if ta.Status == market.StatusHalted {
 			halted = ta.Symbol
 		}
 	}
@@ -192,7 +192,7 @@ func TestFlashCrash(t *testing.T) {
 		spreadNormal += (ref[k].Ask - ref[k].Bid) / ref[k].Price
 		nNormal++
 	}
-	tp.until(start+60, func(tk feed.Tick) {
+	tp.until(start+60, func(tk market.Tick) {
 		crashTicks++
 		at := tp.due() - start
 		if x := tp.index(ref); x < bottom {
@@ -204,7 +204,7 @@ func TestFlashCrash(t *testing.T) {
 		}
 	})
 	mid := tp.due()
-	tp.until(mid+10, func(feed.Tick) { normalTicks++ }) // every symbol ticks again
+	tp.until(mid+10, func(market.Tick) { normalTicks++ }) // every symbol ticks again
 	after := tp.index(ref)
 	drop := math.Expm1(bottom)
 	t.Logf("market fell %.2f%% (at %.1fs), then ended %.2f%% from before; %d ticks in 60s, %d in 10s after; relative spread %.5f at the bottom, %.5f before",
@@ -238,7 +238,7 @@ func TestHalt(t *testing.T) {
 		t.Errorf("Scenario() after SetScenario: %+v, want the halt, pending", st)
 	}
 	h := tp.next()
-	if h.Symbol != "MSFT" || h.Status != feed.StatusHalted || h.Seq != prev.Seq+1 || h.Size != 0 ||
+	if h.Symbol != "MSFT" || h.Status != market.StatusHalted || h.Seq != prev.Seq+1 || h.Size != 0 ||
 		h.Price != prev.Price || h.Bid != prev.Bid || h.Ask != prev.Ask || h.Volume != prev.Volume {
 		t.Fatalf("first tick after the halt: %+v\nwant MSFT, halted, seq %d, size 0, price, quote and volume of %+v", h, prev.Seq+1, prev)
 	}
@@ -246,12 +246,12 @@ func TestHalt(t *testing.T) {
 	if st.Pending || st.Name != ScenarioHalt || st.Started != h.Time || st.Ends != h.Time.Add(10*time.Second) {
 		t.Errorf("Scenario() during the halt: %+v", st)
 	}
-	var open feed.Tick
+	var open market.Tick
 	others := 0
 	for open.Symbol == "" {
 		tk := tp.next()
 		switch {
-		case tk.Symbol == "MSFT" && tk.Status == feed.StatusOpen:
+		case tk.Symbol == "MSFT" && tk.Status == market.StatusOpen:
 			open = tk
 		case tk.Symbol == "MSFT":
 			t.Fatalf("MSFT ticked while halted: %+v", tk)
@@ -281,7 +281,7 @@ func TestHalt(t *testing.T) {
 	}
 	// MSFT trades normally again.
 	n := 0
-	tp.until(tp.due()+5, func(tk feed.Tick) {
+	tp.until(tp.due()+5, func(tk market.Tick) {
 		if tk.Symbol == "MSFT" {
 			n++
 		}
@@ -298,16 +298,16 @@ func TestHaltEndsWhenReplaced(t *testing.T) {
 	tp.set(Scenario{Name: ScenarioHalt})
 	sym := tp.s.Scenario().Symbol
 	h := tp.next()
-	if h.Symbol != sym || h.Status != feed.StatusHalted || h.Seq != 1 || h.Volume != 0 {
+	if h.Symbol != sym || h.Status != market.StatusHalted || h.Seq != 1 || h.Volume != 0 {
 		t.Fatalf("first tick %+v: want %s halted, seq 1, volume 0", h, sym)
 	}
-	tp.until(1, func(tk feed.Tick) {
+	tp.until(1, func(tk market.Tick) {
 		if tk.Symbol == sym {
 			t.Fatalf("%s ticked while halted: %+v", sym, tk)
 		}
 	})
 	tp.set(Scenario{Name: ScenarioBurst})
-	if o := tp.next(); o.Symbol != sym || o.Status != feed.StatusOpen || o.Seq != 2 {
+	if o := tp.next(); o.Symbol != sym || o.Status != market.StatusOpen || o.Seq != 2 {
 		t.Fatalf("tick after replacing the halt: %+v, want %s open, seq 2", o, sym)
 	}
 	tp.next()
@@ -319,7 +319,7 @@ func TestHaltEndsWhenReplaced(t *testing.T) {
 func TestResumeHaltedReopens(t *testing.T) {
 	// A simulator restarted on a stream whose last MSFT tick started a
 	// halt: MSFT's next tick says "open".
-	resume := map[string]feed.Tick{"MSFT": {Symbol: "MSFT", Seq: 41, Time: t0, Price: 400, Bid: 399.99, Ask: 400.01, Volume: 1000, Status: feed.StatusHalted}}
+	resume := map[string]market.Tick{"MSFT": {Symbol: "MSFT", Seq: 41, Time: t0, Price: 400, Bid: 399.99, Ask: 400.01, Volume: 1000, Status: market.StatusHalted}}
 	s := mustNew(t, Config{Seed: 2, Resume: resume})
 	seen := 0
 	for i := 0; seen < 2; i++ {
@@ -330,7 +330,7 @@ func TestResumeHaltedReopens(t *testing.T) {
 			}
 			continue
 		}
-		want := map[int]string{0: feed.StatusOpen, 1: ""}[seen]
+		want := map[int]string{0: market.StatusOpen, 1: ""}[seen]
 		if tk.Status != want || tk.Seq != 42+uint64(seen) {
 			t.Fatalf("MSFT tick %d after the restart: seq %d status %q, want %d %q", seen, tk.Seq, tk.Status, 42+seen, want)
 		}
@@ -353,8 +353,8 @@ func TestGap(t *testing.T) {
 			tp.until(5, nil)
 			ref := tp.snapshot()
 			tp.set(Scenario{Name: ScenarioGap, Symbol: tc.symbol, Size: tc.size})
-			first := map[string]feed.Tick{}
-			tp.until(tp.due()+3, func(tk feed.Tick) {
+			first := map[string]market.Tick{}
+			tp.until(tp.due()+3, func(tk market.Tick) {
 				if _, ok := first[tk.Symbol]; !ok {
 					first[tk.Symbol] = tk
 				}
@@ -386,7 +386,7 @@ func TestBurst(t *testing.T) {
 	start := tp.due()
 	var n int
 	var prev time.Time
-	tp.until(start+5, func(tk feed.Tick) {
+	tp.until(start+5, func(tk market.Tick) {
 		if n > 0 {
 			if d := tk.Time.Sub(prev); d < time.Second/(10*rate)-time.Microsecond || d > time.Second/(10*rate)+time.Microsecond {
 				t.Fatalf("burst tick %d %v after the last, want %v", n, d, time.Second/(10*rate))
@@ -397,7 +397,7 @@ func TestBurst(t *testing.T) {
 	})
 	after := 0
 	end := tp.due()
-	tp.until(end+2, func(feed.Tick) { after++ })
+	tp.until(end+2, func(market.Tick) { after++ })
 	t.Logf("%d ticks in the 5s burst (%.1f times the rate), %d in 2s after", n, float64(n)/5/rate, after)
 	if r := float64(n) / 5 / rate; r < 9.9 || r > 10.1 {
 		t.Errorf("burst at %.2f times the rate, want 10", r)
@@ -435,7 +435,7 @@ func TestQuiet(t *testing.T) {
 		var n int
 		for tp.due() < end {
 			ref := tp.snapshot()
-			tp.until(min(tp.due()+5, end), func(tk feed.Tick) {
+			tp.until(min(tp.due()+5, end), func(tk market.Tick) {
 				ticks++
 				spread += (tk.Ask - tk.Bid) / tk.Price
 			})
@@ -513,7 +513,7 @@ func TestScenarioErrors(t *testing.T) {
 	if !errors.Is(err, ErrConfig) || !errors.Is(err, ErrScenario) || !strings.Contains(err.Error(), "scenarios[1]") {
 		t.Errorf("New with a bad script: %v", err)
 	}
-	one := []feed.SymbolInfo{{Symbol: "ONE", PrevClose: 10}}
+	one := []market.SymbolInfo{{Symbol: "ONE", PrevClose: 10}}
 	if _, err := New(Config{Universe: one, Scenarios: []Scenario{{Name: ScenarioHalt}}}); !errors.Is(err, ErrScenario) {
 		t.Errorf("halt in a one-symbol universe: %v, want an error", err)
 	}
@@ -595,7 +595,7 @@ func TestSetScenarioWhileRunning(t *testing.T) {
 		if tk.Seq != seqs[tk.Symbol]+1 {
 			t.Fatalf("tick %d: %s seq %d after %d", i, tk.Symbol, tk.Seq, seqs[tk.Symbol])
 		}
-		if status[tk.Symbol] == feed.StatusHalted && tk.Status != feed.StatusOpen {
+		if status[tk.Symbol] == market.StatusHalted && tk.Status != market.StatusOpen {
 			t.Fatalf("tick %d: %s ticked while halted", i, tk.Symbol)
 		}
 		seqs[tk.Symbol] = tk.Seq

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 func TestSpeedFor(t *testing.T) {
@@ -69,7 +69,7 @@ func TestSessionClock(t *testing.T) {
 	}
 	start := s.Due()
 	var perHalfHour [13]int
-	last := map[string]feed.Tick{}
+	last := map[string]market.Tick{}
 	resets := 0
 	for tod, n := s.Clock(); n == 1; tod, n = s.Clock() {
 		perHalfHour[int((tod-DefaultOpen)/(30*time.Minute))]++
@@ -108,7 +108,7 @@ func TestSessionClock(t *testing.T) {
 // proportion to weight, the total at Rate.
 func TestPoissonArrivals(t *testing.T) {
 	const rate, n = 500, 200_000
-	u := []feed.SymbolInfo{
+	u := []market.SymbolInfo{
 		{Symbol: "A", PrevClose: 10}, {Symbol: "B", PrevClose: 10}, {Symbol: "C", PrevClose: 10},
 	}
 	w := map[string]float64{"A": 1, "B": 3, "C": 6}

@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // Config configures a Sim. The zero Config is valid: the default universe
@@ -24,13 +24,13 @@ type Config struct {
 
 	// Universe is the symbols to simulate; nil means DefaultUniverse().
 	// A TickSize of 0 means 0.01 and a Volatility of 0 means 0.30.
-	Universe []feed.SymbolInfo
+	Universe []market.SymbolInfo
 
 	// Resume is the last tick per symbol already in the stream, keyed by
 	// symbol. A symbol found here continues from it: its next tick has
 	// Seq+1, its price walks on from Price and its Volume adds to Volume.
 	// Entries for symbols outside the universe are ignored.
-	Resume map[string]feed.Tick
+	Resume map[string]market.Tick
 
 	// Speed is how many seconds of simulated trading pass per second of
 	// the model clock; 0 means 1 (real time). 60 shows a minute's moves
@@ -113,7 +113,7 @@ const (
 // exceptions: any goroutine may call them at any time.
 type Sim struct {
 	rng      *rand.Rand
-	universe []feed.SymbolInfo
+	universe []market.SymbolInfo
 	syms     []symbol
 	sectors  []sector
 	rate     float64
@@ -174,7 +174,7 @@ type symbol struct {
 }
 
 // New returns a Sim for cfg, or an error wrapping ErrConfig that says what
-// is wrong: a symbol that is not valid per feed.ValidSymbol, a duplicate
+// is wrong: a symbol that is not valid per market.ValidSymbol, a duplicate
 // symbol, a price or tick size that is not positive and finite, a rate,
 // speed or weight out of range, or a Resume tick with a bad price.
 func New(cfg Config) (*Sim, error) {
@@ -203,7 +203,7 @@ func New(cfg Config) (*Sim, error) {
 	if universe == nil {
 		universe = DefaultUniverse()
 	} else {
-		universe = append([]feed.SymbolInfo(nil), universe...)
+		universe = append([]market.SymbolInfo(nil), universe...)
 	}
 	if len(universe) == 0 {
 		return nil, fmt.Errorf("%w: empty universe", ErrConfig)
@@ -226,7 +226,7 @@ func New(cfg Config) (*Sim, error) {
 	weights := make([]float64, len(universe))
 	for i := range universe {
 		in := &universe[i]
-		if !feed.ValidSymbol(in.Symbol) {
+		if !market.ValidSymbol(in.Symbol) {
 			return nil, fmt.Errorf("%w: universe[%d]: %v", ErrConfig, i, checkInfo(in))
 		}
 		if j, dup := seen[in.Symbol]; dup {
@@ -280,7 +280,7 @@ func New(cfg Config) (*Sim, error) {
 		st.logMid = max(math.Log(r.Price), st.minLog)
 		st.seq = r.Seq
 		st.volume = r.Volume
-		st.reopen = r.Status == feed.StatusHalted
+		st.reopen = r.Status == market.StatusHalted
 	}
 	if err := s.initScenarios(cfg); err != nil {
 		return nil, err
@@ -293,9 +293,9 @@ func New(cfg Config) (*Sim, error) {
 
 // checkInfo fills in the defaults of a symbol (tick size 0.01,
 // volatility 0.30) and says what is wrong with it, if anything.
-func checkInfo(in *feed.SymbolInfo) error {
-	if !feed.ValidSymbol(in.Symbol) {
-		return fmt.Errorf("bad symbol %q (want 1 to %d of A-Z, 0-9, '-')", in.Symbol, feed.MaxSymbolLen)
+func checkInfo(in *market.SymbolInfo) error {
+	if !market.ValidSymbol(in.Symbol) {
+		return fmt.Errorf("bad symbol %q (want 1 to %d of A-Z, 0-9, '-')", in.Symbol, market.MaxSymbolLen)
 	}
 	if in.TickSize == 0 {
 		in.TickSize = 0.01
@@ -318,7 +318,7 @@ func checkInfo(in *feed.SymbolInfo) error {
 
 func positive(f float64) bool { return f > 0 && !math.IsInf(f, 1) }
 
-func newSymbol(in *feed.SymbolInfo, sec int) symbol {
+func newSymbol(in *market.SymbolInfo, sec int) symbol {
 	st := symbol{
 		sym:      in.Symbol,
 		sector:   sec,
@@ -389,8 +389,8 @@ func aliasTable(weights []float64) ([]float64, []int32) {
 
 // Universe returns the simulated symbols, with defaults filled in, in the
 // order of Config.Universe. The slice is a copy.
-func (s *Sim) Universe() []feed.SymbolInfo {
-	return append([]feed.SymbolInfo(nil), s.universe...)
+func (s *Sim) Universe() []market.SymbolInfo {
+	return append([]market.SymbolInfo(nil), s.universe...)
 }
 
 // Rate returns the tick rate in ticks per second.
@@ -399,9 +399,9 @@ func (s *Sim) Rate() float64 { return s.rate }
 // Next returns the next tick, stamped now (in UTC). It moves the model
 // clock on by one tick interval whatever now is, so the ticks depend only
 // on the Config and on how many times Next has been called: now is only
-// the stamp, and must not be zero (feed.Tick.Validate rejects a tick
+// the stamp, and must not be zero (market.Tick.Validate rejects a tick
 // without a time). It does not allocate.
-func (s *Sim) Next(now time.Time) feed.Tick {
+func (s *Sim) Next(now time.Time) market.Tick {
 	if s.scn.live || s.scn.pending.Load() {
 		s.stepScenario(now)
 	}
@@ -419,7 +419,7 @@ func (s *Sim) Next(now time.Time) feed.Tick {
 		}
 	}
 	st := &s.syms[i]
-	if forced.status == feed.StatusHalted {
+	if forced.status == market.StatusHalted {
 		return s.haltTick(st, now)
 	}
 
@@ -494,10 +494,10 @@ func (s *Sim) Next(now time.Time) feed.Tick {
 	st.bid, st.ask, st.px = bid, ask, px
 	status := forced.status
 	if st.reopen {
-		status, st.reopen = feed.StatusOpen, false
+		status, st.reopen = market.StatusOpen, false
 	}
 	s.drawGap()
-	return feed.Tick{
+	return market.Tick{
 		Symbol: st.sym,
 		Seq:    st.seq,
 		Time:   now.UTC(),

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 var t0 = time.Date(2026, 11, 23, 14, 30, 0, 0, time.UTC)
@@ -47,7 +47,7 @@ func TestDeterministicBySeed(t *testing.T) {
 
 func TestSeqContiguousFromOne(t *testing.T) {
 	s := mustNew(t, Config{Seed: 1})
-	last := map[string]feed.Tick{}
+	last := map[string]market.Tick{}
 	for i := range 50_000 {
 		tk := s.Next(stamp(i))
 		prev, ok := last[tk.Symbol]
@@ -71,13 +71,13 @@ func TestSeqContiguousFromOne(t *testing.T) {
 func TestResumeContinues(t *testing.T) {
 	// The stream holds AAPL far from its previous close, and a symbol
 	// that is no longer simulated.
-	resume := map[string]feed.Tick{
+	resume := map[string]market.Tick{
 		"AAPL":  {Symbol: "AAPL", Seq: 1041, Time: t0, Price: 500.00, Bid: 499.99, Ask: 500.01, Size: 100, Volume: 1234500},
 		"MSFT":  {Symbol: "MSFT", Seq: 7, Time: t0, Price: 10.5, Bid: 10.49, Ask: 10.51, Size: 5, Volume: 905},
 		"GONE1": {Symbol: "GONE1", Seq: 3, Time: t0, Price: 1, Size: 1, Volume: 3},
 	}
 	s := mustNew(t, Config{Seed: 3, Resume: resume})
-	first := map[string]feed.Tick{}
+	first := map[string]market.Tick{}
 	for i := 0; len(first) < len(s.Universe()); i++ {
 		if i > 100_000 {
 			t.Fatalf("only %d symbols ticked in %d ticks", len(first), i)
@@ -114,7 +114,7 @@ func TestTicksValidOnGrid(t *testing.T) {
 	for _, cfg := range []Config{
 		{Seed: 11},
 		{Seed: 12, Speed: 23400}, // a session per second: big moves, wide spreads
-		{Seed: 13, Universe: []feed.SymbolInfo{
+		{Seed: 13, Universe: []market.SymbolInfo{
 			{Symbol: "PENNY", PrevClose: 0.05, TickSize: 0.0001, Volatility: 2},
 			{Symbol: "QTR", PrevClose: 12.25, TickSize: 0.25, Volatility: 0.4},
 			{Symbol: "ODD", PrevClose: 3, TickSize: 0.003, Volatility: 1},
@@ -176,7 +176,7 @@ func TestSizesMostlyRoundLots(t *testing.T) {
 }
 
 func TestPicksByWeight(t *testing.T) {
-	u := []feed.SymbolInfo{
+	u := []market.SymbolInfo{
 		{Symbol: "A", PrevClose: 10}, {Symbol: "B", PrevClose: 10},
 		{Symbol: "C", PrevClose: 10}, {Symbol: "D", PrevClose: 10},
 	}
@@ -203,7 +203,7 @@ func TestDefaultUniverse(t *testing.T) {
 	sectors := map[string]int{}
 	syms := map[string]bool{}
 	for _, in := range u {
-		if !feed.ValidSymbol(in.Symbol) || syms[in.Symbol] {
+		if !market.ValidSymbol(in.Symbol) || syms[in.Symbol] {
 			t.Errorf("bad or duplicate symbol %q", in.Symbol)
 		}
 		syms[in.Symbol] = true
@@ -233,7 +233,7 @@ func TestDefaultUniverse(t *testing.T) {
 }
 
 func TestNewDefaults(t *testing.T) {
-	s := mustNew(t, Config{Universe: []feed.SymbolInfo{{Symbol: "X", PrevClose: 5}}})
+	s := mustNew(t, Config{Universe: []market.SymbolInfo{{Symbol: "X", PrevClose: 5}}})
 	if s.Rate() != DefaultRate {
 		t.Errorf("rate %v, want %v", s.Rate(), DefaultRate)
 	}
@@ -243,35 +243,35 @@ func TestNewDefaults(t *testing.T) {
 }
 
 func TestNewErrors(t *testing.T) {
-	sym := func(s string, p float64) feed.SymbolInfo { return feed.SymbolInfo{Symbol: s, PrevClose: p} }
+	sym := func(s string, p float64) market.SymbolInfo { return market.SymbolInfo{Symbol: s, PrevClose: p} }
 	for _, tc := range []struct {
 		name string
 		cfg  Config
 		want string
 	}{
-		{"lower-case symbol", Config{Universe: []feed.SymbolInfo{sym("aapl", 1)}}, `bad symbol "aapl"`},
-		{"dotted symbol", Config{Universe: []feed.SymbolInfo{sym("A.B", 1)}}, `bad symbol "A.B"`},
-		{"wildcard symbol", Config{Universe: []feed.SymbolInfo{sym(">", 1)}}, `bad symbol ">"`},
-		{"empty symbol", Config{Universe: []feed.SymbolInfo{sym("", 1)}}, `bad symbol ""`},
-		{"long symbol", Config{Universe: []feed.SymbolInfo{sym("ABCDEFGHIJKLMNOPQ", 1)}}, "bad symbol"},
-		{"duplicate", Config{Universe: []feed.SymbolInfo{sym("A", 1), sym("B", 1), sym("A", 2)}}, "duplicate symbol A"},
-		{"zero price", Config{Universe: []feed.SymbolInfo{sym("A", 0)}}, "prevClose 0"},
-		{"negative price", Config{Universe: []feed.SymbolInfo{sym("A", -3)}}, "prevClose -3"},
-		{"NaN price", Config{Universe: []feed.SymbolInfo{sym("A", math.NaN())}}, "prevClose NaN"},
-		{"infinite price", Config{Universe: []feed.SymbolInfo{sym("A", math.Inf(1))}}, "prevClose +Inf"},
-		{"price below tick", Config{Universe: []feed.SymbolInfo{sym("A", 0.001)}}, "below the tick size"},
-		{"negative tick", Config{Universe: []feed.SymbolInfo{{Symbol: "A", PrevClose: 1, TickSize: -0.01}}}, "tick size -0.01"},
-		{"negative vol", Config{Universe: []feed.SymbolInfo{{Symbol: "A", PrevClose: 1, Volatility: -1}}}, "volatility -1"},
-		{"absurd vol", Config{Universe: []feed.SymbolInfo{{Symbol: "A", PrevClose: 1, Volatility: 50}}}, "volatility 50"},
-		{"empty universe", Config{Universe: []feed.SymbolInfo{}}, "empty universe"},
+		{"lower-case symbol", Config{Universe: []market.SymbolInfo{sym("aapl", 1)}}, `bad symbol "aapl"`},
+		{"dotted symbol", Config{Universe: []market.SymbolInfo{sym("A.B", 1)}}, `bad symbol "A.B"`},
+		{"wildcard symbol", Config{Universe: []market.SymbolInfo{sym(">", 1)}}, `bad symbol ">"`},
+		{"empty symbol", Config{Universe: []market.SymbolInfo{sym("", 1)}}, `bad symbol ""`},
+		{"long symbol", Config{Universe: []market.SymbolInfo{sym("ABCDEFGHIJKLMNOPQ", 1)}}, "bad symbol"},
+		{"duplicate", Config{Universe: []market.SymbolInfo{sym("A", 1), sym("B", 1), sym("A", 2)}}, "duplicate symbol A"},
+		{"zero price", Config{Universe: []market.SymbolInfo{sym("A", 0)}}, "prevClose 0"},
+		{"negative price", Config{Universe: []market.SymbolInfo{sym("A", -3)}}, "prevClose -3"},
+		{"NaN price", Config{Universe: []market.SymbolInfo{sym("A", math.NaN())}}, "prevClose NaN"},
+		{"infinite price", Config{Universe: []market.SymbolInfo{sym("A", math.Inf(1))}}, "prevClose +Inf"},
+		{"price below tick", Config{Universe: []market.SymbolInfo{sym("A", 0.001)}}, "below the tick size"},
+		{"negative tick", Config{Universe: []market.SymbolInfo{{Symbol: "A", PrevClose: 1, TickSize: -0.01}}}, "tick size -0.01"},
+		{"negative vol", Config{Universe: []market.SymbolInfo{{Symbol: "A", PrevClose: 1, Volatility: -1}}}, "volatility -1"},
+		{"absurd vol", Config{Universe: []market.SymbolInfo{{Symbol: "A", PrevClose: 1, Volatility: 50}}}, "volatility 50"},
+		{"empty universe", Config{Universe: []market.SymbolInfo{}}, "empty universe"},
 		{"negative rate", Config{Rate: -1}, "rate -1"},
 		{"absurd rate", Config{Rate: 1e12}, "rate 1e+12"},
 		{"NaN rate", Config{Rate: math.NaN()}, "rate NaN"},
 		{"infinite rate", Config{Rate: math.Inf(1)}, "rate +Inf"},
 		{"negative speed", Config{Speed: -2}, "speed -2"},
 		{"zero weight", Config{Weights: map[string]float64{"AAPL": 0}}, "AAPL: weight 0"},
-		{"resume zero price", Config{Resume: map[string]feed.Tick{"AAPL": {Seq: 3}}}, "resume AAPL: bad price 0"},
-		{"resume NaN price", Config{Resume: map[string]feed.Tick{"AAPL": {Seq: 3, Price: math.NaN()}}}, "resume AAPL: bad price NaN"},
+		{"resume zero price", Config{Resume: map[string]market.Tick{"AAPL": {Seq: 3}}}, "resume AAPL: bad price 0"},
+		{"resume NaN price", Config{Resume: map[string]market.Tick{"AAPL": {Seq: 3, Price: math.NaN()}}}, "resume AAPL: bad price NaN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := New(tc.cfg)
@@ -296,7 +296,7 @@ func TestNextDoesNotAllocate(t *testing.T) {
 func BenchmarkNext(b *testing.B) {
 	s := mustNew(b, Config{Seed: 1})
 	b.ReportAllocs()
-	var sink feed.Tick
+	var sink market.Tick
 	for i := 0; b.Loop(); i++ {
 		sink = s.Next(stamp(i))
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // The stylized facts of equity returns, measured from ticks alone on a
@@ -46,7 +46,7 @@ type facts struct {
 	first   string // first bad tick, for the error
 }
 
-func newFacts(u []feed.SymbolInfo) *facts {
+func newFacts(u []market.SymbolInfo) *facts {
 	f := &facts{idx: map[string]int{}, ret: make([][]float64, len(u))}
 	for i, in := range u {
 		f.idx[in.Symbol] = i
@@ -58,7 +58,7 @@ func newFacts(u []feed.SymbolInfo) *facts {
 	return f
 }
 
-func (f *facts) add(tk feed.Tick) {
+func (f *facts) add(tk market.Tick) {
 	f.n++
 	trading := tk.Time.Sub(t0).Seconds() * factsSpeed
 	for w := int(trading / factsWindow); f.win < w; f.win++ {
@@ -219,7 +219,7 @@ func (st stats) log(t *testing.T, name string) {
 }
 
 // measure feeds n ticks from next into a facts over universe u.
-func measure(u []feed.SymbolInfo, n int, next func() feed.Tick) stats {
+func measure(u []market.SymbolInfo, n int, next func() market.Tick) stats {
 	f := newFacts(u)
 	for range n {
 		f.add(next())
@@ -230,7 +230,7 @@ func measure(u []feed.SymbolInfo, n int, next func() feed.Tick) stats {
 // randomWalk is the strawman: every symbol an independent Gaussian random
 // walk at its volatility, ticking in turn at a steady pace, quoted a
 // random spread around the price with no rounding, in 100-share trades.
-func randomWalk(seed uint64, u []feed.SymbolInfo, rate float64) func() feed.Tick {
+func randomWalk(seed uint64, u []market.SymbolInfo, rate float64) func() market.Tick {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	px := make([]float64, len(u))
 	seq := make([]uint64, len(u))
@@ -239,13 +239,13 @@ func randomWalk(seed uint64, u []feed.SymbolInfo, rate float64) func() feed.Tick
 	}
 	dt := float64(len(u)) * factsSpeed / rate // trading seconds between a symbol's ticks
 	i := 0
-	return func() feed.Tick {
+	return func() market.Tick {
 		j := i % len(u)
 		sigma := u[j].Volatility * math.Sqrt(dt/tradingSecondsPerYear)
 		px[j] *= math.Exp(sigma * rng.NormFloat64())
 		half := px[j] * 1e-4 * (1 + rng.Float64())
 		seq[j]++
-		tk := feed.Tick{
+		tk := market.Tick{
 			Symbol: u[j].Symbol, Seq: seq[j],
 			Time:  t0.Add(time.Duration(float64(i) / rate * float64(time.Second))),
 			Price: px[j], Bid: px[j] - half, Ask: px[j] + half, Size: 100, Volume: int64(seq[j]) * 100,
@@ -256,8 +256,8 @@ func randomWalk(seed uint64, u []feed.SymbolInfo, rate float64) func() feed.Tick
 }
 
 // simSource runs s on its own schedule, as Run does.
-func simSource(s *Sim) func() feed.Tick {
-	return func() feed.Tick { return s.Next(t0.Add(s.Due())) }
+func simSource(s *Sim) func() market.Tick {
+	return func() market.Tick { return s.Next(t0.Add(s.Due())) }
 }
 
 func TestStylizedFacts(t *testing.T) {

@@ -1,6 +1,6 @@
 package sim
 
-import "github.com/tickcast/tickcast/feed"
+import "github.com/tickcast/tickcast/market"
 
 // Sector names of the default universe.
 const (
@@ -81,10 +81,10 @@ var defaults = [...]defaultSymbol{
 // DefaultUniverse returns the default simulated universe: 44 large US
 // stocks in 8 sectors, each with a plausible previous close, a 0.01 tick
 // size and an annualised volatility. The slice is new on every call.
-func DefaultUniverse() []feed.SymbolInfo {
-	u := make([]feed.SymbolInfo, len(defaults))
+func DefaultUniverse() []market.SymbolInfo {
+	u := make([]market.SymbolInfo, len(defaults))
 	for i, d := range defaults {
-		u[i] = feed.SymbolInfo{
+		u[i] = market.SymbolInfo{
 			Symbol:     d.symbol,
 			Name:       d.name,
 			Sector:     d.sector,

@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // A universe file is JSON: an array of symbols, or an object with the
@@ -38,7 +38,7 @@ type universeEntry struct {
 // LoadUniverse reads a universe file (see ParseUniverse) and returns its
 // symbols and their weights, for Config.Universe and Config.Weights.
 // Errors name the file and, for a bad symbol, its place and ticker.
-func LoadUniverse(path string) ([]feed.SymbolInfo, map[string]float64, error) {
+func LoadUniverse(path string) ([]market.SymbolInfo, map[string]float64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sim: universe: %w", err)
@@ -55,7 +55,7 @@ func LoadUniverse(path string) ([]feed.SymbolInfo, map[string]float64, error) {
 // object {"symbols": [...]}, each with ticker (or symbol), name, sector,
 // prevClose, and optional volatility, tickSize and weight. Every error
 // wraps ErrConfig and says which symbol is wrong and how.
-func ParseUniverse(r io.Reader) ([]feed.SymbolInfo, map[string]float64, error) {
+func ParseUniverse(r io.Reader) ([]market.SymbolInfo, map[string]float64, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: universe: %v", ErrConfig, err)
@@ -96,7 +96,7 @@ func ParseUniverse(r io.Reader) ([]feed.SymbolInfo, map[string]float64, error) {
 		return nil, nil, fmt.Errorf("%w: universe: no symbols", ErrConfig)
 	}
 
-	u := make([]feed.SymbolInfo, len(entries))
+	u := make([]market.SymbolInfo, len(entries))
 	w := make(map[string]float64, len(entries))
 	seen := make(map[string]int, len(entries))
 	for i, e := range entries {
@@ -121,7 +121,7 @@ func ParseUniverse(r io.Reader) ([]feed.SymbolInfo, map[string]float64, error) {
 		if e.PrevClose == 0 {
 			return nil, nil, fmt.Errorf("%w: universe: %s: no prevClose", ErrConfig, where)
 		}
-		in := feed.SymbolInfo{Symbol: ticker, Name: e.Name, Sector: e.Sector, PrevClose: e.PrevClose,
+		in := market.SymbolInfo{Symbol: ticker, Name: e.Name, Sector: e.Sector, PrevClose: e.PrevClose,
 			TickSize: e.TickSize, Volatility: e.Volatility}
 		if in.Name == "" {
 			in.Name = ticker

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 func TestLoadUniverse(t *testing.T) {
@@ -25,7 +25,7 @@ func TestLoadUniverse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []feed.SymbolInfo{
+	want := []market.SymbolInfo{
 		{Symbol: "ACME", Name: "Acme Corp.", Sector: "Industrials", PrevClose: 12.5, TickSize: 0.05, Volatility: 0.4},
 		{Symbol: "AAPL", Name: "AAPL", Sector: "Technology", PrevClose: 200, TickSize: 0.01, Volatility: 0.30},
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // TestCluster runs the simulator and two gateways as separate programs on
@@ -203,7 +204,7 @@ func TestCluster(t *testing.T) {
 		}
 		defer conn.Close()
 		for _, seq := range before {
-			var tk feed.Tick
+			var tk market.Tick
 			if err := conn.Replay(ctx2, seq, seq, nil, func(m feed.Msg) error { tk = m.Tick; return nil }); err != nil || tk.Symbol == "" {
 				t.Fatalf("reading stream sequence %d: %v", seq, err)
 			}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/gateway"
+	"github.com/tickcast/tickcast/market"
 	"github.com/tickcast/tickcast/sim"
 	"github.com/tickcast/tickcast/web"
 )
@@ -97,7 +98,7 @@ func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.Resume = make(map[string]feed.Tick, len(last))
+	cfg.Resume = make(map[string]market.Tick, len(last))
 	for s, m := range last {
 		cfg.Resume[s] = m.Tick
 	}

@@ -1,6 +1,7 @@
-package feed
+package market
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -40,7 +41,7 @@ const (
 )
 
 // ErrInvalidTick is wrapped by Validate and by decoding errors.
-var ErrInvalidTick = errors.New("feed: invalid tick")
+var ErrInvalidTick = errors.New("market: invalid tick")
 
 // Validate reports whether t can be published: a valid symbol, seq >= 1,
 // a time, and finite, positive prices.
@@ -128,32 +129,15 @@ func appendFloat(dst []byte, f float64) []byte {
 	return dst
 }
 
-// MaxSymbolLen is the longest symbol allowed.
-const MaxSymbolLen = 16
-
-// ValidSymbol reports whether s is a symbol: 1 to 16 upper-case ASCII
-// letters, digits and '-'. Nothing else can reach a NATS subject, so no
-// symbol can be a wildcard ('*', '>') or add a token ('.').
-func ValidSymbol(s string) bool {
-	if len(s) == 0 || len(s) > MaxSymbolLen {
-		return false
+// DecodeTick parses a tick's JSON (as AppendJSON writes it, or any
+// equivalent document) and validates it. Errors wrap ErrInvalidTick.
+func DecodeTick(data []byte) (Tick, error) {
+	var t Tick
+	if err := json.Unmarshal(data, &t); err != nil {
+		return t, fmt.Errorf("%w: %v", ErrInvalidTick, err)
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
+	if err := t.Validate(); err != nil {
+		return t, err
 	}
-	return true
-}
-
-// SymbolInfo describes one symbol of the simulated universe, as served by
-// GET /v1/symbols.
-type SymbolInfo struct {
-	Symbol     string  `json:"symbol"`
-	Name       string  `json:"name"`
-	Sector     string  `json:"sector"`
-	PrevClose  float64 `json:"prevClose"`
-	TickSize   float64 `json:"tickSize"`   // price grid, e.g. 0.01
-	Volatility float64 `json:"volatility"` // annualised, e.g. 0.30
+	return t, nil
 }

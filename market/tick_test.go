@@ -1,4 +1,4 @@
-package feed
+package market
 
 import (
 	"encoding/json"
@@ -78,14 +78,6 @@ func TestValidSymbol(t *testing.T) {
 		"*": false, ">": false, "ABCDEFGHIJKLMNOP": true, "ABCDEFGHIJKLMNOPQ": false, "A B": false} {
 		if ValidSymbol(s) != want {
 			t.Errorf("ValidSymbol(%q) != %v", s, want)
-		}
-	}
-}
-
-func TestAtLeast(t *testing.T) {
-	for v, want := range map[string]bool{"2.10.0": true, "2.9.10": false, "v2.11.0-beta": true, "3.0.0": true, "1.4.1": false, "": true, "2.15.2": true} {
-		if atLeast(v, 2, 10) != want {
-			t.Errorf("atLeast(%q) != %v", v, want)
 		}
 	}
 }
