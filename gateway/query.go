@@ -1,12 +1,11 @@
 package gateway
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/tickcast/tickcast/httpapi"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -16,12 +15,8 @@ const MaxSymbolsPerRequest = 100
 // MaxThrottle is the longest throttle interval a client may ask for.
 const MaxThrottle = 60 * time.Second
 
-// errBadRequest marks errors that are the client's and will stay so.
-var errBadRequest = errors.New("bad request")
-
-func badRequest(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
-}
+// badRequest is a 400 with a JSON reason (see httpapi).
+var badRequest = httpapi.BadRequest
 
 // parseSymbols reads symbols= (comma-separated, case-insensitive,
 // duplicates ignored; several symbols= parameters add up). An empty result
