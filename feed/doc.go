@@ -1,0 +1,63 @@
+// Package feed is tickcast's only door to NATS and JetStream: the
+// embedded server, the connection, the ticks stream and its window, the
+// publishers the simulator uses and the readers the gateway uses. No
+// other package imports nats-io modules; the tick itself (its fields,
+// JSON and validation) is package market's.
+//
+// # The stream
+//
+// Every tick is stored once in one JetStream stream (DefaultStream,
+// "TICKS") on the subject ticks.<SYMBOL> (Subject), with the
+// Nats-Msg-Id "<SYMBOL>:<seq>", so a publish retried after a lost
+// acknowledgement is stored once. The stream keeps a contiguous window of
+// recent ticks: limits retention by age and bytes (StreamConfig) with
+// DiscardOld, so ticks leave only from the front and the stream
+// sequences it holds have no holes.
+//
+// The simulator also stores its universe (symbols, names, sectors,
+// previous closes) in the key-value bucket "tickcast_universe"
+// (PutUniverse, Universe), so a gateway on another machine can list and
+// validate symbols.
+//
+// # Ids and epochs
+//
+// An SSE event id is "<epoch>-<stream sequence>". The epoch (EpochOf) is
+// a hash of the stream's name and the creation time the server recorded
+// for it, so every gateway reading the same stream computes the same
+// epoch and issues the same ids, and a deleted and recreated stream gets
+// another epoch: an id from before can never be taken for a position in
+// the new stream. StreamState reports the epoch with the window
+// (FirstSeq, LastSeq).
+//
+// # Data flow
+//
+//	sim ─Publish/Pipeline─▶ TICKS stream ─Tail─▶ gateway hub (one per gateway)
+//	                                     └Replay─▶ one resuming client
+//	                                     └LastTicks─▶ a (re)starting simulator or gateway
+//
+// Publish stores one tick and waits for its acknowledgement, retrying
+// with the same message until ctx ends. A Pipeline keeps one publish in
+// flight per symbol, so symbols overlap while each symbol's ticks stay in
+// order. Tail is the gateway's one live consumer; Replay is a bounded
+// read of history for a resume; LastTicks gives each symbol's newest tick.
+//
+// # Goroutines and who stops them
+//
+//   - StartServer starts the embedded nats-server's goroutines; Shutdown
+//     stops them and waits.
+//   - Connect starts nats.go's connection goroutines; Close stops them.
+//   - Tail runs a JetStream ordered consumer whose callback runs on one
+//     nats.go goroutine, and checks the stream every 2 s from the calling
+//     goroutine. It returns when ctx ends, when the stream's epoch
+//     changes (ErrEpochChanged), or when the tail stalls (nil: call it
+//     again from the last sequence received); its consumer is stopped
+//     before it returns.
+//   - Replay and LastTicks read with an ordered consumer from the calling
+//     goroutine and stop it before they return.
+//   - A Pipeline starts none: acknowledgements are awaited by the caller
+//     (Publish of the same symbol, or Close).
+//
+// Errors name what failed ("feed: publish AAPL: ...") and wrap the
+// sentinels (ErrEpochChanged, ErrTooOld, ErrNoStream, ErrNoUniverse,
+// ErrConsumer) so errors.Is works.
+package feed
