@@ -1,14 +1,13 @@
 package bench
 
-import "bytes"
-
-// The few tick fields the bench needs, read straight from the JSON bytes:
-// decoding each event with encoding/json would cost more than the gateway
-// spends sending it.
+// The few tick fields the bench needs. The form the gateway writes is read
+// straight from the JSON bytes (fastTick): decoding each event with
+// encoding/json would cost more than the gateway spends sending it.
+// Anything else falls back to encoding/json (slowTick, in tickslow.go).
 
 // tickFields is what a client reads from a tick event.
 type tickFields struct {
-	symbol []byte // aliases the event data
+	symbol []byte // aliases the event data, if fastTick read it
 	seq    uint64
 	timeNs int64 // tick time, Unix nanoseconds
 	merged int64 // 0 when absent
@@ -16,8 +15,9 @@ type tickFields struct {
 
 // parseTick reads symbol, seq, time and merged from one JSON tick object
 // (as market.Tick.AppendJSON writes it; key order and other fields do not
-// matter), with tc (may be nil) caching the time's date part. It reports false unless symbol, seq and time are all present
-// and well-formed. It does not allocate.
+// matter), with tc (may be nil) caching the time's date part. It reports
+// false unless symbol, seq and time are all present and well-formed. It
+// does not allocate on the form AppendJSON writes.
 func parseTick(b []byte, t *tickFields, tc *timeCache) bool {
 	if fastTick(b, t, tc) {
 		return true
@@ -83,13 +83,14 @@ func fastTick(b []byte, t *tickFields, tc *timeCache) bool {
 		}
 		i += 2
 		ks := i
-		e := bytes.IndexByte(b[i:], '"')
-		if e < 0 {
-			return false
+		for i < len(b) && b[i] != '"' {
+			if b[i] == '\\' || b[i] < 0x20 {
+				return false // which key an escaped one is takes decoding: slowTick's
+			}
+			i++
 		}
-		i += e
 		key := b[ks:i]
-		if i+2 >= len(b) || b[i+1] != ':' || (e > 0 && b[i-1] == '\\') {
+		if i+2 >= len(b) || b[i+1] != ':' {
 			return false
 		}
 		i += 2
@@ -103,23 +104,16 @@ func fastTick(b []byte, t *tickFields, tc *timeCache) bool {
 		case "symbol", "seq", "time":
 			return false // repeated: let slowTick apply last-wins
 		default:
-			s := i
-			for i < len(b) && numChar[b[i]] {
-				i++
-			}
-			if i == s {
+			j, ok := skipNumber(b, i)
+			if !ok {
 				return false
 			}
+			i = j
 		}
 	}
 	t.symbol, t.seq, t.timeNs, t.merged = sym, seq, ns, int64(merged)
 	return true
 }
-
-// numChar marks the bytes a JSON number is made of.
-var numChar = [256]bool{'0': true, '1': true, '2': true, '3': true, '4': true,
-	'5': true, '6': true, '7': true, '8': true, '9': true,
-	'-': true, '+': true, '.': true, 'e': true, 'E': true}
 
 // parseUint reads a JSON integer >= 0 at b[i:], rejecting fractions,
 // exponents, leading zeros and overflow.
@@ -141,4 +135,46 @@ func parseUint(b []byte, i int) (uint64, int, bool) {
 		return 0, i, false
 	}
 	return v, i, true
+}
+
+// skipNumber returns the end of the JSON number at b[i:], checking its
+// syntax as encoding/json does.
+func skipNumber(b []byte, i int) (int, bool) {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = skipDigits(b, i)
+	default:
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		j := skipDigits(b, i+1)
+		if j == i+1 {
+			return j, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := skipDigits(b, i)
+		if j == i {
+			return j, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
 }

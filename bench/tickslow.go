@@ -1,114 +1,54 @@
 package bench
 
-// slowTick is parseTick for any JSON object.
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// slowTick is parseTick for any JSON object, by encoding/json. It decodes
+// into a map, not a struct, because struct fields match keys regardless
+// of case and fastTick's keys are exact; the last of a repeated key wins,
+// as it does there.
 func slowTick(b []byte, t *tickFields, tc *timeCache) bool {
 	*t = tickFields{}
-	i := skipWS(b, 0)
-	if i >= len(b) || b[i] != '{' {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil || m == nil {
 		return false
 	}
-	i++
-	var have uint8
-	for {
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return false
-		}
-		if b[i] == '}' {
-			return have == 7 && skipWS(b, i+1) == len(b)
-		}
-		if b[i] != '"' {
-			return false
-		}
-		ks := i + 1
-		ke := ks
-		for ke < len(b) && b[ke] != '"' && b[ke] != '\\' {
-			ke++
-		}
-		var key []byte
-		if ke < len(b) && b[ke] == '"' {
-			key = b[ks:ke]
-			i = ke + 1
-		} else { // escaped key: none of ours
-			j, ok := skipString(b, i)
-			if !ok {
-				return false
-			}
-			i = j
-		}
-		i = skipWS(b, i)
-		if i >= len(b) || b[i] != ':' {
-			return false
-		}
-		i = skipWS(b, i+1)
-		if i >= len(b) {
-			return false
-		}
-		switch string(key) {
-		case "symbol":
-			if b[i] != '"' {
-				return false
-			}
-			s := i + 1
-			e := s
-			for e < len(b) && b[e] != '"' && b[e] != '\\' && b[e] >= 0x20 {
-				e++
-			}
-			if e >= len(b) || b[e] != '"' {
-				return false
-			}
-			t.symbol = b[s:e]
-			i = e + 1
-			have |= 1
-		case "seq":
-			v, j, ok := parseUint(b, i)
-			if !ok {
-				return false
-			}
-			t.seq, i = v, j
-			have |= 2
-		case "time":
-			if b[i] != '"' {
-				return false
-			}
-			s := i + 1
-			e := s
-			for e < len(b) && b[e] != '"' {
-				e++
-			}
-			if e >= len(b) {
-				return false
-			}
-			ns, ok := parseRFC3339(b[s:e], tc)
-			if !ok {
-				return false
-			}
-			t.timeNs = ns
-			i = e + 1
-			have |= 4
-		case "merged":
-			v, j, ok := parseUint(b, i)
-			if !ok || v > 1<<62 {
-				return false
-			}
-			t.merged, i = int64(v), j
-		default:
-			j, ok := skipValue(b, i, 0)
-			if !ok {
-				return false
-			}
-			i = j
-		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return false
-		}
-		switch b[i] {
-		case ',':
-			i++
-		case '}':
-		default:
+	// The symbol is taken as its bytes, unescaped ones only, as fastTick
+	// does; decoding it would turn invalid UTF-8 into U+FFFD.
+	sym := m["symbol"]
+	if len(sym) < 2 || sym[0] != '"' || bytes.IndexByte(sym, '\\') >= 0 {
+		return false
+	}
+	seq, ok := jsonUint(m["seq"])
+	if !ok {
+		return false
+	}
+	var ts string
+	if raw, ok := m["time"]; !ok || json.Unmarshal(raw, &ts) != nil {
+		return false
+	}
+	ns, ok := parseRFC3339([]byte(ts), tc)
+	if !ok {
+		return false
+	}
+	var merged uint64
+	if raw, ok := m["merged"]; ok {
+		if merged, ok = jsonUint(raw); !ok || merged > 1<<62 {
 			return false
 		}
 	}
+	t.symbol, t.seq, t.timeNs, t.merged = sym[1:len(sym)-1], seq, ns, int64(merged)
+	return true
+}
+
+// jsonUint decodes a JSON integer >= 0 (no fraction or exponent, no
+// overflow); null, which json.Unmarshal would skip, is refused.
+func jsonUint(raw json.RawMessage) (uint64, bool) {
+	if len(raw) == 0 || raw[0] < '0' || raw[0] > '9' {
+		return 0, false
+	}
+	var v uint64
+	return v, json.Unmarshal(raw, &v) == nil
 }
