@@ -8,6 +8,69 @@ import (
 	"text/tabwriter"
 )
 
+// Latency is a latency summary in microseconds.
+type Latency struct {
+	P50  int64   `json:"p50"`
+	P90  int64   `json:"p90"`
+	P99  int64   `json:"p99"`
+	P999 int64   `json:"p999"`
+	Max  int64   `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Result is what one run measured. Deliveries count ticks to clients, a
+// merged event counting the ticks it stands for; only ticks whose
+// scheduled time falls in the measured window count, and each one's
+// latency (receipt and parse minus that time) is in Latency. Seq checks
+// (gaps and the rest) cover the whole run.
+type Result struct {
+	Scenario         string  `json:"scenario"`
+	Target           string  `json:"target"`
+	Clients          int     `json:"clients"`
+	SlowClients      int     `json:"slow_clients"`
+	Rate             float64 `json:"rate"`
+	Universe         int     `json:"universe"`           // symbols the gateway publishes
+	SymbolsPerClient float64 `json:"symbols_per_client"` // mean
+	Throttle         string  `json:"throttle,omitempty"`
+	DurationS        float64 `json:"duration_s"`
+	WarmupS          float64 `json:"warmup_s"`
+
+	Delivered        uint64  `json:"delivered"`
+	Events           uint64  `json:"events"`
+	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
+	OfferedPerSec    float64 `json:"offered_per_sec"` // what the rate and subscriptions imply
+	Latency          Latency `json:"latency_us"`
+
+	Gaps         uint64 `json:"gaps"` // missing ticks (healthy clients)
+	GapEvents    uint64 `json:"gap_events"`
+	Dups         uint64 `json:"dups"`
+	Overlaps     uint64 `json:"overlaps"`
+	Merged       uint64 `json:"merged"` // ticks that arrived in merged events
+	MergedEvents uint64 `json:"merged_events"`
+	BadEvents    uint64 `json:"bad_events"`
+	Resets       uint64 `json:"resets"`
+	Snapshots    uint64 `json:"snapshots"`
+	SlowGaps     uint64 `json:"slow_gaps"`   // missing ticks seen by stalled clients when they read at last
+	SlowMerged   uint64 `json:"slow_merged"` // ticks merged for stalled clients
+
+	Connected     int   `json:"connected"`
+	ConnectErrors int   `json:"connect_errors"`
+	Disconnects   int64 `json:"disconnects"` // healthy clients' streams that ended
+	Reconnects    int64 `json:"reconnects"`
+	Shed          int64 `json:"shed"`    // stalled clients whose connection the gateway closed
+	Lagging       int   `json:"lagging"` // healthy clients with ticks of the window still missing after the drain
+
+	GatewayCPUS      float64  `json:"gateway_cpu_s"` // in the measured window
+	CPUUsPerDelivery float64  `json:"cpu_us_per_delivery"`
+	RSSBytes         int64    `json:"rss_bytes"`      // at the end of the window
+	RSSPeakBytes     int64    `json:"rss_peak_bytes"` // VmHWM
+	RSSBaseBytes     int64    `json:"rss_base_bytes"` // before clients connected
+	RSSPerConnBytes  float64  `json:"rss_per_conn_bytes"`
+	BenchCPUS        float64  `json:"bench_cpu_s"` // this process, in the window
+	CPUs             int      `json:"cpus"`
+	Errors           []string `json:"errors,omitempty"` // the first few client errors
+}
+
 // WriteTable writes r as a human-readable table.
 func (r *Result) WriteTable(w io.Writer) {
 	subs := "all symbols"

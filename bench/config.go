@@ -1,0 +1,116 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Config describes one bench run. Zero fields mean the defaults given.
+type Config struct {
+	Clients int     // SSE clients, stalled ones included; default 100
+	Rate    float64 // ticks/s over all symbols: the started gateway's --rate; with Target, for the report only; default 100
+
+	// Symbols is the size of the published universe: passed to the started
+	// gateway as --symbols N; with Target, clients use the first N
+	// symbols of /v1/symbols. 0: all.
+	Symbols int
+	// SymbolList, if set, is the set clients subscribe from instead.
+	SymbolList []string
+	// PerClientSymbols: 0 means every client asks for the whole set (all
+	// symbols); N > 0 gives each client N symbols of the set, round robin.
+	PerClientSymbols int
+	Throttle         time.Duration // throttle= on every request; 0: none
+
+	Slow       float64 // share of clients that connect and never read, 0..1
+	SlowRcvBuf int     // SO_RCVBUF of a stalled client, bytes; default 4096
+
+	Duration       time.Duration // measured window; default 10s
+	Warmup         time.Duration // before it, excluded; default 2s (negative: none)
+	Drain          time.Duration // after it, time for ticks in flight and for finding shed clients; default 3s
+	ConnectTimeout time.Duration // for all clients to connect; default 60s
+
+	Target    string // URL of a running gateway; empty: start `tickcast serve`
+	TargetPID int    // with Target, its process id, for CPU and RSS; 0: not measured
+	Addrs     int    // spread clients over source addresses 127.0.0.1..127.0.0.N; 0 or 1: one
+
+	// For the gateway the bench starts.
+	Seed         int64         // --seed; default 1
+	Memory       bool          // --memory: in-memory JetStream store
+	MaxConns     int           // --max-conns, if > 0
+	WriteTimeout time.Duration // --write-timeout, if > 0
+	ServeArgs    []string      // more arguments for serve
+	Exe          string        // the tickcast binary; default os.Executable()
+	ChildEnv     []string      // more environment for it, KEY=VALUE
+	ChildOutput  io.Writer     // copy of its stdout and stderr; nil: kept only for errors
+
+	ReadBuf  int    // per-client read buffer, bytes; default 8192
+	Scenario string // label for the report
+}
+
+func (c *Config) defaults() {
+	if c.Clients <= 0 {
+		c.Clients = 100
+	}
+	if c.Rate <= 0 {
+		c.Rate = 100
+	}
+	if c.SlowRcvBuf <= 0 {
+		c.SlowRcvBuf = 4096
+	}
+	if c.Duration <= 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Warmup == 0 {
+		c.Warmup = 2 * time.Second
+	} else if c.Warmup < 0 {
+		c.Warmup = 0
+	}
+	if c.Drain <= 0 {
+		c.Drain = 3 * time.Second
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 60 * time.Second
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.ReadBuf < 512 {
+		c.ReadBuf = 8192
+	}
+	if c.Scenario == "" {
+		c.Scenario = "custom"
+	}
+}
+
+func checkConfig(cfg *Config) error {
+	if cfg.Slow < 0 || cfg.Slow > 1 {
+		return fmt.Errorf("bench: slow share %v: want 0 to 1", cfg.Slow)
+	}
+	if cfg.Addrs > 254 {
+		return fmt.Errorf("bench: %d source addresses: at most 254", cfg.Addrs)
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && uint64(cfg.Clients)+64 > lim.Cur {
+		return fmt.Errorf("bench: %d clients need more open files than this process may have (%d): split them over several bench processes with --target", cfg.Clients, lim.Cur)
+	}
+	return nil
+}
+
+// subscriptionSet returns the symbols clients subscribe from, and whether
+// that is the whole universe (so requests can omit symbols=).
+func subscriptionSet(cfg *Config, universe []string) ([]string, bool) {
+	if len(cfg.SymbolList) > 0 {
+		set := make([]string, len(cfg.SymbolList))
+		for i, s := range cfg.SymbolList {
+			set[i] = strings.ToUpper(strings.TrimSpace(s))
+		}
+		return set, false
+	}
+	if cfg.Symbols > 0 && cfg.Symbols < len(universe) {
+		return universe[:cfg.Symbols], false
+	}
+	return universe, true
+}
