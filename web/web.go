@@ -3,7 +3,9 @@
 //
 // The page is built only on the browser's EventSource and the public API
 // (/v1/symbols, /v1/stream, /v1/snapshot), so it doubles as the reference
-// client that front-end developers copy from. Its watchlist rows carry
+// client that front-end developers copy from: static/feed.js is that
+// client in one file (EventSource, resume, gap rule, reset; no DOM), and
+// the other modules are the view on it. Its watchlist rows carry
 // data-symbol="AAPL" and their cells data-field="price" (bid, ask, change,
 // pctChange, spread, volume, name, ...), so scripts and tests can find them.
 //

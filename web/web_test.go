@@ -42,8 +42,9 @@ func TestHandler(t *testing.T) {
 	}{
 		{"index at root", "GET", "/", 200, "text/html; charset=utf-8", `id="conn-state"`},
 		{"index by name", "GET", "/index.html", 200, "text/html; charset=utf-8", `<template id="row-tpl">`},
-		{"module", "GET", "/app.js", 200, "text/javascript; charset=utf-8", "EventSource"},
-		{"feed module", "GET", "/feed.js", 200, "text/javascript; charset=utf-8", "lastEventId"},
+		{"module", "GET", "/app.js", 200, "text/javascript; charset=utf-8", "from './feed.js'"},
+		{"feed module", "GET", "/feed.js", 200, "text/javascript; charset=utf-8", "new EventSource("},
+		{"feed module resumes", "GET", "/feed.js", 200, "text/javascript; charset=utf-8", "lastEventId"},
 		{"stylesheet", "GET", "/style.css", 200, "text/css; charset=utf-8", "tabular-nums"},
 		{"icon", "GET", "/favicon.svg", 200, "image/svg+xml", "<svg"},
 		{"head", "HEAD", "/", 200, "text/html; charset=utf-8", ""},
@@ -104,7 +105,7 @@ func TestReferencesResolve(t *testing.T) {
 			}
 		}
 	}
-	for _, need := range []string{"index.html", "app.js", "style.css"} {
+	for _, need := range []string{"index.html", "app.js", "feed.js", "style.css"} {
 		if _, ok := assets[need]; !ok {
 			t.Errorf("%s not embedded", need)
 		}

@@ -1,21 +1,39 @@
-// Feed keeps one EventSource open on /v1/stream and tracks the connection
-// as a user sees it. It is the part of the dashboard to copy when you write
-// your own client:
+// feed.js: the tickcast reference client. Copy this one file: it needs
+// only EventSource, fetch and URL (no DOM, no other module).
 //
-//   - Keep the id of the last event you handled (e.lastEventId).
-//   - EventSource reconnects by itself and sends that id as Last-Event-ID;
-//     the server then replays what you missed as ordinary tick events (a
-//     resume), or sends `reset` followed by a `snapshot` when it cannot.
+//   import { Feed } from './feed.js';
+//   const feed = new Feed(document.baseURI, {
+//     status(state, text) {},        // connecting, live, reconnecting, resumed, reset, error, idle
+//     snapshot(ticks, { reset }) {}, // the latest tick per symbol: replace your state with it
+//     tick(t) {},                    // a new tick, in order per symbol; repeats never come here
+//     gap(g) {},                     // {symbol, missed, prev, next}: seq jumped; tick(t) follows
+//     reset({ reason, requested }) {}, // cannot resume exactly: a snapshot follows
+//   });
+//   feed.open({ symbols: ['AAPL', 'MSFT'], throttle: '250ms' }); // symbols null: all
+//   feed.open({ symbols: null }); // later: another request, resuming from the last id
+//   feed.stop('idle');            // close on purpose; the next open starts over
+//
+// Every handler is optional. Also: ignored(t) for a tick event not passed
+// to tick() (a repeat or overlap after a resume), and log(text) for the
+// moments worth a line in a connection log. Fields to read: state, text,
+// lastId, connections, streamURL; latest(symbol) is the last tick held.
+//
+// What it does, and what your own client must do too:
+//
+//   - Keep the id of the last event handled (e.lastEventId). EventSource
+//     reconnects by itself and sends it as Last-Event-ID; the server then
+//     replays what you missed as ordinary tick events (a resume), or sends
+//     `reset` and a `snapshot` when it cannot.
 //   - When you replace the EventSource yourself (other symbols, another
 //     throttle), put the id in the URL as lastEventId= so nothing is lost
-//     across the switch.
+//     across the switch; symbols you add get their latest tick from
+//     /v1/snapshot at once (snapshot(ticks, {partial: true})).
+//   - Per symbol, seq - previous seq == (merged || 1). More is a gap; a seq
+//     not above the previous one (only right after a resume) is a tick you
+//     already hold: skip it. A snapshot, and above all a reset, replaces
+//     the state: no gap is counted across it.
 //   - Browsers give up on any non-200 answer; a 400 is a request that will
 //     stay wrong, anything else is worth retrying later.
-//
-// States (Feed.state): connecting, live, reconnecting, resumed, reset,
-// error, idle. Feed.text is the line to show for it. Handlers get the data:
-// snapshot(ticks, {reset}), tick(tick), reset({reason, requested}), and
-// log(text) for the moments worth a line in a connection log.
 
 const CAUGHT_UP_MS = 1000; // a resumed tick this close to now is live again
 const CATCH_UP_LIMIT_MS = 20000; // give up measuring catch-up (clock skew)
@@ -23,13 +41,22 @@ const HOLD_MS = 6000; // how long "resumed ..." or "reset ..." stays up
 const IDLE_RESUME_MS = 3000; // reconnected but nothing to replay: live
 const MAX_BACKOFF_MS = 15000;
 
+// missed is the gap rule: how many ticks of a symbol are missing between
+// the previous seq held and tick t. More than 0 is a gap; 0 is the next
+// tick; less than 0 overlaps ticks already held (after a resume).
+export function missed(prevSeq, t) {
+  return t.seq - (t.merged > 1 ? t.merged : 1) - prevSeq;
+}
+
 export class Feed {
-  constructor(base, handlers) {
+  constructor(base, handlers = {}) {
     this.base = base;
     this.h = handlers;
-    this.symbols = null; // null: all symbols; else a sorted array
+    this.symbols = null; // null: all symbols; else an array
+    this.asked = null; // the symbols of the latest connection
     this.throttle = '0';
     this.lastId = '';
+    this.held = new Map(); // symbol -> latest tick: the per-symbol state
     this.es = null;
     this.state = 'connecting';
     this.text = 'connecting';
@@ -48,10 +75,50 @@ export class Feed {
     this.lostAt = 0;
   }
 
-  // url is the stream URL for the current symbols and throttle, resuming
-  // from the last id (the Last-Event-ID header of an automatic reconnect
-  // takes precedence over the lastEventId query parameter on the server).
-  url() {
+  // latest is the last tick held for symbol, or undefined.
+  latest(symbol) {
+    return this.held.get(symbol);
+  }
+
+  // streamURL is the URL of the open stream, '' when there is none.
+  get streamURL() {
+    return this.es ? this.es.url : '';
+  }
+
+  // set records what the next connection asks for, without connecting:
+  // symbols (an array, or null for all) and throttle ('0', '250ms', ...).
+  set({ symbols, throttle } = {}) {
+    if (symbols !== undefined) this.symbols = symbols;
+    if (throttle !== undefined) this.throttle = throttle;
+  }
+
+  // open (re)connects with the current or given request. With an id to
+  // resume from, it resumes ("switch": the state stays "live") and fills
+  // symbols added to the request from /v1/snapshot; the first time, and
+  // after stop, it starts over with a snapshot.
+  open(opts) {
+    const had = this.asked;
+    this.set(opts);
+    if (this.stopped) this.lastId = ''; // nothing to carry on after idle
+    const resume = this.lastId !== '';
+    this.connect(resume ? 'switch' : 'first');
+    if (resume) this.fill(had);
+  }
+
+  // stop closes the stream on purpose (nothing to ask for); text is the
+  // state's text, e.g. "idle · no symbols selected".
+  stop(text) {
+    this.close();
+    this.stopped = true;
+    this.held.clear();
+    clearTimeout(this.holdTimer);
+    this.setState('idle', text);
+  }
+
+  // requestURL is the stream URL for the current symbols and throttle,
+  // resuming from the last id (the Last-Event-ID header of an automatic
+  // reconnect takes precedence over the lastEventId query parameter).
+  requestURL() {
     const u = new URL('v1/stream', this.base);
     if (this.symbols) u.searchParams.set('symbols', this.symbols.join(','));
     if (this.throttle && this.throttle !== '0') u.searchParams.set('throttle', this.throttle);
@@ -59,19 +126,26 @@ export class Feed {
     return u.href;
   }
 
-  // open replaces the connection. mode is 'first', 'switch' (symbols or
+  // connect replaces the connection. mode is 'first', 'switch' (symbols or
   // throttle changed: stays "live") or 'reconnect' (shows "resumed").
-  open(mode) {
+  connect(mode) {
     this.close();
     this.stopped = false;
     this.mode = mode;
     this.firstEvent = true;
     this.pendingReset = null;
     this.catching = false;
-    if (mode === 'first') this.set('connecting', 'connecting');
-    const url = this.url();
-    if (mode === 'switch') this.log(`switched · ${this.describe()} · from ${this.lastId}`);
-    else if (mode === 'reconnect') this.log('reopening the stream');
+    if (mode === 'first') this.setState('connecting', 'connecting');
+    const url = this.requestURL();
+    this.asked = this.symbols;
+    if (mode === 'switch') {
+      this.log(`switched · ${this.describe()} · from ${this.lastId}`);
+      // Symbols no longer asked for: their seq will not continue.
+      if (this.symbols) {
+        const keep = new Set(this.symbols);
+        for (const sym of this.held.keys()) if (!keep.has(sym)) this.held.delete(sym);
+      }
+    } else if (mode === 'reconnect') this.log('reopening the stream');
     const es = new EventSource(url);
     this.es = es;
     this.connections++;
@@ -91,12 +165,28 @@ export class Feed {
     }
   }
 
-  // stop closes the stream on purpose (nothing selected).
-  stop(text) {
-    this.close();
-    this.stopped = true;
-    clearTimeout(this.holdTimer);
-    this.set('idle', text);
+  // fill shows symbols added to a resumed request at once: their latest
+  // ticks from /v1/snapshot, for those the stream has not delivered yet.
+  // The stream resumes from before them, so what the snapshot covers
+  // comes again as repeats, and is skipped.
+  async fill(had) {
+    const now = this.symbols;
+    if (had === null) return; // all symbols before: nothing is new
+    const added = now ? now.filter((s) => !had.includes(s)) : null; // null: all
+    if (added && !added.length) return;
+    const u = new URL('v1/snapshot', this.base);
+    if (added) u.searchParams.set('symbols', added.join(','));
+    let ticks;
+    try {
+      const r = await fetch(u, { cache: 'no-store' });
+      if (!r.ok) return;
+      ticks = valid((await r.json()).ticks);
+    } catch { return; /* the stream fills them anyway */ }
+    const want = this.symbols ? new Set(this.symbols) : null; // the request may have changed since
+    ticks = ticks.filter((t) => (!want || want.has(t.symbol)) && !this.held.has(t.symbol));
+    if (!ticks.length) return;
+    for (const t of ticks) this.held.set(t.symbol, t);
+    this.emit('snapshot', ticks, { reset: false, partial: true });
   }
 
   // describe is the current request in words.
@@ -113,21 +203,27 @@ export class Feed {
     return ` · offline ${s.toFixed(1)} s`;
   }
 
-  log(text) {
-    if (this.h.log) this.h.log(text);
+  emit(name, ...args) {
+    const f = this.h[name];
+    if (f) f(...args);
   }
 
-  set(state, text) {
+  log(text) {
+    this.emit('log', text);
+  }
+
+  setState(state, text) {
     this.state = state;
     this.text = text;
+    this.emit('status', state, text);
   }
 
   // hold shows a passing state for a while, then "live".
   hold(state, text) {
-    this.set(state, text);
+    this.setState(state, text);
     clearTimeout(this.holdTimer);
     this.holdTimer = setTimeout(() => {
-      if (this.state === state && this.es) this.set('live', 'live');
+      if (this.state === state && this.es) this.setState('live', 'live');
     }, HOLD_MS);
   }
 
@@ -159,13 +255,15 @@ export class Feed {
     this.pendingReset = null;
     const first = this.firstEvent;
     this.began();
-    const ticks = Array.isArray(data.ticks) ? data.ticks : [];
+    const ticks = valid(data.ticks);
     this.log(`${reset ? 'snapshot after reset' : this.mode === 'first' ? 'connected' : 'reconnected'} · ${this.describe()} · snapshot of ${ticks.length}`);
-    this.h.snapshot(ticks, { reset: !!reset });
+    // The stream continues from these ticks: no gap is counted across them.
+    for (const t of ticks) this.held.set(t.symbol, t);
+    this.emit('snapshot', ticks, { reset: !!reset, partial: false });
     if (reset) this.hold('reset', 'reset · ' + (reset.reason || 'state replaced'));
     else if (first) {
       clearTimeout(this.holdTimer);
-      this.set('live', 'live');
+      this.setState('live', 'live');
     }
   }
 
@@ -178,10 +276,10 @@ export class Feed {
         this.catching = true;
         this.caught = 0;
         this.catchStart = Date.now();
-        this.set('resumed', 'resumed · catching up');
+        this.setState('resumed', 'resumed · catching up');
       } else {
         clearTimeout(this.holdTimer);
-        this.set('live', 'live');
+        this.setState('live', 'live');
       }
     }
     if (this.catching) {
@@ -194,10 +292,25 @@ export class Feed {
         this.log(this.text + this.offline());
       } else {
         this.caught += t.merged > 1 ? t.merged : 1;
-        this.text = `resumed · catching up ${this.caught.toLocaleString('en-US')} ticks`;
+        this.setState('resumed', `resumed · catching up ${this.caught.toLocaleString('en-US')} ticks`);
       }
     }
-    this.h.tick(t);
+    this.take(t);
+  }
+
+  // take applies the gap rule to a tick event and passes it on.
+  take(t) {
+    const prev = t && this.held.get(t.symbol);
+    if (!t || typeof t.symbol !== 'string' || !(t.seq > 0) || (prev && t.seq <= prev.seq)) {
+      this.emit('ignored', t); // a repeat after a resume (or no seq at all)
+      return;
+    }
+    this.held.set(t.symbol, t);
+    if (prev) {
+      const n = missed(prev.seq, t);
+      if (n > 0) this.emit('gap', { symbol: t.symbol, missed: n, prev: prev.seq, next: prev.seq + n + 1 });
+    }
+    this.emit('tick', t);
   }
 
   onReset(e) {
@@ -207,9 +320,10 @@ export class Feed {
     this.began();
     this.catching = false;
     this.pendingReset = data;
-    this.set('reset', 'reset · ' + (data.reason || 'state replaced'));
+    this.held.clear(); // replaced by the snapshot that follows
+    this.setState('reset', 'reset · ' + (data.reason || 'state replaced'));
     this.log(`reset · ${data.reason || 'no reason given'} · requested ${data.requested || '–'}`);
-    this.h.reset(data);
+    this.emit('reset', data);
   }
 
   onError(es) {
@@ -223,7 +337,7 @@ export class Feed {
       }
       this.mode = 'reconnect';
       this.firstEvent = true;
-      this.set('reconnecting', 'reconnecting');
+      this.setState('reconnecting', 'reconnecting');
       return;
     }
     // CLOSED: the browser gave up (a non-200 answer). Ask the API why:
@@ -233,7 +347,7 @@ export class Feed {
       this.log('stream closed by the browser · retrying');
     }
     this.es = null;
-    this.set('reconnecting', 'reconnecting');
+    this.setState('reconnecting', 'reconnecting');
     this.probe();
   }
 
@@ -245,14 +359,19 @@ export class Feed {
       if (r.status === 400) {
         let msg = 'bad request';
         try { msg = (await r.json()).error || msg; } catch { /* keep msg */ }
-        this.set('error', 'error · ' + msg);
+        this.setState('error', 'error · ' + msg);
         this.log(`stream refused · 400 · ${msg}`);
         return;
       }
     } catch { /* the server is away: retry below */ }
     if (this.es || this.stopped) return; // reopened or stopped meanwhile
     clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => this.open('reconnect'), this.backoff);
+    this.retryTimer = setTimeout(() => this.connect('reconnect'), this.backoff);
     this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
   }
+}
+
+// valid keeps the ticks of a snapshot that a client can follow.
+function valid(ticks) {
+  return Array.isArray(ticks) ? ticks.filter((t) => t && typeof t.symbol === 'string' && t.seq > 0) : [];
 }

@@ -1,0 +1,187 @@
+// Unit test of the reference client web/static/feed.js in node, with a
+// fake EventSource and fetch: the gap rule, repeats after a resume, reset,
+// the resume id in the URL and the connection states.
+//
+//   node feed.test.mjs
+
+import { test, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+
+// web/static has no package.json saying its .js files are modules (it is
+// served as is), and node before 20.19 would read feed.js as CommonJS: load
+// it from a data: URL, which is always a module. feed.js imports nothing.
+const src = await readFile(new URL('../static/feed.js', import.meta.url), 'utf8');
+const { Feed, missed } = await import('data:text/javascript;charset=utf-8,' + encodeURIComponent(src));
+
+class FakeEventSource {
+  static CONNECTING = 0;
+  static OPEN = 1;
+  static CLOSED = 2;
+  static all = [];
+  constructor(url) {
+    this.url = url;
+    this.readyState = FakeEventSource.CONNECTING;
+    this.listeners = {};
+    this.onopen = null;
+    this.onerror = null;
+    FakeEventSource.all.push(this);
+  }
+  addEventListener(type, f) { (this.listeners[type] ||= []).push(f); }
+  close() { this.readyState = FakeEventSource.CLOSED; }
+  // Test side:
+  open() { this.readyState = FakeEventSource.OPEN; if (this.onopen) this.onopen(); }
+  send(type, data, id) {
+    for (const f of this.listeners[type] || []) f({ data: JSON.stringify(data), lastEventId: id || '' });
+  }
+  drop() { this.readyState = FakeEventSource.CONNECTING; if (this.onerror) this.onerror(); }
+}
+globalThis.EventSource = FakeEventSource;
+
+let fetched; // URLs asked of fetch
+let snapshotTicks; // what the fake /v1/snapshot answers
+globalThis.fetch = async (u) => {
+  fetched.push(String(u));
+  return { ok: true, status: 200, json: async () => ({ id: 'e-99', ticks: snapshotTicks }) };
+};
+
+const BASE = 'http://127.0.0.1:1/';
+const tick = (symbol, seq, extra = {}) => ({ symbol, seq, time: new Date().toISOString(), price: 10, bid: 9.99, ask: 10.01, size: 100, volume: seq * 100, ...extra });
+const last = () => FakeEventSource.all[FakeEventSource.all.length - 1];
+
+// recorder is a Feed with every handler writing to one list of events.
+function recorder() {
+  const got = [];
+  const feed = new Feed(BASE, {
+    status: (state, text) => got.push(['status', state, text]),
+    snapshot: (ticks, o) => got.push(['snapshot', ticks.map((t) => `${t.symbol}:${t.seq}`), o]),
+    tick: (t) => got.push(['tick', `${t.symbol}:${t.seq}`]),
+    gap: (g) => got.push(['gap', g]),
+    reset: (r) => got.push(['reset', r]),
+    ignored: (t) => got.push(['ignored', `${t.symbol}:${t.seq}`]),
+  });
+  const only = (kind) => got.filter((e) => e[0] === kind).map((e) => e.slice(1));
+  return { feed, got, only };
+}
+
+beforeEach(() => {
+  FakeEventSource.all = [];
+  fetched = [];
+  snapshotTicks = [];
+});
+
+test('missed: the gap rule seq - previous seq > (merged || 1)', () => {
+  assert.equal(missed(5, { seq: 6 }), 0);
+  assert.equal(missed(5, { seq: 8 }), 2);
+  assert.equal(missed(5, { seq: 8, merged: 3 }), 0);
+  assert.equal(missed(5, { seq: 9, merged: 3 }), 1);
+  assert.equal(missed(5, { seq: 7, merged: 4 }) < 0, true, 'an overlap after a resume');
+});
+
+test('snapshot, then ticks: gaps are reported before the tick, merged ticks are not gaps', () => {
+  const { feed, only } = recorder();
+  feed.open({ symbols: ['AAPL', 'MSFT'], throttle: '250ms' });
+  const es = last();
+  const u = new URL(es.url);
+  assert.equal(u.pathname, '/v1/stream');
+  assert.equal(u.searchParams.get('symbols'), 'AAPL,MSFT');
+  assert.equal(u.searchParams.get('throttle'), '250ms');
+  assert.equal(u.searchParams.get('lastEventId'), null, 'nothing to resume from yet');
+  assert.equal(feed.state, 'connecting');
+
+  es.open();
+  es.send('snapshot', { ticks: [tick('AAPL', 10), tick('MSFT', 20)] }, 'e-1');
+  assert.equal(feed.state, 'live');
+  assert.equal(feed.lastId, 'e-1');
+  es.send('tick', tick('AAPL', 11), 'e-2');
+  es.send('tick', tick('AAPL', 14, { merged: 3 }), 'e-3');
+  es.send('tick', tick('MSFT', 23), 'e-4'); // 21 and 22 missing
+  es.send('tick', tick('MSFT', 24), 'e-5');
+  assert.deepEqual(only('tick').flat(), ['AAPL:11', 'AAPL:14', 'MSFT:23', 'MSFT:24']);
+  assert.deepEqual(only('gap').flat(), [{ symbol: 'MSFT', missed: 2, prev: 20, next: 23 }]);
+  assert.equal(feed.latest('MSFT').seq, 24);
+  assert.equal(feed.lastId, 'e-5');
+  feed.stop('idle');
+});
+
+test('after a reconnect, repeated and overlapping ticks are skipped, not gaps', () => {
+  const { feed, only, got } = recorder();
+  feed.open({ symbols: null });
+  const es = last();
+  es.open();
+  es.send('snapshot', { ticks: [tick('AAPL', 10)] }, 'e-1');
+  es.send('tick', tick('AAPL', 11), 'e-2');
+  es.drop(); // the browser reconnects by itself with Last-Event-ID: e-2
+  assert.equal(feed.state, 'reconnecting');
+  es.open();
+  es.send('tick', tick('AAPL', 11), 'e-2'); // a repeat
+  assert.equal(feed.state, 'resumed');
+  es.send('tick', tick('AAPL', 13, { merged: 3 }), 'e-4'); // overlaps 11
+  es.send('tick', tick('AAPL', 14), 'e-5');
+  assert.deepEqual(only('ignored').flat(), ['AAPL:11']);
+  assert.deepEqual(only('tick').flat(), ['AAPL:11', 'AAPL:13', 'AAPL:14']);
+  assert.deepEqual(only('gap'), []);
+  const states = got.filter((e) => e[0] === 'status').map((e) => e[1]);
+  assert.deepEqual([...new Set(states)], ['connecting', 'live', 'reconnecting', 'resumed']);
+  feed.stop('idle');
+});
+
+test('a reset replaces all state: the snapshot after it may go back, no gap', () => {
+  const { feed, only } = recorder();
+  feed.open({ symbols: ['AAPL'] });
+  const es = last();
+  es.open();
+  es.send('snapshot', { ticks: [tick('AAPL', 50)] }, 'e-1');
+  es.send('reset', { reason: 'id older than the window', requested: 'e-1' }, '');
+  assert.equal(feed.state, 'reset');
+  assert.equal(feed.latest('AAPL'), undefined, 'state dropped at reset');
+  es.send('snapshot', { ticks: [tick('AAPL', 7)] }, 'f-1');
+  es.send('tick', tick('AAPL', 8), 'f-2');
+  assert.deepEqual(only('reset').flat(), [{ reason: 'id older than the window', requested: 'e-1' }]);
+  const snaps = only('snapshot');
+  assert.deepEqual(snaps[1], [['AAPL:7'], { reset: true, partial: false }]);
+  assert.deepEqual(only('tick').flat(), ['AAPL:8']);
+  assert.deepEqual(only('gap'), []);
+  assert.equal(feed.state, 'reset', 'the reset stays up a while');
+  assert.equal(feed.lastId, 'f-2');
+  feed.stop('idle');
+});
+
+test('a new request resumes with lastEventId= and fills added symbols from /v1/snapshot', async () => {
+  const { feed, only } = recorder();
+  feed.open({ symbols: ['AAPL'] });
+  let es = last();
+  es.open();
+  es.send('snapshot', { ticks: [tick('AAPL', 10)] }, 'e-1');
+  snapshotTicks = [tick('MSFT', 40)];
+  feed.open({ symbols: ['AAPL', 'MSFT'] });
+  assert.equal(es.readyState, FakeEventSource.CLOSED, 'the old stream is closed');
+  es = last();
+  const u = new URL(es.url);
+  assert.equal(u.searchParams.get('symbols'), 'AAPL,MSFT');
+  assert.equal(u.searchParams.get('lastEventId'), 'e-1');
+  await new Promise((ok) => setTimeout(ok, 0));
+  assert.deepEqual(fetched.map((f) => new URL(f).search), ['?symbols=MSFT']);
+  assert.deepEqual(only('snapshot')[1], [['MSFT:40'], { reset: false, partial: true }]);
+  // The stream resumes from e-1: MSFT ticks the snapshot covers are repeats.
+  es.open();
+  es.send('tick', tick('MSFT', 39), 'e-2');
+  es.send('tick', tick('MSFT', 40), 'e-3');
+  es.send('tick', tick('MSFT', 41), 'e-4');
+  assert.deepEqual(only('ignored').flat(), ['MSFT:39', 'MSFT:40']);
+  assert.deepEqual(only('tick').flat(), ['MSFT:41']);
+  assert.equal(feed.state, 'live');
+
+  // Dropping a symbol forgets its seq: coming back later is not a gap.
+  feed.open({ symbols: ['AAPL'] });
+  assert.equal(feed.latest('MSFT'), undefined);
+
+  // After stop, the next open starts over: no resume id.
+  feed.stop('idle · no symbols selected');
+  assert.equal(feed.state, 'idle');
+  assert.equal(feed.streamURL, '');
+  feed.open({ symbols: ['MSFT'] });
+  assert.equal(new URL(last().url).searchParams.get('lastEventId'), null);
+  assert.equal(feed.state, 'connecting');
+  feed.stop('idle');
+});
