@@ -268,3 +268,46 @@ func (h *hub) snapshotLocked(c *client) []market.Tick {
 	sort.Slice(out, func(a, b int) bool { return out[a].Symbol < out[b].Symbol })
 	return out
 }
+
+func (h *hub) lastSeqNow() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.lastSeq
+}
+
+// positionBefore returns the last ring position in (from, head] whose
+// entry the hub appended before t (from if none). Entries appended after
+// a client's timer fired carry a later time, so every client asking about
+// the same instant gets the same answer.
+func (h *hub) positionBefore(t time.Time, from uint64) (uint64, error) {
+	head := h.head.Load()
+	if head <= from {
+		return from, nil
+	}
+	ts := int64(t.Sub(monoBase))
+	var lapped bool
+	k := sort.Search(int(head-from), func(k int) bool {
+		e := h.at(from + 1 + uint64(k))
+		if e == nil {
+			lapped = true
+			return true
+		}
+		return e.at >= ts
+	})
+	if lapped {
+		return 0, errLapped
+	}
+	return from + uint64(k), nil
+}
+
+// newFilter builds a client value carrying only a symbol filter.
+func newFilter(h *hub, idx []int) *client {
+	c := &client{h: h, all: len(idx) == 0, symIdx: idx}
+	h.mu.Lock()
+	c.want = make([]bool, len(h.symNames))
+	h.mu.Unlock()
+	for _, i := range idx {
+		c.want[i] = true
+	}
+	return c
+}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 )
@@ -110,4 +111,11 @@ func appendTickEvent(dst []byte, epoch string, seq uint64, json []byte) []byte {
 	dst = append(dst, "\ndata: "...)
 	dst = append(dst, json...)
 	return append(dst, '\n', '\n')
+}
+
+func sseHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Accel-Buffering", "no")
 }
