@@ -21,6 +21,17 @@ func (g *Gateway) turnAway(w http.ResponseWriter, reason string) {
 	_, _ = w.Write([]byte(": " + reason + "\nretry: " + strconv.FormatInt(ms, 10) + "\n\n"))
 }
 
+// takeConn counts a stream against MaxConns; releaseConn gives it back.
+func (g *Gateway) takeConn() bool {
+	if n := g.conns.Add(1); g.opts.MaxConns > 0 && n > int64(g.opts.MaxConns) {
+		g.conns.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (g *Gateway) releaseConn() { g.conns.Add(-1) }
+
 // enter counts a client in unless the gateway is shutting down.
 func (g *Gateway) enter() bool {
 	select {

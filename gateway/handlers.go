@@ -42,22 +42,18 @@ func (g *Gateway) handleHealth(w http.ResponseWriter, r *http.Request) {
 
 func (g *Gateway) handleSymbols(w http.ResponseWriter, r *http.Request) {
 	g.refreshUniverse(r.Context(), false)
-	g.uniMu.Lock()
-	out := append([]market.SymbolInfo(nil), g.universe...)
-	g.uniMu.Unlock()
+	out := g.cachedUniverse()
 	known := map[string]bool{}
 	for _, s := range out {
 		known[s.Symbol] = true
 	}
 	// Symbols seen on the stream but not in the universe still exist.
 	if h := g.hub.Load(); h != nil {
-		h.mu.Lock()
-		for i, s := range h.symNames {
-			if !known[s] && h.latest[i] != nil {
-				out = append(out, market.SymbolInfo{Symbol: s, PrevClose: h.latest[i].tick.Price})
+		for _, s := range h.observedSymbols() {
+			if !known[s.Symbol] {
+				out = append(out, s)
 			}
 		}
-		h.mu.Unlock()
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -78,16 +74,13 @@ func (g *Gateway) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, r, err)
 		return
 	}
-	c := newFilter(h, idx)
+	f := h.newFilter(idx)
 	st, err := g.src.State(r.Context())
 	if err != nil {
 		g.writeError(w, r, err)
 		return
 	}
-	h.mu.Lock()
-	ticks := h.snapshotLocked(c)
-	id := FormatID(h.epoch, h.lastSeq)
-	h.mu.Unlock()
+	ticks, id := h.snapshot(f)
 	if ticks == nil {
 		ticks = []market.Tick{}
 	}
@@ -95,5 +88,5 @@ func (g *Gateway) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	if first > 0 {
 		first--
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "first": FormatID(h.epoch, first), "ticks": ticks})
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "first": h.id(first), "ticks": ticks})
 }

@@ -183,7 +183,7 @@ func (h *hub) positionAfterLocked(seq uint64) (uint64, bool) {
 	return oldest + uint64(k) - 1, true
 }
 
-// register adds c to the wake lists, unless it is throttled (it runs on
+// registerLocked adds c to the wake lists, unless it is throttled (it runs on
 // its own clock) or the hub is closed.
 func (h *hub) registerLocked(c *client) bool {
 	if h.closed {
@@ -300,8 +300,9 @@ func (h *hub) positionBefore(t time.Time, from uint64) (uint64, error) {
 	return from + uint64(k), nil
 }
 
-// newFilter builds a client value carrying only a symbol filter.
-func newFilter(h *hub, idx []int) *client {
+// newFilter builds a client value carrying only a symbol filter: the
+// symbol indexes idx (from resolve), or every symbol when idx is empty.
+func (h *hub) newFilter(idx []int) *client {
 	c := &client{h: h, all: len(idx) == 0, symIdx: idx}
 	h.mu.Lock()
 	c.want = make([]bool, len(h.symNames))
@@ -311,3 +312,45 @@ func newFilter(h *hub, idx []int) *client {
 	}
 	return c
 }
+
+// resolve returns the indexes of syms, or the first of them the hub has
+// no index for.
+func (h *hub) resolve(syms []string) (idx []int, unknown string) {
+	idx = make([]int, 0, len(syms))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range syms {
+		i, ok := h.symIndex[s]
+		if !ok {
+			return nil, s
+		}
+		idx = append(idx, i)
+	}
+	return idx, ""
+}
+
+// snapshot returns the newest tick of each symbol f wants (see
+// snapshotLocked) and the id of the newest tick the hub holds, read
+// together.
+func (h *hub) snapshot(f *client) (ticks []market.Tick, id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.snapshotLocked(f), FormatID(h.epoch, h.lastSeq)
+}
+
+// observedSymbols lists, in index order, every symbol the hub holds a
+// tick of, with the newest tick's price as PrevClose.
+func (h *hub) observedSymbols() []market.SymbolInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []market.SymbolInfo
+	for i, s := range h.symNames {
+		if h.latest[i] != nil {
+			out = append(out, market.SymbolInfo{Symbol: s, PrevClose: h.latest[i].tick.Price})
+		}
+	}
+	return out
+}
+
+// id returns the event id of stream sequence seq in the hub's epoch.
+func (h *hub) id(seq uint64) string { return FormatID(h.epoch, seq) }

@@ -16,7 +16,7 @@ var (
 	ErrIDMalformed = errors.New("malformed event id")
 )
 
-// FormatID appends the id of stream sequence seq in epoch to dst.
+// appendID appends the id of stream sequence seq in epoch to dst.
 func appendID(dst []byte, epoch string, seq uint64) []byte {
 	dst = append(dst, epoch...)
 	dst = append(dst, '-')

@@ -27,8 +27,7 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		hasID = lastID != ""
 	}
 
-	if n := g.conns.Add(1); g.opts.MaxConns > 0 && n > int64(g.opts.MaxConns) {
-		g.conns.Add(-1)
+	if !g.takeConn() {
 		g.turnAway(w, "capacity")
 		return
 	}
@@ -40,7 +39,7 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 			holds[i]()
 		}
 	}
-	holds = append(holds, func() { g.conns.Add(-1) })
+	holds = append(holds, g.releaseConn)
 	ip := g.clientIP(r)
 	if !g.takeIP(ip) {
 		release()
@@ -68,7 +67,7 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	holds = append(holds, g.clients.Done)
 
-	c := newFilter(h, idx)
+	c := h.newFilter(idx)
 	c.g, c.syms, c.throttle = g, syms, throttle
 	c.wakeCh = make(chan struct{}, 1)
 	// The stream's own context: ended when the client goes away.

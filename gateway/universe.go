@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // refreshUniverse reloads the symbol universe if it is older than a
@@ -34,6 +35,14 @@ func (g *Gateway) refreshUniverse(ctx context.Context, force bool) {
 	}
 }
 
+// cachedUniverse returns a copy of the cached universe.
+func (g *Gateway) cachedUniverse() []market.SymbolInfo {
+	g.uniMu.Lock()
+	defer g.uniMu.Unlock()
+	return append([]market.SymbolInfo(nil), g.universe...)
+}
+
+// universeSymbols returns the cached universe's symbols.
 func (g *Gateway) universeSymbols() []string {
 	g.uniMu.Lock()
 	defer g.uniMu.Unlock()
@@ -48,18 +57,7 @@ func (g *Gateway) universeSymbols() []string {
 // refreshing the universe once if one is unknown. It returns the indexes.
 func (g *Gateway) resolve(ctx context.Context, h *hub, syms []string) ([]int, error) {
 	for attempt := 0; ; attempt++ {
-		idx := make([]int, 0, len(syms))
-		var unknown string
-		h.mu.Lock()
-		for _, s := range syms {
-			i, ok := h.symIndex[s]
-			if !ok {
-				unknown = s
-				break
-			}
-			idx = append(idx, i)
-		}
-		h.mu.Unlock()
+		idx, unknown := h.resolve(syms)
 		if unknown == "" {
 			return idx, nil
 		}
