@@ -2,9 +2,7 @@ package gateway
 
 import (
 	"crypto/subtle"
-	"net"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
 )
@@ -50,71 +48,4 @@ func (g *Gateway) auth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// clientIP is the address a per-IP cap counts: the TCP peer, or, when
-// the peer is a trusted proxy, the right-most address in
-// X-Forwarded-For that is not itself a trusted proxy (entries to its left
-// are the client's to forge).
-func (g *Gateway) clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	if !g.trusted(host) {
-		return host
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		h := strings.TrimSpace(hops[i])
-		if h == "" {
-			continue
-		}
-		if !g.trusted(h) {
-			return h
-		}
-	}
-	return host
-}
-
-func (g *Gateway) trusted(ip string) bool {
-	if len(g.opts.TrustedProxies) == 0 {
-		return false
-	}
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	for _, p := range g.opts.TrustedProxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// takeIP counts a stream against its remote address's cap.
-func (g *Gateway) takeIP(ip string) bool {
-	if g.opts.MaxConnsPerIP <= 0 {
-		return true
-	}
-	g.ipMu.Lock()
-	defer g.ipMu.Unlock()
-	if g.ipConns[ip] >= g.opts.MaxConnsPerIP {
-		return false
-	}
-	g.ipConns[ip]++
-	return true
-}
-
-func (g *Gateway) releaseIP(ip string) {
-	if g.opts.MaxConnsPerIP <= 0 {
-		return
-	}
-	g.ipMu.Lock()
-	defer g.ipMu.Unlock()
-	if g.ipConns[ip]--; g.ipConns[ip] <= 0 {
-		delete(g.ipConns, ip)
-	}
 }

@@ -1,14 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"errors"
+	"math/rand/v2"
 	"os"
-	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/tickcast/tickcast/market"
 )
 
 var (
@@ -96,156 +96,103 @@ func (c *client) wants(sym int) bool {
 	return c.all || sym < len(c.want) && c.want[sym]
 }
 
-// pump sends everything the ring holds past the cursor: each tick's
-// shared frame, or, when the client is far behind, one merged event per
-// symbol.
-func (c *client) pump() error {
-	head := c.h.head.Load()
-	if head <= c.cursor {
-		return c.flush() // whatever a resume left in the buffer
+// Events other than new ticks, set in client.events by whoever notices
+// them; the client's loop acts on them after its next wake-up.
+const (
+	evGone      = 1 << iota // the request's context ended: client gone
+	evEpoch                 // the hub's epoch is over
+	evShutdown              // the gateway is shutting down
+	evLeave                 // this client's moment to leave has come
+	evHeartbeat             // time to check whether a comment is due
+)
+
+// notify records events and makes sure the client wakes up to see them.
+func (c *client) notify(ev uint32) {
+	c.events.Or(ev)
+	c.signaled.Store(true)
+	select {
+	case c.wakeCh <- struct{}{}:
+	default:
 	}
-	c.grab()
-	if c.wakes++; c.wakes%8 == 1 {
-		c.g.m.backlog.Observe(float64(head - c.cursor)) // sampled: 1 wake-up in 8
+}
+
+// run is the client's loop. It waits on one channel: wake-ups from the
+// hub, and from context callbacks, the heartbeat sweep and timers, which
+// set c.events first (one channel is far cheaper to wait on than a
+// select over six). Throttled clients also wait on their clock.
+func (c *client) run(ctx context.Context) error {
+	defer context.AfterFunc(ctx, func() { c.notify(evGone) })()
+	defer context.AfterFunc(c.g.shutdownCtx, func() { c.notify(evShutdown) })()
+	defer context.AfterFunc(c.h.ctx, func() { c.notify(evEpoch) })()
+	var timer *time.Timer
+	var timerC <-chan time.Time
+	var next time.Time
+	if c.throttle > 0 {
+		now := time.Now()
+		next = nextBoundary(now, c.throttle)
+		timer = time.NewTimer(min(next.Sub(now), 250*time.Millisecond))
+		defer timer.Stop()
+		timerC = timer.C
+	} else if err := c.pump(); err != nil {
+		return err
 	}
-	if head-c.cursor > uint64(c.g.opts.MergeAfter) {
-		if err := c.collect(head); err != nil {
-			return err
+	for {
+		var err error
+		if timerC == nil {
+			<-c.wakeCh
+		} else {
+			select {
+			case <-c.wakeCh:
+			case now := <-timerC:
+				if !now.Before(next) {
+					err = c.emitWindow(next)
+					next = nextBoundary(now, c.throttle)
+				} else if head := c.h.head.Load(); head-c.cursor > uint64(len(c.h.ring)/4) {
+					// Far behind within a long window: fold now, so the
+					// ring cannot lap the cursor.
+					err = c.collect(head)
+				}
+				timer.Reset(min(time.Until(next), 250*time.Millisecond))
+				if err != nil {
+					return err
+				}
+				continue
+			}
 		}
-		return c.emitMerged()
-	}
-	events := 0
-	for pos := c.cursor + 1; pos <= head; pos++ {
-		e := c.h.at(pos)
-		if e == nil {
-			return errLapped
-		}
-		if c.wants(e.sym) {
-			c.buf = append(c.buf, e.frame...)
-			c.lastSeq = e.seq
-			events++
-			if len(c.buf) >= flushSize {
-				c.cursor = pos
-				c.nEvents += events
-				events = 0
+		c.signaled.Store(false)
+		if ev := c.events.Swap(0); ev != 0 {
+			switch {
+			case ev&evGone != 0:
+				return nil
+			case ev&evEpoch != 0:
+				return errEpoch
+			case ev&evLeave != 0:
+				// Leave after a complete event with a jittered retry:.
+				c.buf = append(c.buf, "retry: "...)
+				c.buf = strconv.AppendInt(c.buf, (c.g.opts.Retry + rand.N(c.g.opts.ShutdownSpread)).Milliseconds(), 10)
+				c.buf = append(c.buf, "\n\n"...)
+				return c.flush()
+			}
+			if ev&evShutdown != 0 {
+				// Leave at a random moment within the spread: clients
+				// do not all reconnect at once.
+				t := time.AfterFunc(rand.N(c.g.opts.ShutdownSpread), func() { c.notify(evLeave) })
+				defer t.Stop()
+			}
+			if ev&evHeartbeat != 0 && time.Since(c.lastWrite) >= c.g.opts.Heartbeat*2/3 {
+				c.buf = append(c.buf, ":\n\n"...)
 				if err := c.flush(); err != nil {
 					return err
 				}
 			}
 		}
-	}
-	c.cursor = head
-	c.nEvents += events
-	return c.flush()
-}
-
-// mergeAcc accumulates one symbol's pending ticks.
-type mergeAcc struct {
-	n         int64 // ticks
-	firstSeq  uint64
-	last      market.Tick
-	high, low float64
-	size      int64
-}
-
-func (a *mergeAcc) add(seq uint64, t *market.Tick) {
-	n := t.Merged
-	if n < 1 {
-		n = 1
-	}
-	hi, lo := t.Price, t.Price
-	if t.Merged > 0 {
-		hi, lo = max(t.High, t.Price), min(t.Low, t.Price)
-	}
-	if a.n == 0 {
-		a.firstSeq, a.high, a.low, a.size = seq, hi, lo, 0
-	}
-	a.n += n
-	a.last = *t
-	a.high, a.low = max(a.high, hi), min(a.low, lo)
-	a.size += t.Size
-}
-
-// tick returns the merged tick: the newest tick's fields, plus merged,
-// high, low and the summed size when it stands for more than one.
-func (a *mergeAcc) tick() market.Tick {
-	t := a.last
-	if a.n >= 2 {
-		t.Merged, t.High, t.Low, t.Size = a.n, a.high, a.low, a.size
-	}
-	return t
-}
-
-// collect folds the ring's entries up to head into the accumulators.
-func (c *client) collect(head uint64) error {
-	for pos := c.cursor + 1; pos <= head; pos++ {
-		e := c.h.at(pos)
-		if e == nil {
-			return errLapped
+		if c.throttle == 0 {
+			err = c.pump()
 		}
-		if c.wants(e.sym) {
-			c.fold(e.sym, e.seq, &e.tick)
+		if err != nil {
+			return err
 		}
 	}
-	if head > c.cursor {
-		if e := c.h.at(head); e != nil {
-			c.cursor = head
-			c.lastSeq = max(c.lastSeq, e.seq)
-		}
-	}
-	return nil
-}
-
-// fold adds a tick of symbol index sym to its accumulator.
-func (c *client) fold(sym int, seq uint64, t *market.Tick) {
-	if sym >= len(c.acc) {
-		c.acc = append(c.acc, make([]mergeAcc, sym+1-len(c.acc))...)
-	}
-	a := &c.acc[sym]
-	if a.n == 0 {
-		c.active = append(c.active, sym)
-	}
-	a.add(seq, t)
-}
-
-// emitMerged writes one event per symbol with pending ticks. Events go in
-// order of their first pending tick, and each carries as id the sequence
-// just before the first pending tick of the symbols still to come (the
-// last carries the position read up to), so any id the client holds is a
-// cursor from which a resume loses nothing.
-func (c *client) emitMerged() error {
-	if len(c.active) == 0 {
-		return nil
-	}
-	c.grab()
-	c.encodeMerged()
-	return c.flush()
-}
-
-// encodeMerged appends the merged events (see emitMerged) to c.buf and
-// clears the accumulators; it returns how many events and ticks.
-func (c *client) encodeMerged() (events, merged int) {
-	sort.Slice(c.active, func(i, j int) bool { return c.acc[c.active[i]].firstSeq < c.acc[c.active[j]].firstSeq })
-	var js []byte
-	for k, sym := range c.active {
-		a := &c.acc[sym]
-		id := c.lastSeq
-		if k+1 < len(c.active) {
-			id = c.acc[c.active[k+1]].firstSeq - 1
-		}
-		t := a.tick()
-		if a.n >= 2 {
-			merged += int(a.n)
-		}
-		js = t.AppendJSON(js[:0])
-		c.buf = appendTickEvent(c.buf, c.h.epoch, id, js)
-		*a = mergeAcc{}
-	}
-	events = len(c.active)
-	c.nEvents += events
-	c.g.m.mergedTicks.Add(float64(merged))
-	c.active = c.active[:0]
-	return events, merged
 }
 
 // flush writes the pending output and flushes it to the network, under

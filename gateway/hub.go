@@ -183,7 +183,7 @@ func (h *hub) positionAfterLocked(seq uint64) (uint64, bool) {
 	return oldest + uint64(k) - 1, true
 }
 
-// register adds c to the wake lists, unless it is throttled (it runs on
+// registerLocked adds c to the wake lists, unless it is throttled (it runs on
 // its own clock) or the hub is closed.
 func (h *hub) registerLocked(c *client) bool {
 	if h.closed {
@@ -268,3 +268,89 @@ func (h *hub) snapshotLocked(c *client) []market.Tick {
 	sort.Slice(out, func(a, b int) bool { return out[a].Symbol < out[b].Symbol })
 	return out
 }
+
+func (h *hub) lastSeqNow() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.lastSeq
+}
+
+// positionBefore returns the last ring position in (from, head] whose
+// entry the hub appended before t (from if none). Entries appended after
+// a client's timer fired carry a later time, so every client asking about
+// the same instant gets the same answer.
+func (h *hub) positionBefore(t time.Time, from uint64) (uint64, error) {
+	head := h.head.Load()
+	if head <= from {
+		return from, nil
+	}
+	ts := int64(t.Sub(monoBase))
+	var lapped bool
+	k := sort.Search(int(head-from), func(k int) bool {
+		e := h.at(from + 1 + uint64(k))
+		if e == nil {
+			lapped = true
+			return true
+		}
+		return e.at >= ts
+	})
+	if lapped {
+		return 0, errLapped
+	}
+	return from + uint64(k), nil
+}
+
+// newFilter builds a client value carrying only a symbol filter: the
+// symbol indexes idx (from resolve), or every symbol when idx is empty.
+func (h *hub) newFilter(idx []int) *client {
+	c := &client{h: h, all: len(idx) == 0, symIdx: idx}
+	h.mu.Lock()
+	c.want = make([]bool, len(h.symNames))
+	h.mu.Unlock()
+	for _, i := range idx {
+		c.want[i] = true
+	}
+	return c
+}
+
+// resolve returns the indexes of syms, or the first of them the hub has
+// no index for.
+func (h *hub) resolve(syms []string) (idx []int, unknown string) {
+	idx = make([]int, 0, len(syms))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range syms {
+		i, ok := h.symIndex[s]
+		if !ok {
+			return nil, s
+		}
+		idx = append(idx, i)
+	}
+	return idx, ""
+}
+
+// snapshot returns the newest tick of each symbol f wants (see
+// snapshotLocked) and the id of the newest tick the hub holds, read
+// together.
+func (h *hub) snapshot(f *client) (ticks []market.Tick, id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.snapshotLocked(f), FormatID(h.epoch, h.lastSeq)
+}
+
+// observedSymbols lists, in index order, every symbol the hub holds a
+// tick of, with the newest tick's price as PrevClose.
+func (h *hub) observedSymbols() []market.SymbolInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []market.SymbolInfo
+	for i, s := range h.symNames {
+		if h.latest[i] != nil {
+			out = append(out, market.SymbolInfo{Symbol: s, PrevClose: h.latest[i].tick.Price})
+		}
+	}
+	return out
+}
+
+// id returns the event id of stream sequence seq in the hub's epoch.
+func (h *hub) id(seq uint64) string { return FormatID(h.epoch, seq) }

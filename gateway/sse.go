@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 )
@@ -15,7 +16,7 @@ var (
 	ErrIDMalformed = errors.New("malformed event id")
 )
 
-// FormatID appends the id of stream sequence seq in epoch to dst.
+// appendID appends the id of stream sequence seq in epoch to dst.
 func appendID(dst []byte, epoch string, seq uint64) []byte {
 	dst = append(dst, epoch...)
 	dst = append(dst, '-')
@@ -110,4 +111,11 @@ func appendTickEvent(dst []byte, epoch string, seq uint64, json []byte) []byte {
 	dst = append(dst, "\ndata: "...)
 	dst = append(dst, json...)
 	return append(dst, '\n', '\n')
+}
+
+func sseHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Accel-Buffering", "no")
 }

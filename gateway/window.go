@@ -82,31 +82,6 @@ func (c *client) symKey() string {
 	return b.String()
 }
 
-// positionBefore returns the last ring position in (from, head] whose
-// entry the hub appended before t (from if none). Entries appended after
-// a client's timer fired carry a later time, so every client asking about
-// the same instant gets the same answer.
-func (h *hub) positionBefore(t time.Time, from uint64) (uint64, error) {
-	head := h.head.Load()
-	if head <= from {
-		return from, nil
-	}
-	ts := int64(t.Sub(monoBase))
-	var lapped bool
-	k := sort.Search(int(head-from), func(k int) bool {
-		e := h.at(from + 1 + uint64(k))
-		if e == nil {
-			lapped = true
-			return true
-		}
-		return e.at >= ts
-	})
-	if lapped {
-		return 0, errLapped
-	}
-	return from + uint64(k), nil
-}
-
 // emitWindow sends the window that ends at boundary t: from the cache
 // when another client with the same interval, symbols and cursor has
 // already built it.
@@ -144,4 +119,11 @@ func (c *client) emitWindow(t time.Time) error {
 	events, merged := c.encodeMerged()
 	c.h.windows.put(k, &window{frames: append([]byte(nil), c.buf[start:]...), events: events, merged: merged, lastSeq: c.lastSeq})
 	return c.flush()
+}
+
+// nextBoundary is the first multiple of d (since the Unix epoch) after t:
+// every client with the same throttle emits on the same clock.
+func nextBoundary(t time.Time, d time.Duration) time.Time {
+	d = max(d, 10*time.Millisecond)
+	return t.Truncate(d).Add(d)
 }

@@ -1,0 +1,196 @@
+// Package gateway serves the tick stream to browsers over HTTP and
+// Server-Sent Events: the chi routes, the in-memory fan-out hub,
+// per-client merging, throttling and shedding, and the SSE writer. It
+// reads the feed through Source, an interface it defines; *feed.Conn
+// implements it.
+//
+// # Data flow
+//
+// One Gateway holds one live JetStream consumer, never one per browser:
+//
+//	JetStream stream --Source.Tail--> hub ring --> client goroutines --> sink --> browser
+//
+// Run reads the stream with Source.Tail. Its callback, hub.append, parses
+// each tick once, encodes its SSE frame once ("event: tick", "id:",
+// "data:") and stores both in an entry of the hub's ring: a power-of-two
+// array of atomic pointers, Options.RingSize long (default 65536), whose
+// oldest entry is overwritten. Entries are shared read-only by every
+// client. append then wakes the clients that want the tick's symbol; a
+// wake-up is a flag and a non-blocking send on the client's one-slot
+// channel, so a slow client never slows the hub or other clients. The
+// wake lists are copy-on-write and read without a lock.
+//
+// Each client has one goroutine that does all of its work: it reads the
+// ring from its own cursor, filters by symbol, merges when needed, and
+// writes. On HTTP/1.1 the connection is hijacked and written directly
+// (rawSink: one write per flush, the body ends with the connection); on
+// HTTP/2, or if hijacking fails, it goes through the ResponseWriter and
+// is flushed (httpSink). Output is gathered up to 32 KiB or until the
+// ring is drained, then written.
+//
+// Every stream starts with "retry: <Options.Retry in ms>". Then, for a
+// new client, an "event: snapshot" with the newest tick of each wanted
+// symbol (the hub keeps it per symbol, seeded from Source.LastTicks when
+// an epoch starts); then ticks. A comment line ":" is a heartbeat.
+//
+// # Event ids
+//
+// Every id is "<epoch>-<seq>" (FormatID, ParseID). seq is the JetStream
+// stream sequence of the tick. epoch is feed.EpochOf the stream's name
+// and creation time, which the server records once per stream: every
+// gateway reading the same stream issues the same id for the same tick,
+// so a client may resume on any of them, and a recreated stream gets a
+// new epoch, so an id from the old one is never mistaken for a position
+// in the new one. A snapshot's id is the last stream sequence the hub
+// had read when it was taken. GET /v1/snapshot also returns "first", the
+// id just before the oldest message the stream still holds.
+//
+// # Resume
+//
+// A client resumes with the Last-Event-ID header or ?lastEventId=
+// (start, in resume.go):
+//
+//   - An id of the hub's epoch that the ring still covers resumes from
+//     memory: the cursor is set after that sequence and the run loop sends
+//     the rest. Entries within RingSize/8 of being overwritten do not
+//     count as covered.
+//   - An id behind the ring, by at most Options.MaxResume messages
+//     (default 1,000,000), resumes from JetStream: the client joins the
+//     hub at its head first, so nothing published meanwhile is missed,
+//     replays with Source.Replay, for its symbols, the sequences after
+//     the id up to the hub's last at joining (a throttled client gets them
+//     as one batch of merged events), then goes on from the ring.
+//   - An id ahead of this gateway's hub but not of the stream (another
+//     gateway is ahead) waits up to 3s for the hub to catch up.
+//   - Anything else gets an "event: reset" (no id; data: reason, detail,
+//     the requested id cut to 128 bytes) followed by a snapshot. Reasons:
+//     "malformed" (not an id this feed issues), "epoch" (an earlier
+//     incarnation of the stream), "ahead" (ahead of the stream, or the hub
+//     did not catch up within 3s), "expired" (the ticks after it have left
+//     the stream's window, checked before the replay and again if the
+//     replay finds nothing), "too_far" (more than MaxResume behind).
+//
+// When Run starts a new epoch (the stream was deleted or recreated), the
+// old hub is closed and its clients' streams end; they reconnect with
+// old-epoch ids and get a reset.
+//
+// # Merging and throttling
+//
+// A client that wakes more than Options.MergeAfter ring positions (ticks
+// of any symbol) behind the head (default 1024, or RingSize/4 if less)
+// does not get every
+// tick: it folds everything up to the head into one accumulator per
+// symbol and writes one event per symbol (merge.go). A merged event has
+// the newest tick's fields plus "merged" (how many ticks), "high", "low"
+// and the summed "size". Events go in order of their first pending tick;
+// each carries as id the sequence just before the first pending tick of
+// the symbols still to come, and the last one the position read up to,
+// so resuming from any id the client holds loses nothing.
+//
+// A client asking for throttle= (0 to 60s) is never woken by the hub. It
+// wakes on its own timer (at least every 250ms) and at each multiple of
+// its interval since the Unix epoch (at least 10ms) sends one window:
+// every tick the hub appended before that instant, merged per symbol
+// (window.go). All clients with the same interval share the clock, so
+// two with the same interval, symbols and cursor send identical bytes:
+// the first encodes the window and caches it on the hub (at most 4096
+// windows; the oldest quarter is dropped when full), the others copy it.
+// A throttled client more than RingSize/4 behind in the middle of a
+// window folds early so the ring cannot lap it.
+//
+// # Slow consumers
+//
+// The ring is every client's queue; there is no per-client queue to
+// fill. A client that falls behind is first merged (above). One that
+// falls more than the ring behind (its next entry was overwritten) is
+// disconnected, counted in tickcast_shed_total{cause="lapped"}; it can
+// resume from its last id. Every write runs under a deadline of
+// Options.WriteTimeout (default 10s), refreshed at most every
+// min(1s, WriteTimeout/10), so a write is cut after at least 90% of it;
+// a client whose write times out is disconnected,
+// tickcast_shed_total{cause="write_timeout"}. LimitSendBuffer, wrapping
+// the listener, keeps the kernel's send buffer small so a backlog stays in the gateway, where it
+// can be merged, rather than in the socket.
+//
+// # Admission
+//
+// A stream request is checked, in order (stream.go, admission.go): its
+// query (400 on a bad symbols= or throttle=), MaxConns, MaxConnsPerIP
+// (the TCP peer, or the client address a TrustedProxies peer forwards),
+// that the hub is ready (waiting up to 5s), that its symbols are known
+// (refreshing the universe once; 400 if still unknown), and that the
+// gateway is not shutting down. A request refused for capacity,
+// readiness, the per-IP cap or shutdown gets a 200 with a comment naming the reason, a
+// retry: of Retry plus 1 to 5s of jitter, and a close (turnAway): a
+// non-200 would make EventSource stop for good.
+//
+// # Goroutines and who stops them
+//
+//   - Run starts two goroutines: the heartbeat sweep (heartbeat.go: every
+//     Heartbeat/3 it wakes every streaming client, which writes ":" if it
+//     has been silent for 2/3 of Heartbeat) and the lag watch (every 2s it
+//     sets tickcast_consumer_lag_messages). Both stop when Run's context
+//     ends; Run waits for them before it returns.
+//   - The tail callback runs on the goroutine Source.Tail calls it from,
+//     owned by Tail, which returns when Run's context ends, the epoch
+//     changes or the tail stalls; Run calls Tail again for the same hub
+//     unless the epoch changed. hub.append ignores a tick at or below the
+//     hub's last sequence, and any tick once the hub is closed.
+//   - Each admitted stream has one client goroutine: on HTTP/1.1 the
+//     handler starts it and returns once the connection is hijacked; else
+//     it is the handler's own. It ends when the client goes away, its
+//     write fails or times out, it is lapped, its hub's epoch ends, or it
+//     leaves on Shutdown; then it releases, in reverse order, what
+//     admission took (the connection's end, the stream context, the
+//     Shutdown count, the per-IP and MaxConns counts). While running it
+//     holds context.AfterFunc callbacks on the stream context, the
+//     shutdown context and the hub's context, which turn those ends into
+//     wake-ups; when throttled, a timer; after Shutdown, a leave timer.
+//     All are stopped when its loop returns. Without hijacking, a
+//     context.AfterFunc on the request's context ends the stream context;
+//     it is stopped with the rest of what admission took.
+//   - A hijacked connection has a reader goroutine (sink.go) that
+//     discards what the client sends and, when a read fails, reports the
+//     client gone (it cancels the stream context). When the stream ends
+//     the connection is half-closed, so the last events arrive before the
+//     socket closes, and a goroutine closes it once the reader has seen
+//     the client close, or after 5s (without half-close support it is
+//     closed at once). These two end by themselves, at most 5s after the
+//     stream; Shutdown does not wait for them.
+//
+// Shutdown closes the shutdown channel (from then on /readyz answers 503
+// and new streams are turned away) and cancels the shutdown context,
+// under the mutex that orders it against a stream being counted in. Each
+// streaming client (one still starting, e.g. replaying from JetStream,
+// once it reaches its loop) then picks a random moment within
+// Options.ShutdownSpread (default 2s), writes "retry: <Retry plus a
+// random part of the spread>" after its last complete event, and ends,
+// so clients do not all reconnect at once. Shutdown returns when every
+// admitted stream's goroutine has ended, or with ctx's error. It does not
+// stop Run: the caller cancels Run's context afterwards (cmd/tickcast
+// does http.Server.Shutdown alongside Gateway.Shutdown, then closes the
+// server, then cancels Run and waits for it). Streams still open when
+// Run ends are closed with their hub, without a retry: line.
+//
+// # Routes
+//
+// Handler serves GET /v1/stream, /v1/symbols and /v1/snapshot, and
+// Options.Routes, behind the access token when Options.Token is set;
+// /healthz (the hub has caught up and the stream is readable), /readyz
+// (ready for new clients: the hub has caught up and the gateway is not
+// shutting down) and /metrics without it; any other GET or HEAD from
+// Options.Static when set (else a JSON 404). CORS
+// (Options.AllowedOrigins) applies to every route. Errors are JSON,
+// through package httpapi (errors.go).
+//
+// # Files
+//
+// gateway.go (Gateway, New, routes, Shutdown), options.go, lifecycle.go
+// (Run, epochs, lag, readiness), heartbeat.go, universe.go (the symbol
+// universe cache), handlers.go (symbols, snapshot, health, ready),
+// stream.go (GET /v1/stream), admission.go, resume.go, client.go (the
+// client and its loop), pump.go, merge.go, window.go (throttled
+// windows), hub.go, sse.go (ids and event encoding), sink.go, access.go
+// (CORS and the access token), query.go, errors.go, metrics.go,
+// listener.go.
+package gateway

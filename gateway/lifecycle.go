@@ -1,0 +1,154 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tickcast/tickcast/feed"
+)
+
+// Run reads the stream into the hub until ctx ends. When the stream is
+// recreated it starts a new hub for the new epoch and ends every client
+// of the old one (they come back with old ids and get a reset).
+func (g *Gateway) Run(ctx context.Context) error {
+	hbDone, lagDone := make(chan struct{}), make(chan struct{})
+	go func() { g.heartbeats(ctx); close(hbDone) }()
+	go func() { g.watchLag(ctx); close(lagDone) }()
+	defer func() { <-hbDone; <-lagDone }()
+	backoff := 250 * time.Millisecond
+	for ctx.Err() == nil {
+		err := g.runEpoch(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if errors.Is(err, feed.ErrEpochChanged) {
+			g.log.Warn("stream recreated: starting a new epoch", "err", err)
+			backoff = 250 * time.Millisecond
+			continue
+		}
+		g.log.Warn("reading the stream failed; retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+	g.ready.Store(false)
+	if h := g.hub.Load(); h != nil {
+		h.close()
+	}
+	return nil
+}
+
+func (g *Gateway) runEpoch(ctx context.Context) error {
+	g.ready.Store(false)
+	st, err := g.src.State(ctx)
+	if err != nil {
+		return err
+	}
+	last, err := g.src.LastTicks(ctx)
+	if err != nil {
+		return err
+	}
+	h := newHub(g.opts.RingSize, st.Epoch, st.LastSeq)
+	g.refreshUniverse(ctx, true)
+	h.addSymbols(g.universeSymbols())
+	var need uint64 // the hub is ready once it holds every seeded tick
+	for _, m := range last {
+		h.seed(m)
+		need = max(need, m.Seq)
+	}
+	if old := g.hub.Swap(h); old != nil {
+		old.close()
+	}
+	g.log.Info("reading stream", "epoch", st.Epoch, "first", st.FirstSeq, "last", st.LastSeq, "symbols", len(last))
+	if st.LastSeq >= need {
+		g.ready.Store(true)
+	}
+	for {
+		after := h.lastSeqNow()
+		err := g.src.Tail(ctx, st.Epoch, after, func(m feed.Msg) {
+			g.m.ticksIn.Inc()
+			h.append(m)
+			g.m.lastSeq.Set(float64(m.Seq))
+			if m.Seq >= need && !g.ready.Load() {
+				g.ready.Store(true)
+			}
+		}, func(err error) {
+			if errors.Is(err, feed.ErrConsumer) {
+				g.log.Warn("stream consumer", "err", err)
+				return
+			}
+			g.m.badMsgs.Inc()
+			g.log.Warn("skipping a bad stream message", "err", err)
+		})
+		if ctx.Err() != nil || errors.Is(err, feed.ErrEpochChanged) {
+			return err
+		}
+		if err != nil {
+			// Trouble reading (e.g. a consumer that cannot be created
+			// during a leader election): keep this epoch's hub and its
+			// clients, unless the stream itself is gone or new.
+			g.log.Warn("tailing the stream failed; retrying", "err", err)
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			cur, serr := g.src.State(sctx)
+			cancel()
+			if errors.Is(serr, feed.ErrNoStream) || serr == nil && cur.Epoch != st.Epoch {
+				return fmt.Errorf("%w: %v", feed.ErrEpochChanged, err)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// watchLag updates the consumer-lag gauge every 2s.
+func (g *Gateway) watchLag(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		h := g.hub.Load()
+		if h == nil {
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		st, err := g.src.State(sctx)
+		cancel()
+		if err != nil || st.Epoch != h.epoch {
+			continue
+		}
+		if hs := h.lastSeqNow(); st.LastSeq > hs {
+			g.m.lag.Set(float64(st.LastSeq - hs))
+		} else {
+			g.m.lag.Set(0)
+		}
+	}
+}
+
+// waitReady waits up to 5s for the hub to be ready.
+func (g *Gateway) waitReady(ctx context.Context) (*hub, bool) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if h := g.hub.Load(); h != nil && g.ready.Load() {
+			return h, true
+		}
+		if time.Now().After(deadline) {
+			return nil, false
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

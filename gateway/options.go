@@ -1,0 +1,86 @@
+package gateway
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// Options configure a Gateway. Zero fields mean the documented defaults.
+type Options struct {
+	// WriteTimeout is how long one write to a client may block before
+	// the client is disconnected. Default 10s.
+	WriteTimeout time.Duration
+	// MaxConns caps concurrent SSE connections; past it, new ones get a
+	// retry: back-off and are closed. Default 0: no cap.
+	MaxConns int
+	// Heartbeat is the longest silence before a comment line. Default 15s.
+	Heartbeat time.Duration
+	// Retry is the reconnection delay sent in retry:. Default 1s.
+	Retry time.Duration
+	// RingSize is how many recent ticks the gateway holds in memory for
+	// fan-out and resumes (rounded up to a power of two). Default 65536.
+	RingSize int
+	// MergeAfter: a client this many ticks behind the newest gets merged
+	// events per symbol instead of every tick. Default 1024 (RingSize/4
+	// if that is less).
+	MergeAfter int
+	// MaxResume caps how many stream messages one resume may replay from
+	// JetStream; a client further behind gets a reset. Default 1,000,000.
+	MaxResume uint64
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Static serves everything that is not the API (the dashboard).
+	Static http.Handler
+	// MaxConnsPerIP caps concurrent SSE connections from one remote
+	// address: the TCP peer, or behind TrustedProxies the client address
+	// they forward. Default 0: no cap.
+	MaxConnsPerIP int
+	// TrustedProxies are the networks of proxies (nginx, a load
+	// balancer) whose X-Forwarded-For the per-IP cap believes.
+	TrustedProxies []netip.Prefix
+	// AllowedOrigins lists the origins that may read the API from
+	// another site (CORS); "*" allows any. Default none: same origin only.
+	AllowedOrigins []string
+	// Token, when set, is required on /v1/ requests as "Authorization:
+	// Bearer <token>" or "?token=<token>"; without it they get 401.
+	Token string
+	// Routes, if set, adds routes to the router (e.g. the simulator's
+	// control endpoint in the all-in-one program). They get the access
+	// token check and CORS like /v1/.
+	Routes func(r chi.Router)
+	// ShutdownSpread: on Shutdown each stream ends at a random moment
+	// within this long (with a jittered retry:), so clients do not all
+	// reconnect at once. Default 2s.
+	ShutdownSpread time.Duration
+}
+
+func (o *Options) setDefaults() {
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 15 * time.Second
+	}
+	if o.Retry <= 0 {
+		o.Retry = time.Second
+	}
+	if o.RingSize <= 0 {
+		o.RingSize = 1 << 16
+	}
+	if o.MergeAfter <= 0 {
+		o.MergeAfter = max(min(1024, o.RingSize/4), 1)
+	}
+	if o.MaxResume == 0 {
+		o.MaxResume = 1_000_000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.ShutdownSpread <= 0 {
+		o.ShutdownSpread = 2 * time.Second
+	}
+}
