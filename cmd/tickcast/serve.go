@@ -20,6 +20,7 @@ import (
 	"github.com/tickcast/tickcast/gateway"
 	"github.com/tickcast/tickcast/market"
 	"github.com/tickcast/tickcast/sim"
+	"github.com/tickcast/tickcast/sim/simhttp"
 	"github.com/tickcast/tickcast/web"
 )
 
@@ -88,6 +89,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = serr
 	}
 	return err
+}
+
+// simControlUsage is the help of serve's --sim-control.
+const simControlUsage = "serve GET and POST /v1/sim/scenario, to see and set the simulator's scenario at run time (behind --token when set); false: read-only market"
+
+// scenarioRoutes returns the routes, for gateway.Options.Routes, that
+// show and set s's scenario; nil (no routes: 404) when on is false, or
+// when there is no simulator or it replays a recording.
+func scenarioRoutes(on bool, s *sim.Sim, x *simExtras, log *slog.Logger) func(chi.Router) {
+	if !on || s == nil || x != nil && x.replayer != nil {
+		return nil
+	}
+	return simhttp.Routes(s, log)
 }
 
 // startSim starts the simulator, continuing each symbol from its last
