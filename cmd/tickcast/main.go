@@ -6,6 +6,10 @@
 //	tickcast sim       the simulator, against an existing NATS
 //	tickcast gateway   the HTTP gateway, against an existing NATS
 //	tickcast bench     the fan-out latency benchmark
+//
+// main.go only dispatches; each command is in its own file (serve.go,
+// sim.go, gateway.go, bench.go), with the flags they share in flags.go
+// and simopts.go.
 package main
 
 import (

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tickcast/tickcast/sim"
+	"github.com/tickcast/tickcast/sim/simhttp"
 )
 
 // simExtras are the simulator's flags beyond simFlags: a universe file,
@@ -26,6 +29,11 @@ type simExtras struct {
 	replayer *sim.Replay // opened by apply for --replay
 	closeRep func() error
 }
+
+// scenarioUsage is the help of --scenario (serve and sim).
+const scenarioUsage = `start the simulator in a scenario: a name (flash-crash, halt, gap, burst, quiet), ` +
+	`a JSON object such as '{"name":"halt","symbol":"AAPL","duration":"1m"}', ` +
+	`or a file holding one or a JSON array of them, each starting at its "at" (e.g. "at":"2m"): a script`
 
 // registerSimExtras adds the extra simulator flags to fs.
 func registerSimExtras(fs *flag.FlagSet) *simExtras {
@@ -101,7 +109,7 @@ func (x *simExtras) apply(cfg *sim.Config) error {
 			_, err = sim.New(*cfg) // check the script against the universe now
 		}
 		if err != nil {
-			return fmt.Errorf("--scenario: %s", scenarioErrText(err))
+			return fmt.Errorf("--scenario: %s", simhttp.ErrText(err))
 		}
 	}
 	return nil
@@ -151,4 +159,21 @@ func (x *simExtras) runner(cfg sim.Config, s *sim.Sim, log *slog.Logger) (func(c
 		}
 		return err
 	}, nil
+}
+
+// readScenarios reads --scenario: a scenario's name, inline JSON, or the
+// name of a file of JSON.
+func readScenarios(v string) ([]sim.Scenario, error) {
+	v = strings.TrimSpace(v)
+	if slices.Contains(sim.ScenarioNames, strings.ToLower(v)) {
+		return []sim.Scenario{{Name: v}}, nil
+	}
+	b := []byte(v)
+	if !strings.HasPrefix(v, "{") && !strings.HasPrefix(v, "[") {
+		var err error
+		if b, err = os.ReadFile(v); err != nil {
+			return nil, fmt.Errorf("%w (want a scenario name: %s; a JSON object; or a file of JSON)", err, strings.Join(sim.ScenarioNames, ", "))
+		}
+	}
+	return sim.ParseScenarios(b)
 }
