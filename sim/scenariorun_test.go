@@ -1,3 +1,7 @@
+// Over 400 lines on purpose: one test per scenario's run-time behaviour
+// (flash crash, halt, gap, burst, quiet, scripts, replacement), all on the
+// shared tape helper at the top; splitting them would scatter that helper.
+
 package sim
 
 import (

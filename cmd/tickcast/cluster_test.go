@@ -1,3 +1,8 @@
+// Over 400 lines on purpose: one failover story (a 3-node cluster, the
+// simulator, two gateways, two kills and restarts) told in order, with
+// the cluster helpers it alone uses; its reconnecting SSE client is in
+// cluster_client_test.go.
+
 package main
 
 import (

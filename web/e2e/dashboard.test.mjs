@@ -1,6 +1,8 @@
 // Browser test of the tickcast dashboard: the real program, a real
 // browser (Debian's chromium driven by playwright-core, no browser
-// download), the real network.
+// download), the real network. Over 400 lines on purpose: the checks share
+// one browser and one server, and each needs the page state the previous
+// one left.
 //
 //   cd web/e2e && npm install && TICKCAST_BIN=/path/to/tickcast node dashboard.test.mjs
 //
