@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/market"
 )
@@ -83,11 +85,15 @@ func (g *Gateway) Handler() http.Handler {
 	r.Get("/readyz", g.handleReady)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(g.m.reg, promhttp.HandlerOpts{}))
 	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
-		if g.opts.Static != nil && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+		api := strings.HasPrefix(req.URL.Path, "/v1/")
+		if !api && g.opts.Static != nil && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
 			g.opts.Static.ServeHTTP(w, req)
 			return
 		}
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint: the API is listed in docs/api.md"})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": req.Method + " is not allowed here"})
 	})
 	return r
 }
