@@ -37,7 +37,7 @@ const stallAfter = 3 * time.Second
 
 // Msg is one tick read from the stream, with its position.
 type Msg struct {
-	Seq  uint64 // stream sequence
+	Seq  uint64 // stream sequence; 0 for a tick LastTicks knows only from the companion stream
 	Tick market.Tick
 }
 
@@ -68,23 +68,68 @@ func toMsg(m jetstream.Msg) (Msg, *jetstream.MsgMetadata, error) {
 	return Msg{Seq: md.Sequence.Stream, Tick: t}, md, nil
 }
 
-// LastTicks returns the newest tick of every symbol in the stream, each
-// with its stream sequence. Malformed messages are skipped.
+// LastTicks returns the newest tick of every symbol ever stored: per
+// symbol, whichever has the higher tick seq of the newest tick in the
+// ticks stream and the one the companion stream <stream>_LAST kept
+// (see EnsureStream). A tick from the ticks stream comes with its stream
+// sequence; a tick known only from the companion (it has left the
+// window, or the stream was recreated since) has Seq 0: it is at no
+// position of the ticks stream. Without a companion (a stream made by an
+// older tickcast), only the ticks stream counts. Malformed messages are
+// skipped.
+//
+// Transient errors (no leader, no answer in time) are retried with
+// backoff for up to 30 s or until ctx ends; permanent ones, such as a
+// missing ticks stream (wrapping ErrNoStream), fail at once.
 func (c *Conn) LastTicks(ctx context.Context) (map[string]Msg, error) {
-	out := map[string]Msg{}
-	st, err := c.State(ctx)
+	var out map[string]Msg
+	err := retry(ctx, 5*time.Second, func(ctx context.Context) error {
+		var err error
+		out, err = c.lastTicks(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("feed: last ticks: %w", err)
+	}
+	return out, nil
+}
+
+func (c *Conn) lastTicks(ctx context.Context) (map[string]Msg, error) {
+	out, err := c.lastPerSubject(ctx, c.stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("feed: stream %s: %w: %w", c.stream, ErrNoStream, err)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if st.LastSeq == 0 || st.FirstSeq > st.LastSeq {
+	kept, err := c.lastPerSubject(ctx, c.stream+lastSuffix)
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, err
+	}
+	for sym, m := range kept {
+		if cur, ok := out[sym]; !ok || m.Tick.Seq > cur.Tick.Seq {
+			out[sym] = Msg{Tick: m.Tick} // Seq 0: not in the ticks stream
+		}
+	}
+	return out, nil
+}
+
+// lastPerSubject reads the newest tick of every subject of a stream.
+func (c *Conn) lastPerSubject(ctx context.Context, stream string) (map[string]Msg, error) {
+	out := map[string]Msg{}
+	s, err := c.js.Stream(ctx, stream)
+	if err != nil {
+		return nil, err
+	}
+	if st := s.CachedInfo().State; st.LastSeq == 0 || st.FirstSeq > st.LastSeq || st.Msgs == 0 {
 		return out, nil
 	}
-	cons, err := c.js.OrderedConsumer(ctx, c.stream, jetstream.OrderedConsumerConfig{
+	cons, err := c.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{SubjectPrefix + ">"},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("feed: last ticks: %w", err)
+		return nil, err
 	}
 	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
 		return out, nil
@@ -100,7 +145,7 @@ func (c *Conn) LastTicks(ctx context.Context) (map[string]Msg, error) {
 		return md.NumPending == 0, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("feed: last ticks: %w", err)
+		return nil, err
 	}
 	return out, nil
 }

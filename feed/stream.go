@@ -6,7 +6,6 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -41,9 +40,32 @@ type StreamState struct {
 	LastSeq  uint64    // newest sequence, 0 when nothing was ever stored
 }
 
+// dedupeWindow is how long the ticks stream remembers Nats-Msg-Ids, so a
+// retried publish is stored once; never longer than the window itself
+// (the server refuses that).
+const dedupeWindow = 2 * time.Minute
+
+// lastSuffix names the companion of a ticks stream: <stream>_LAST.
+const lastSuffix = "_LAST"
+
 // EnsureStream creates the ticks stream, or updates its window if it
 // exists, and returns its state. Limits retention with DiscardOld keeps
 // the window contiguous: messages leave only from the front.
+//
+// It also ensures the companion stream <stream>_LAST: no subjects of its
+// own, sourced by the server from the ticks stream, one message per
+// subject, no age or size limit. It holds every symbol's newest tick for
+// good, whatever left the window, so that LastTicks can continue every
+// symbol's seq. The server does the copying, durably, so a publisher
+// that dies loses nothing. It survives DeleteStream on purpose: a
+// recreated ticks stream continues the seqs too, and the companion
+// sources the new stream once the server notices (its source retry
+// backoff, up to about two minutes).
+//
+// A stream's storage type cannot change: an existing stream keeps its
+// own, rather than being destroyed with the ids clients hold. Transient
+// errors are retried for up to 30 s; permanent ones (an invalid
+// configuration) fail at once.
 func (c *Conn) EnsureStream(ctx context.Context, cfg StreamConfig) (StreamState, error) {
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = DefaultMaxAge
@@ -58,7 +80,7 @@ func (c *Conn) EnsureStream(ctx context.Context, cfg StreamConfig) (StreamState,
 	if cfg.Memory {
 		storage = jetstream.MemoryStorage
 	}
-	sc := jetstream.StreamConfig{
+	info, err := c.ensure(ctx, jetstream.StreamConfig{
 		Name:        c.stream,
 		Description: "tickcast price ticks",
 		Subjects:    []string{SubjectPrefix + ">"},
@@ -68,33 +90,78 @@ func (c *Conn) EnsureStream(ctx context.Context, cfg StreamConfig) (StreamState,
 		MaxBytes:    cfg.MaxBytes,
 		Storage:     storage,
 		Replicas:    cfg.Replicas,
-		Duplicates:  2 * time.Minute,
+		Duplicates:  min(dedupeWindow, cfg.MaxAge),
 		AllowDirect: true,
+	})
+	if err != nil {
+		return StreamState{}, err
 	}
-	// The server can refuse for a moment (a stream just deleted whose
-	// store is still being removed, a cluster electing its leader):
-	// retry for a few seconds.
-	var s jetstream.Stream
-	var err error
-	for attempt := 0; ; attempt++ {
-		s, err = c.js.CreateOrUpdateStream(ctx, sc)
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || err != nil && strings.Contains(err.Error(), "can not change storage type") {
-			// The stream exists with a setting we may not change (storage);
-			// keep it as it is rather than destroy the ids clients hold.
-			s, err = c.js.Stream(ctx, c.stream)
-		}
-		if err == nil || attempt == 20 || ctx.Err() != nil {
-			break
+	last, err := c.ensure(ctx, jetstream.StreamConfig{
+		Name:              c.stream + lastSuffix,
+		Description:       "tickcast: the newest tick of every symbol ever stored in " + c.stream,
+		Sources:           []*jetstream.StreamSource{{Name: c.stream}},
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		MaxMsgsPerSubject: 1,
+		Storage:           storage,
+		Replicas:          cfg.Replicas,
+		AllowDirect:       true,
+	})
+	if err != nil {
+		return StreamState{}, err
+	}
+	c.awaitSourcing(ctx, last)
+	return stateOf(info), nil
+}
+
+// awaitSourcing waits, up to 5 s, until the companion has reached the
+// ticks stream (the server sets up a source a moment after creating or
+// recovering the stream), so a caller that goes on to publish finds it
+// copying. Past that it returns anyway: the server keeps trying, and the
+// companion catches up from the ticks stream's window.
+func (c *Conn) awaitSourcing(ctx context.Context, info *jetstream.StreamInfo) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if len(info.Sources) > 0 && info.Sources[0].Active >= 0 || time.Now().After(deadline) {
+			return
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		s, err := c.js.Stream(sctx, info.Config.Name)
+		cancel()
+		if err == nil {
+			info = s.CachedInfo()
 		}
 	}
+}
+
+// ensure creates or updates a stream, keeping the storage type of an
+// existing one, and retries transient errors.
+func (c *Conn) ensure(ctx context.Context, sc jetstream.StreamConfig) (*jetstream.StreamInfo, error) {
+	var info *jetstream.StreamInfo
+	err := retry(ctx, 10*time.Second, func(ctx context.Context) error {
+		cur, err := c.js.Stream(ctx, sc.Name)
+		switch {
+		case err == nil:
+			sc.Storage = cur.CachedInfo().Config.Storage
+		case !errors.Is(err, jetstream.ErrStreamNotFound):
+			return err
+		}
+		s, err := c.js.CreateOrUpdateStream(ctx, sc)
+		if err != nil {
+			return err
+		}
+		info = s.CachedInfo()
+		return nil
+	})
 	if err != nil {
-		return StreamState{}, fmt.Errorf("feed: stream %s: %w", c.stream, err)
+		return nil, fmt.Errorf("feed: stream %s: %w", sc.Name, err)
 	}
-	return stateOf(s.CachedInfo()), nil
+	return info, nil
 }
 
 // ErrNoStream is returned (wrapped) by State when the stream does not
@@ -115,7 +182,8 @@ func (c *Conn) State(ctx context.Context) (StreamState, error) {
 }
 
 // DeleteStream removes the ticks stream and everything in it. Ids issued
-// for it will never resume on a new one: its epoch differs.
+// for it will never resume on a new one: its epoch differs. The
+// companion <stream>_LAST stays, so seqs continue on the new stream.
 func (c *Conn) DeleteStream(ctx context.Context) error {
 	if err := c.js.DeleteStream(ctx, c.stream); err != nil {
 		return fmt.Errorf("feed: delete stream %s: %w", c.stream, err)

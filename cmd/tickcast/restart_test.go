@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"net"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tickcast/tickcast/market"
+)
+
+var natsRE = regexp.MustCompile(`NATS at (nats://\S+)`)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func natsOf(t *testing.T, p *program) *nats.Conn {
+	t.Helper()
+	m := natsRE.FindStringSubmatch(p.out.String())
+	if m == nil {
+		t.Fatalf("no NATS URL printed:\n%s", p.out)
+	}
+	nc, err := nats.Connect(m[1], nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc
+}
+
+// A restarted simulator continues every symbol's seq even after all of
+// its earlier ticks have left a short --max-age window (issue 13): the
+// first tick of each symbol after the restart is its last tick before
+// the stop + 1.
+func TestRestartAfterWindowContinuesSeq(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"--addr", "127.0.0.1:0", "--data", dir, "--max-age", "3s",
+		"--nats-listen", freeAddr(t), "--rate", "300", "--symbols", "12", "--session=false"}
+
+	// Run 1: every tick published, seen on core NATS as it is stored.
+	p := start(t, args...)
+	nc := natsOf(t, p)
+	var mu sync.Mutex
+	lastOld := map[string]uint64{}
+	_, err := nc.Subscribe("ticks.>", func(m *nats.Msg) {
+		tk, err := market.DecodeTick(m.Data)
+		if err != nil {
+			t.Errorf("run 1: %v", err)
+			return
+		}
+		mu.Lock()
+		lastOld[tk.Symbol] = max(lastOld[tk.Symbol], tk.Seq)
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		mu.Lock()
+		n := len(lastOld)
+		mu.Unlock()
+		if n == 12 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run 1: only %d of 12 symbols ticked in 15s", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	p.stop()
+	stopped := time.Now()
+	nc.Close() // after the server is gone: it saw the last ticks
+	mu.Lock()
+	old := lastOld
+	lastOld = nil
+	mu.Unlock()
+
+	// Past the window: nothing of run 1 is left in the ticks stream.
+	time.Sleep(4 * time.Second)
+
+	// Run 2 on the same data: read the ticks stream from its start.
+	p2 := start(t, args...)
+	nc2 := natsOf(t, p2)
+	defer nc2.Close()
+	js, err := jetstream.New(nc2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cons, err := js.OrderedConsumer(ctx, "TICKS", jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Stop()
+	firstNew := map[string]uint64{}
+	for len(firstNew) < len(old) {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			t.Fatalf("run 2: %v after %d symbols (%v)", err, len(firstNew), firstNew)
+		}
+		tk, err := market.DecodeTick(m.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tk.Time.After(stopped) {
+			t.Fatalf("run 2: a tick of run 1 is still in the window: %+v", tk)
+		}
+		if _, ok := firstNew[tk.Symbol]; !ok {
+			firstNew[tk.Symbol] = tk.Seq
+		}
+	}
+	for s, q := range old {
+		if firstNew[s] != q+1 {
+			t.Errorf("%s: first seq after restart %d, last before %d", s, firstNew[s], q)
+		}
+	}
+}
