@@ -14,6 +14,14 @@
 // DiscardOld, so ticks leave only from the front and the stream
 // sequences it holds have no holes.
 //
+// A companion stream, "<stream>_LAST", sources the ticks stream and
+// keeps one message per subject with no age or size limit: the server
+// itself keeps every symbol's newest tick after it has left the window,
+// so a simulator restarted after any outage (or on a recreated stream)
+// continues each symbol's seq instead of repeating it. LastTicks returns,
+// per symbol, the newer of the two; a tick known only from the companion
+// has Msg.Seq 0 (its position in the ticks stream is gone).
+//
 // The simulator also stores its universe (symbols, names, sectors,
 // previous closes) in the key-value bucket "tickcast_universe"
 // (PutUniverse, Universe), so a gateway on another machine can list and
@@ -56,6 +64,10 @@
 //     goroutine and stop it before they return.
 //   - A Pipeline starts none: acknowledgements are awaited by the caller
 //     (Publish of the same symbol, or Close).
+//
+// Stream creation and LastTicks retry transient JetStream errors (no
+// leader yet, temporarily unavailable, timeouts), matched by error code,
+// for up to 30 s; anything else fails at once.
 //
 // Errors name what failed ("feed: publish AAPL: ...") and wrap the
 // sentinels (ErrEpochChanged, ErrTooOld, ErrNoStream, ErrNoUniverse,
