@@ -239,6 +239,9 @@ func (s *Sim) Next(now time.Time) market.Tick {
 	}
 
 	if st.session != s.clk.session {
+		if st.px != 0 {
+			s.closeSession(i, st.price(st.px))
+		}
 		st.session = s.clk.session
 		st.volume = 0
 	}

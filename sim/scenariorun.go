@@ -303,6 +303,13 @@ func (s *Sim) haltTick(st *symbol, now time.Time) market.Tick {
 		st.bid, st.ask = st.px, st.px+1
 	}
 	if st.session != s.clk.session {
+		if st.px != 0 {
+			for i := range s.syms { // a halt's tick: rare enough to search
+				if &s.syms[i] == st {
+					s.closeSession(i, st.price(st.px))
+				}
+			}
+		}
 		st.session = s.clk.session
 		st.volume = 0
 	}

@@ -190,3 +190,39 @@ func TestNextDoesNotAllocateInSession(t *testing.T) {
 		t.Errorf("Next allocates %v times per call", n)
 	}
 }
+
+// TestPrevCloseRollsOver: when a session ends, each symbol's PrevClose
+// becomes its last price of that session, so a dashboard's "change" counts
+// from the right close.
+func TestPrevCloseRollsOver(t *testing.T) {
+	s := mustNew(t, Config{Seed: 5, Rate: 1000, Speed: 2000, Session: &Session{Start: 15*time.Hour + 50*time.Minute}})
+	before := s.Universe()
+	v0 := s.UniverseVersion()
+	lastPrice := map[string]float64{}
+	now := t0
+	seen := map[string]bool{} // symbols that traded in session 1
+	for len(seen) < len(before) {
+		tk := s.Next(now)
+		now = t0.Add(s.Due())
+		switch _, n := s.Clock(); n { // the session of the tick just made
+		case 0:
+			lastPrice[tk.Symbol] = tk.Price
+		case 1:
+			seen[tk.Symbol] = true
+		default:
+			t.Fatal("session 1 ended before every symbol traded")
+		}
+	}
+	if s.UniverseVersion() == v0 {
+		t.Fatal("the universe did not change at the session's end")
+	}
+	for i, info := range s.Universe() {
+		want, traded := lastPrice[info.Symbol]
+		if !traded {
+			want = before[i].PrevClose
+		}
+		if info.PrevClose != want {
+			t.Errorf("%s: prevClose %v after the session, want its last price %v", info.Symbol, info.PrevClose, want)
+		}
+	}
+}

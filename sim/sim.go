@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/tickcast/tickcast/market"
 )
@@ -71,8 +72,13 @@ var ErrConfig = errors.New("sim: invalid config")
 // goroutine calls Next or Run. SetScenario and Scenario are the
 // exceptions: any goroutine may call them at any time.
 type Sim struct {
-	rng      *rand.Rand
+	rng *rand.Rand
+
+	// The universe, whose PrevClose values roll over with the sessions:
+	// written by Next, read by Universe from any goroutine.
+	uniMu    sync.Mutex
 	universe []market.SymbolInfo
+	uniVer   uint64 // counts changes to universe
 	syms     []symbol
 	sectors  []sector
 	rate     float64
@@ -251,7 +257,28 @@ func positive(f float64) bool { return f > 0 && !math.IsInf(f, 1) }
 // Universe returns the simulated symbols, with defaults filled in, in the
 // order of Config.Universe. The slice is a copy.
 func (s *Sim) Universe() []market.SymbolInfo {
+	s.uniMu.Lock()
+	defer s.uniMu.Unlock()
 	return append([]market.SymbolInfo(nil), s.universe...)
+}
+
+// UniverseVersion counts the changes to Universe since New: a symbol's
+// PrevClose becomes its last price of the session before when it first
+// trades in a new one. Safe from any goroutine.
+func (s *Sim) UniverseVersion() uint64 {
+	s.uniMu.Lock()
+	defer s.uniMu.Unlock()
+	return s.uniVer
+}
+
+// closeSession records price as symbol i's previous close.
+func (s *Sim) closeSession(i int, price float64) {
+	s.uniMu.Lock()
+	defer s.uniMu.Unlock()
+	if s.universe[i].PrevClose != price {
+		s.universe[i].PrevClose = price
+		s.uniVer++
+	}
 }
 
 // Rate returns the tick rate in ticks per second.
