@@ -170,6 +170,16 @@ func sigName(sig syscall.Signal) string {
 	return sig.String()
 }
 
+// cpu returns the CPU time (user+system) of the exited child, from its
+// rusage.
+func (ch *child) cpu() time.Duration {
+	<-ch.done
+	if ps := ch.cmd.ProcessState; ps != nil {
+		return ps.UserTime() + ps.SystemTime()
+	}
+	return 0
+}
+
 func (ch *child) exitErr() error {
 	var ee *exec.ExitError
 	if errors.As(ch.err, &ee) && ee.Exited() && ee.ExitCode() == 0 {
