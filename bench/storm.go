@@ -443,8 +443,12 @@ func (s *StormResult) writeTable(w io.Writer) {
 		fmtUs(s.FromReady.P50), fmtUs(s.FromReady.P99), fmtUs(s.FromReady.Max),
 		fmtUs(s.FromKill.P50), fmtUs(s.FromKill.P99), fmtUs(s.FromKill.Max))
 	fmt.Fprintf(w, "  resume exactness\tticks lost %d (in %d events), dups %d, resets %d\t\n", s.TicksLost, s.GapEvents, s.Dups, s.Resets)
-	fmt.Fprintf(w, "  new gateway\tcpu %.2fs, peak rss %s\tover its first %.2fs (to all resumed)\n",
-		s.GatewayCPUS, fmtBytes(float64(s.GatewayRSSPeak)), s.GatewaySampledS)
+	until := "to all resumed"
+	if s.AllResumedS < 0 {
+		until = "to the end of the run: not all resumed"
+	}
+	fmt.Fprintf(w, "  new gateway\tcpu %.2fs, peak rss %s\tover its first %.2fs (%s)\n",
+		s.GatewayCPUS, fmtBytes(float64(s.GatewayRSSPeak)), s.GatewaySampledS, until)
 	if s.Error != "" {
 		fmt.Fprintf(w, "  storm error\t%s\t\n", s.Error)
 	}
