@@ -54,6 +54,21 @@ func serveArgs(cfg *Config, dir string) []string {
 
 // startChild starts the gateway and waits for the URL it prints.
 func startChild(ctx context.Context, cfg *Config) (*child, error) {
+	dir, err := os.MkdirTemp("", "tickcast-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	ch, err := spawnChild(ctx, cfg, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+	}
+	return ch, err
+}
+
+// spawnChild starts the gateway on the store in dir, with more arguments
+// after serveArgs' (a later --addr wins), and waits for the URL it prints.
+// The child owns dir from then on: stop removes it. On failure dir stays.
+func spawnChild(ctx context.Context, cfg *Config, dir string, more ...string) (*child, error) {
 	exe := cfg.Exe
 	if exe == "" {
 		var err error
@@ -61,22 +76,16 @@ func startChild(ctx context.Context, cfg *Config) (*child, error) {
 			return nil, fmt.Errorf("bench: find executable: %w", err)
 		}
 	}
-	dir, err := os.MkdirTemp("", "tickcast-bench-")
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
 	ch := &child{dir: dir, tail: &tailBuf{max: 16 << 10, echo: cfg.ChildOutput}, done: make(chan struct{})}
-	ch.cmd = exec.Command(exe, serveArgs(cfg, dir)...)
+	ch.cmd = exec.Command(exe, append(serveArgs(cfg, dir), more...)...)
 	ch.cmd.Env = append(os.Environ(), cfg.ChildEnv...)
 	ch.cmd.Stderr = ch.tail
 	ch.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	out, err := ch.cmd.StdoutPipe()
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	if err := ch.cmd.Start(); err != nil {
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("bench: start %s: %w", exe, err)
 	}
 	urls := make(chan string, 1) // the reader sends at most one URL
@@ -116,7 +125,7 @@ func startChild(ctx context.Context, cfg *Config) (*child, error) {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	ch.stop()
+	ch.signalWait(syscall.SIGTERM, 10*time.Second)
 	return nil, err
 }
 
@@ -127,13 +136,19 @@ func (ch *child) pid() int { return ch.cmd.Process.Pid }
 // directory.
 func (ch *child) stop() error {
 	defer os.RemoveAll(ch.dir)
+	return ch.signalWait(syscall.SIGTERM, 10*time.Second)
+}
+
+// signalWait sends sig unless the child has exited, waits up to within
+// for it to exit, then kills it; the data directory stays.
+func (ch *child) signalWait(sig syscall.Signal, within time.Duration) error {
 	select {
 	case <-ch.done:
 		return ch.exitErr()
 	default:
 	}
-	ch.cmd.Process.Signal(syscall.SIGTERM)
-	t := time.NewTimer(10 * time.Second)
+	ch.cmd.Process.Signal(sig)
+	t := time.NewTimer(within)
 	defer t.Stop()
 	select {
 	case <-ch.done:
@@ -141,8 +156,28 @@ func (ch *child) stop() error {
 	case <-t.C:
 		ch.cmd.Process.Kill()
 		<-ch.done
-		return errors.New("bench: gateway did not stop within 10s of SIGTERM; killed")
+		return fmt.Errorf("bench: gateway did not stop within %v of %s; killed", within, sigName(sig))
 	}
+}
+
+func sigName(sig syscall.Signal) string {
+	switch sig {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGKILL:
+		return "SIGKILL"
+	}
+	return sig.String()
+}
+
+// cpu returns the CPU time (user+system) of the exited child, from its
+// rusage.
+func (ch *child) cpu() time.Duration {
+	<-ch.done
+	if ps := ch.cmd.ProcessState; ps != nil {
+		return ps.UserTime() + ps.SystemTime()
+	}
+	return 0
 }
 
 func (ch *child) exitErr() error {

@@ -76,6 +76,11 @@ type client struct {
 
 	newest atomic.Int64 // newest tick time seen, Unix ns
 	up     atomic.Bool  // the first dial succeeded
+
+	// storm mode
+	awaiting bool         // the stream ended in the storm: the next event is the resume
+	retry    int32        // the last retry: the server sent, ms; -1: none
+	resumeAt atomic.Int64 // when that event came, Unix ns; 0: not yet
 }
 
 // dial connects, sends the request and, unless the client is stalled,
@@ -205,6 +210,10 @@ func (c *client) readLoop() error {
 
 // Event implements Handler.
 func (c *client) Event(typ, _, data []byte) {
+	if c.awaiting {
+		c.awaiting = false
+		c.resumeAt.Store(c.now)
+	}
 	switch string(typ) {
 	case "tick":
 		c.onTick(data)
@@ -320,11 +329,22 @@ func (c *client) run(ctx context.Context) {
 			return
 		}
 		c.r.disconnects.Add(1)
-		c.r.noteErr(fmt.Errorf("client %d: stream ended: %w", c.n, err))
+		if c.p.Retry >= 0 {
+			c.retry = int32(min(c.p.Retry, 1<<30))
+		}
+		kill := c.r.stormKill.Load()
+		if kill > 0 && c.resumeAt.Load() == 0 {
+			if c.awaiting {
+				c.r.stormFailed.Add(1) // a reconnect cut before its first event
+			}
+			c.awaiting = true // the storm's: expected, not an error
+		} else {
+			c.r.noteErr(fmt.Errorf("client %d: stream ended: %w", c.n, err))
+		}
 		for {
-			delay := 100 * time.Millisecond
-			if rt := time.Duration(c.p.Retry) * time.Millisecond; rt > delay {
-				delay = min(rt, 5*time.Second)
+			delay := c.reconnectDelay()
+			if c.awaiting {
+				delay = max(delay, time.Until(time.Unix(0, kill).Add(c.r.cfg.Absent)))
 			}
 			select {
 			case <-ctx.Done():
@@ -335,13 +355,37 @@ func (c *client) run(ctx context.Context) {
 				if ctx.Err() != nil {
 					return
 				}
-				c.r.noteErr(fmt.Errorf("client %d: reconnect: %w", c.n, err))
+				if c.awaiting {
+					c.r.stormFailed.Add(1)
+				} else {
+					c.r.noteErr(fmt.Errorf("client %d: reconnect: %w", c.n, err))
+				}
 				continue
 			}
 			c.r.reconnects.Add(1)
 			break
 		}
 	}
+}
+
+// reconnectDelay is how long a client waits before (re)dialing. In storm
+// mode it is what EventSource waits: the last retry: the server sent (1s
+// if none; at least 10 ms), or Config.ReconnectDelay.
+func (c *client) reconnectDelay() time.Duration {
+	if c.r.cfg.RestartAt <= 0 {
+		delay := 100 * time.Millisecond
+		if rt := time.Duration(c.p.Retry) * time.Millisecond; rt > delay {
+			delay = min(rt, 5*time.Second)
+		}
+		return delay
+	}
+	if d := c.r.cfg.ReconnectDelay; d > 0 {
+		return d
+	}
+	if c.retry < 0 {
+		return time.Second
+	}
+	return max(time.Duration(c.retry)*time.Millisecond, 10*time.Millisecond)
 }
 
 // runSlow holds a stalled client's connection unread until drain is

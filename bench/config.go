@@ -46,6 +46,15 @@ type Config struct {
 	ChildEnv     []string      // more environment for it, KEY=VALUE
 	ChildOutput  io.Writer     // copy of its stdout and stderr; nil: kept only for errors
 
+	// Storm mode (RestartAt > 0): the started gateway is killed RestartAt
+	// after the measured window starts and started again on the same store
+	// and address; every client resumes from its last event id. See
+	// storm.go.
+	RestartAt      time.Duration
+	RestartSignal  string        // "kill" (SIGKILL, default) or "term" (SIGTERM, a clean shutdown)
+	Absent         time.Duration // clients stay away this long after the kill before reconnecting
+	ReconnectDelay time.Duration // in storm mode, between reconnect attempts; 0: the server's retry: (1s if none)
+
 	ReadBuf  int    // per-client read buffer, bytes; default 8192
 	Scenario string // label for the report
 }
@@ -83,6 +92,9 @@ func (c *Config) defaults() {
 	if c.Scenario == "" {
 		c.Scenario = "custom"
 	}
+	if c.RestartAt > 0 && c.RestartSignal == "" {
+		c.RestartSignal = "kill"
+	}
 }
 
 func checkConfig(cfg *Config) error {
@@ -91,6 +103,9 @@ func checkConfig(cfg *Config) error {
 	}
 	if cfg.Addrs > 254 {
 		return fmt.Errorf("bench: %d source addresses: at most 254", cfg.Addrs)
+	}
+	if err := checkStorm(cfg); err != nil {
+		return err
 	}
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && uint64(cfg.Clients)+64 > lim.Cur {

@@ -69,6 +69,8 @@ type Result struct {
 	BenchCPUS        float64  `json:"bench_cpu_s"` // this process, in the window
 	CPUs             int      `json:"cpus"`
 	Errors           []string `json:"errors,omitempty"` // the first few client errors
+
+	Storm *StormResult `json:"storm,omitempty"` // storm mode: the restart and the resume
 }
 
 // WriteTable writes r as a human-readable table.
@@ -109,6 +111,9 @@ func (r *Result) WriteTable(w io.Writer) {
 		fmt.Fprintf(tw, "  gateway\tnot measured (give --target-pid)\t\n")
 	}
 	fmt.Fprintf(tw, "  bench\tcpu %.2fs (%.0f%% of a core)\t\n", r.BenchCPUS, 100*r.BenchCPUS/r.DurationS)
+	if r.Storm != nil {
+		r.Storm.writeTable(tw)
+	}
 	tw.Flush()
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "  error: %s\n", e)

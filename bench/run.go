@@ -29,10 +29,16 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	if err := checkConfig(&cfg); err != nil {
 		return nil, err
 	}
+	if cfg.RestartAt > 0 {
+		progress = &lockedWriter{w: progress} // shared with the storm goroutine
+	}
 	b := &benchRun{cfg: cfg, r: newRunner(cfg), progress: progress}
 	defer b.stopGateway()
 	if err := b.setup(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.RestartAt > 0 {
+		b.st = newStorm(b)
 	}
 	if err := b.makeClients(); err != nil {
 		return nil, err
@@ -83,6 +89,7 @@ type benchRun struct {
 
 	// measure
 	winEnd time.Time
+	st     *storm // storm mode: the restart, started by measure
 }
 
 // setup starts the gateway unless cfg.Target is given, waits for it to be
@@ -138,8 +145,12 @@ func (b *benchRun) setup(ctx context.Context) error {
 	return nil
 }
 
-// stopGateway stops the gateway setup started, if any.
+// stopGateway stops the gateway setup started, if any, and the one the
+// storm started in its place.
 func (b *benchRun) stopGateway() {
+	if b.st != nil {
+		b.st.stop()
+	}
 	if b.gw != nil {
 		b.gw.stop()
 	}
@@ -183,7 +194,7 @@ func (b *benchRun) makeClients() error {
 		}
 		c := &client{r: b.r, sh: b.shards[i%nshards], n: i, slow: slow,
 			query: streamQuery(syms, cfg.Throttle), buf: make([]byte, cfg.ReadBuf),
-			last: make([]uint64, len(b.universe))}
+			last: make([]uint64, len(b.universe)), retry: -1}
 		if cfg.Addrs > 1 {
 			c.local = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%cfg.Addrs))}
 		}
@@ -296,6 +307,9 @@ func (b *benchRun) measure(ctx context.Context) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	pr.phase = "warm-up"
+	if b.st != nil {
+		b.st.start(ctx, ws.Add(cfg.RestartAt))
+	}
 	var cpu0, self0 time.Duration
 	self := os.Getpid()
 	for {
@@ -309,7 +323,10 @@ func (b *benchRun) measure(ctx context.Context) error {
 			self0, _ = procCPU(self)
 			pr.phase = "measure"
 		case <-end.C:
-			if pid > 0 {
+			if pid > 0 && b.st != nil { // the storm may have replaced the gateway
+				res.GatewayCPUS = b.st.windowCPU(cpu0).Seconds()
+				res.RSSBytes, res.RSSPeakBytes, _ = procMem(b.st.gatewayPID())
+			} else if pid > 0 {
 				cpu1, _ := procCPU(pid)
 				res.GatewayCPUS = (cpu1 - cpu0).Seconds()
 				res.RSSBytes, res.RSSPeakBytes, _ = procMem(pid)
@@ -383,6 +400,9 @@ func (b *benchRun) aggregate() {
 	res.Disconnects, res.Reconnects, res.Shed = b.r.disconnects.Load(), b.r.reconnects.Load(), b.r.shed.Load()
 	if res.Delivered > 0 {
 		res.CPUUsPerDelivery = res.GatewayCPUS * 1e6 / float64(res.Delivered)
+	}
+	if b.st != nil {
+		res.Storm = b.st.result(res)
 	}
 	res.Errors = b.r.errList()
 }

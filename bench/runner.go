@@ -20,6 +20,9 @@ type runner struct {
 	connected, connDone, connectErrs atomic.Int64
 	disconnects, reconnects, shed    atomic.Int64
 
+	stormKill   atomic.Int64 // storm mode: when the gateway was killed, Unix ns; 0: not yet
+	stormFailed atomic.Int64 // reconnect attempts after it that failed before a first event
+
 	ctlSlow, ctlFast func(network, address string, c syscall.RawConn) error
 
 	errMu sync.Mutex

@@ -91,6 +91,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&sweep, "sweep", "", "step a parameter, one run each: rate=V1,V2,... or clients=N1,N2,...")
 	fs.StringVar(&sweepOut, "sweep-out", "bench-sweep.html", "with --sweep, the chart of p50/p90/p99/p99.9 against load (.html or .svg)")
 	fs.BoolVar(&quiet, "quiet", false, "no progress line")
+	fs.DurationVar(&cfg.RestartAt, "restart-at", 0, "storm: this long into the window, kill the gateway and start it again on the same store (a file store, not --memory); clients resume by Last-Event-ID (0: no restart)")
+	fs.StringVar(&cfg.RestartSignal, "restart-signal", "", "with --restart-at: kill (SIGKILL, the default) or term (SIGTERM, a clean shutdown)")
+	fs.DurationVar(&cfg.Absent, "absent", 0, "with --restart-at: clients stay away this long after the kill before reconnecting")
+	fs.DurationVar(&cfg.ReconnectDelay, "reconnect-delay", 0, "with --restart-at: delay between reconnect attempts (0: the server's retry:, as EventSource)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -130,6 +134,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if cfg.Warmup == 0 {
 		cfg.Warmup = -1 // bench.Config: negative means none
+	}
+	if cfg.RestartAt > 0 && !set["memory"] {
+		cfg.Memory = false // the stream must survive the restart
 	}
 	cfg.ServeArgs = strings.Fields(serveArgs)
 	if gwLog {
