@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -72,6 +73,7 @@ func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int
 	for s, m := range last {
 		cfg.Resume[s] = m.Tick
 	}
+	cfg.Universe = keepPrevCloses(ctx, conn, cfg, log)
 	s, err := sim.New(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -88,6 +90,8 @@ func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int
 	// has said goodbye to its clients.
 	simCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
+	uniDone := make(chan struct{})
+	go func() { defer close(uniDone); republishUniverse(simCtx, conn, s, replicas, log) }()
 	go func() {
 		// Pipelined publishing: symbols overlap, each symbol stays in
 		// order; what is in flight is stored before the sim stops.
@@ -107,8 +111,68 @@ func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int
 			stopped = true
 			cancel()
 			result = <-done
+			<-uniDone
 		}
 		return result
 	}
 	return s, stop, nil
+}
+
+// keepPrevCloses returns the universe to simulate with each resumed
+// symbol's prevClose taken from the universe the last simulator stored:
+// its previous session's close, not the universe file's starting price.
+func keepPrevCloses(ctx context.Context, conn *feed.Conn, cfg sim.Config, log *slog.Logger) []market.SymbolInfo {
+	u := cfg.Universe
+	if u == nil {
+		u = sim.DefaultUniverse()
+	}
+	if len(cfg.Resume) == 0 {
+		return u
+	}
+	stored, err := conn.Universe(ctx)
+	if err != nil {
+		if !errors.Is(err, feed.ErrNoUniverse) {
+			log.Warn("reading the stored universe failed; prevClose starts from the universe's", "err", err)
+		}
+		return u
+	}
+	prev := make(map[string]float64, len(stored))
+	for _, si := range stored {
+		prev[si.Symbol] = si.PrevClose
+	}
+	out := append([]market.SymbolInfo(nil), u...)
+	for i := range out {
+		if _, resumed := cfg.Resume[out[i].Symbol]; resumed && prev[out[i].Symbol] > 0 {
+			out[i].PrevClose = prev[out[i].Symbol]
+		}
+	}
+	return out
+}
+
+// republishUniverse stores s's universe again whenever it changes (a
+// session rolled over and prevClose moved), checking every second, until
+// ctx ends.
+func republishUniverse(ctx context.Context, conn *feed.Conn, s *sim.Sim, replicas int, log *slog.Logger) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	stored := s.UniverseVersion()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		v := s.UniverseVersion()
+		if v == stored {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := conn.PutUniverse(pctx, s.Universe(), replicas)
+		cancel()
+		if err != nil {
+			log.Warn("storing the universe after a session's close failed; retrying", "err", err)
+			continue
+		}
+		stored = v
+	}
 }
