@@ -20,6 +20,7 @@ type ConnConfig struct {
 	Name   string  // connection name shown by the server
 
 	CredsFile string // NATS .creds file (JWT + nkey)
+	Token     string // NATS authorization token (e.g. a tickcast serve's --nats-token)
 	TLSCA     string // CA file to verify the server
 	TLSCert   string // client certificate (with TLSKey)
 	TLSKey    string
@@ -52,8 +53,14 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 	if cfg.Server != nil {
 		opts = append(opts, nats.InProcessServer(cfg.Server.ns))
 		url = ""
+		if cfg.Server.token != "" {
+			opts = append(opts, nats.Token(cfg.Server.token))
+		}
 	} else if url == "" {
 		return nil, errors.New("feed: no NATS URL and no embedded server")
+	}
+	if cfg.Token != "" {
+		opts = append(opts, nats.Token(cfg.Token))
 	}
 	if cfg.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
@@ -70,6 +77,10 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 		nc, err = nats.Connect(url, opts...)
 		if err == nil {
 			break
+		}
+		if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) {
+			// Retrying cannot help: the credentials are wrong.
+			return nil, fmt.Errorf("feed: connect %s: %w (check --nats-token or --nats-creds)", url, err)
 		}
 		select {
 		case <-ctx.Done():

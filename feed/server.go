@@ -23,12 +23,18 @@ type ServerConfig struct {
 	// Listen is a host:port for NATS clients from other processes (e.g.
 	// "127.0.0.1:4222"). Empty means in-process connections only.
 	Listen string
+	// Token, when set, is required of every NATS client, in-process ones
+	// included (Connect passes it for an embedded Server by itself).
+	// Without it anyone who reaches Listen may read, write or delete the
+	// stream.
+	Token string
 }
 
 // Server is an embedded NATS server with JetStream enabled.
 type Server struct {
 	ns      *server.Server
 	tempDir string
+	token   string
 }
 
 // StartServer starts an embedded NATS server and waits until it accepts
@@ -43,7 +49,10 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		Port:       -1,
 		Host:       "127.0.0.1",
 	}
-	s := &Server{}
+	if cfg.Token != "" {
+		opts.Authorization = cfg.Token
+	}
+	s := &Server{token: cfg.Token}
 	switch {
 	case cfg.Memory:
 		dir, err := os.MkdirTemp("", "tickcast-js-*")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -18,7 +19,7 @@ import (
 
 // natsFlags reach an external NATS server or cluster.
 type natsFlags struct {
-	url, creds, ca, cert, key string
+	url, creds, token, ca, cert, key string
 }
 
 func (n *natsFlags) register(fs *flag.FlagSet, required bool) {
@@ -28,13 +29,14 @@ func (n *natsFlags) register(fs *flag.FlagSet, required bool) {
 	}
 	fs.StringVar(&n.url, "nats", "", help)
 	fs.StringVar(&n.creds, "nats-creds", "", "NATS credentials file (.creds)")
+	fs.StringVar(&n.token, "nats-token", "", natsTokenUsage)
 	fs.StringVar(&n.ca, "nats-ca", "", "CA certificate file to verify the NATS server's TLS")
 	fs.StringVar(&n.cert, "nats-cert", "", "client TLS certificate file for NATS")
 	fs.StringVar(&n.key, "nats-key", "", "client TLS key file for NATS")
 }
 
 func (n *natsFlags) conn(name string) feed.ConnConfig {
-	return feed.ConnConfig{URL: n.url, Name: name, CredsFile: n.creds, TLSCA: n.ca, TLSCert: n.cert, TLSKey: n.key}
+	return feed.ConnConfig{URL: n.url, Name: name, CredsFile: n.creds, Token: natsToken(n.token), TLSCA: n.ca, TLSCert: n.cert, TLSKey: n.key}
 }
 
 // streamFlags set the stream's retention window.
@@ -161,7 +163,7 @@ func (g *gatewayFlags) options(log *slog.Logger) (gateway.Options, error) {
 
 		MaxConnsPerIP:  g.perIP,
 		AllowedOrigins: splitList(g.cors),
-		Token:          cmp.Or(g.token, os.Getenv("TICKCAST_TOKEN")),
+		Token:          g.accessToken(),
 		ShutdownSpread: g.spread,
 		TrustedProxies: proxies,
 	}, nil
@@ -198,3 +200,27 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+const natsTokenUsage = "NATS authorization token (a tickcast serve's --nats-token); if empty, $TICKCAST_NATS_TOKEN (keeps it out of ps)"
+
+// natsToken is the flag's value, or $TICKCAST_NATS_TOKEN.
+func natsToken(flagValue string) string {
+	return cmp.Or(flagValue, os.Getenv("TICKCAST_NATS_TOKEN"))
+}
+
+// loopback reports whether a listen address (host:port) accepts
+// connections from this machine only. An empty host listens everywhere.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.IsLoopback()
+}
+
+// accessToken is --token, or $TICKCAST_TOKEN.
+func (g *gatewayFlags) accessToken() string { return cmp.Or(g.token, os.Getenv("TICKCAST_TOKEN")) }

@@ -102,7 +102,7 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, routes 
 	case <-ctx.Done():
 	case err2 = <-serveErr:
 	}
-	log.Info("shutting down")
+	log.Info("shutting down; a second Ctrl-C stops at once")
 	// Stop accepting at once; end every stream after a complete event,
 	// staggered over --shutdown-spread; then close what is left (idle
 	// keep-alive and preconnected sockets, which Shutdown would otherwise

@@ -17,6 +17,7 @@ import (
 type serveConfig struct {
 	data       string
 	natsListen string
+	natsToken  string
 	stream     streamFlags
 	sim        simFlags
 	gw         gatewayFlags
@@ -32,7 +33,8 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveConfig) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.data, "data", "./data", "directory of the JetStream store (kept across restarts)")
-	fs.StringVar(&c.natsListen, "nats-listen", "", "also accept NATS clients on this host:port (e.g. 127.0.0.1:4222) so other tickcast processes can join")
+	fs.StringVar(&c.natsListen, "nats-listen", "", "also accept NATS clients on this host:port (e.g. 127.0.0.1:4222) so other tickcast processes can join; off loopback it needs --nats-token")
+	fs.StringVar(&c.natsToken, "nats-token", "", "require this token of NATS clients (the other processes pass it as --nats-token); if empty, $TICKCAST_NATS_TOKEN")
 	c.stream.register(fs)
 	c.sim.register(fs)
 	c.gw.register(fs)
@@ -55,7 +57,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	srv, err := feed.StartServer(feed.ServerConfig{StoreDir: c.data, Memory: c.stream.memory, Listen: c.natsListen})
+	if err := c.checkExposure(); err != nil {
+		return err
+	}
+	srv, err := feed.StartServer(feed.ServerConfig{StoreDir: c.data, Memory: c.stream.memory, Listen: c.natsListen, Token: natsToken(c.natsToken)})
 	if err != nil {
 		return err
 	}
@@ -94,4 +99,20 @@ func scenarioRoutes(on bool, s *sim.Sim, x *simExtras, log *slog.Logger) func(ch
 		return nil
 	}
 	return simhttp.Routes(s, log)
+}
+
+// checkExposure refuses to start what would let anyone on the network
+// change the market: a NATS listener off loopback without a token (the
+// stream could be deleted), or the scenario control on an HTTP address
+// off loopback without an access token.
+func (c *serveConfig) checkExposure() error {
+	if c.natsListen != "" && !loopback(c.natsListen) && natsToken(c.natsToken) == "" {
+		return fmt.Errorf("%w: --nats-listen %s accepts NATS clients from other machines, which could read, write or delete the stream: "+
+			"set --nats-token (or $TICKCAST_NATS_TOKEN) and pass it to tickcast sim/gateway as --nats-token, or listen on 127.0.0.1", errUsage, c.natsListen)
+	}
+	if c.simControl && !loopback(c.gw.addr) && c.gw.accessToken() == "" {
+		return fmt.Errorf("%w: --addr %s is reachable from other machines, and /v1/sim/scenario would let anyone steer the market: "+
+			"set --token (or $TICKCAST_TOKEN), or --sim-control=false", errUsage, c.gw.addr)
+	}
+	return nil
 }
