@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,7 +34,15 @@ var (
 // stream holds newer messages is restarted. nats.go's ordered consumer
 // waits 10s for a consumer re-creation that can go unanswered during a
 // leader change.
-const stallAfter = 3 * time.Second
+const stallAfter = 2 * time.Second
+
+// tailCheckEvery is how often Tail checks the stream's epoch and whether
+// it has stalled; each check waits at most tailCheckTimeout for the
+// stream's info (during a leader election it may not come).
+const (
+	tailCheckEvery   = time.Second
+	tailCheckTimeout = 1500 * time.Millisecond
+)
 
 // Msg is one tick read from the stream, with its position.
 type Msg struct {
@@ -195,7 +204,7 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 	delivered.Store(after)
 	arrived.Store(time.Now().UnixNano())
 	check := func() bool { // epoch unchanged and not stalled
-		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+		sctx, scancel := context.WithTimeout(ctx, tailCheckTimeout)
 		defer scancel()
 		st, err := c.State(sctx)
 		if errors.Is(err, jetstream.ErrStreamNotFound) || err == nil && st.Epoch != epoch {
@@ -208,8 +217,20 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 		}
 		return true // a transient error: the periodic check tries again
 	}
+	// gate lets Tail return only once no callback runs, and none starts
+	// after: fn is never called after Tail returns (nats.go's Stop does
+	// not wait for a callback in progress).
+	var gate sync.RWMutex
+	stopped := false
+	defer func() {
+		gate.Lock()
+		stopped = true
+		gate.Unlock()
+	}()
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		if ctx.Err() != nil {
+		gate.RLock()
+		defer gate.RUnlock()
+		if stopped || ctx.Err() != nil {
 			return
 		}
 		msg, md, err := toMsg(m)
@@ -243,7 +264,7 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 		return fmt.Errorf("feed: tail: %w", err)
 	}
 	defer cc.Stop()
-	t := time.NewTicker(2 * time.Second)
+	t := time.NewTicker(tailCheckEvery)
 	defer t.Stop()
 	for {
 		select {
