@@ -263,7 +263,17 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 	if err != nil {
 		return fmt.Errorf("feed: tail: %w", err)
 	}
-	defer cc.Stop()
+	defer func() {
+		// Stop can block for as long as nats.go takes to recreate a lost
+		// consumer (a 10 s request during a leader change): do not wait
+		// more than a moment. The gate above keeps a late callback out.
+		stopped := make(chan struct{})
+		go func() { cc.Stop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(500 * time.Millisecond):
+		}
+	}()
 	t := time.NewTicker(tailCheckEvery)
 	defer t.Stop()
 	for {
