@@ -165,6 +165,8 @@ func (c *client) run(ctx context.Context) error {
 			case ev&evGone != 0:
 				return nil
 			case ev&evEpoch != 0:
+				c.buf = c.g.appendSpreadRetry(c.buf) // no stampede (catchup.go)
+				_ = c.flush()
 				return errEpoch
 			case ev&evLeave != 0:
 				// Leave after a complete event with a jittered retry:.

@@ -53,26 +53,58 @@
 //   - An id of the hub's epoch that the ring still covers resumes from
 //     memory: the cursor is set after that sequence and the run loop sends
 //     the rest. Entries within RingSize/8 of being overwritten do not
-//     count as covered.
-//   - An id behind the ring, by at most Options.MaxResume messages
-//     (default 1,000,000), resumes from JetStream: the client joins the
-//     hub at its head first, so nothing published meanwhile is missed,
-//     replays with Source.Replay, for its symbols, the sequences after
-//     the id up to the hub's last at joining (a throttled client gets them
-//     as one batch of merged events), then goes on from the ring.
+//     count as covered. A gateway (re)starting on an existing stream
+//     fills its ring first (warm start, lifecycle.go): its tail starts
+//     RingSize messages back (or at the stream's first), and it is ready
+//     for streams once it has read up to the stream's last sequence at
+//     start, so clients of a restarted gateway resume from memory.
+//   - An id behind the ring resumes from the history index (catchup.go,
+//     history.go): history is cut into blocks of 4096 stream sequences;
+//     each block is read from JetStream once while cached (single
+//     flight), by one of Options.HistoryReaders readers (default 4; one
+//     short-lived consumer per read, deleted after it, so consumers are
+//     bounded whatever the number of clients), and leaves a summary:
+//     one merge accumulator per symbol. The catch-up folds the messages
+//     after the id in its first block, then whole-block summaries, up to
+//     a block boundary the ring covers, joins the ring there and sends
+//     everything up to the ring's head merged per symbol (as in Merging,
+//     below): an hour's absence costs about one event per symbol. A
+//     client not MergeAfter behind (only with a MergeAfter larger than
+//     the ring) gets every tick instead, from the blocks' messages. With
+//     a ring smaller than a block the client joins at the head first
+//     and reads history up to it. At most Options.CatchupWorkers
+//     catch-ups run at once (default GOMAXPROCS/2), the others wait
+//     first come first served; summaries are bounded by
+//     Options.HistoryCacheBytes (default 64 MiB; blocks that left the
+//     stream's window are dropped) and raw blocks to 8. Every read checks
+//     that it got each sequence from its first on: history that ages out
+//     while it is read ends in a reset "expired", never a silent gap.
+//     Options.MaxResume (default 0: none) caps how far behind an id may
+//     be ("too_far").
 //   - An id ahead of this gateway's hub but not of the stream (another
-//     gateway is ahead) waits up to 3s for the hub to catch up.
+//     gateway is ahead, or this one's tail lags) waits up to 3s for the
+//     hub; if it does not get there the stream ends with ": lagging" and
+//     a retry:, so the client comes back with the same id: a client is
+//     never sent backwards.
 //   - Anything else gets an "event: reset" (no id; data: reason, detail,
 //     the requested id cut to 128 bytes) followed by a snapshot. Reasons:
 //     "malformed" (not an id this feed issues), "epoch" (an earlier
-//     incarnation of the stream), "ahead" (ahead of the stream, or the hub
-//     did not catch up within 3s), "expired" (the ticks after it have left
-//     the stream's window, checked before the replay and again if the
-//     replay finds nothing), "too_far" (more than MaxResume behind).
+//     incarnation of the stream), "ahead" (beyond the stream's last
+//     sequence, checked with Source.State), "expired" (the ticks after
+//     it have left the stream's window), "too_far" (more than MaxResume
+//     behind, when set).
+//
+// A stream that cannot start for any other reason (JetStream refusing a
+// consumer at its limit, an unreadable stream) ends like a turned-away
+// request: a comment naming the reason (": unavailable"), a retry: with
+// 1 to 5s of jitter, and a logged warning; never a bare close. A start
+// in progress (a catch-up, the wait for the tail) ends on Shutdown and
+// with the epoch, with a retry: spread over ShutdownSpread.
 //
 // When Run starts a new epoch (the stream was deleted or recreated), the
-// old hub is closed and its clients' streams end; they reconnect with
-// old-epoch ids and get a reset.
+// old hub is closed and its clients' streams end, each with a retry: of
+// Retry plus a random part of ShutdownSpread, so they do not all come
+// back at once; they reconnect with old-epoch ids and get a reset.
 //
 // # Merging and throttling
 //
@@ -161,8 +193,8 @@
 // Shutdown closes the shutdown channel (from then on /readyz answers 503
 // and new streams are turned away) and cancels the shutdown context,
 // under the mutex that orders it against a stream being counted in. Each
-// streaming client (one still starting, e.g. replaying from JetStream,
-// once it reaches its loop) then picks a random moment within
+// streaming client (one still starting, e.g. catching up from history,
+// ends at once with a spread retry:) then picks a random moment within
 // Options.ShutdownSpread (default 2s), writes "retry: <Retry plus a
 // random part of the spread>" after its last complete event, and ends,
 // so clients do not all reconnect at once. Shutdown returns when every
@@ -170,7 +202,8 @@
 // stop Run: the caller cancels Run's context afterwards (cmd/tickcast
 // does http.Server.Shutdown alongside Gateway.Shutdown, then closes the
 // server, then cancels Run and waits for it). Streams still open when
-// Run ends are closed with their hub, without a retry: line.
+// Run ends are closed with their hub, with a retry: spread over
+// ShutdownSpread.
 //
 // # Routes
 //
@@ -188,7 +221,9 @@
 // gateway.go (Gateway, New, routes, Shutdown), options.go, lifecycle.go
 // (Run, epochs, lag, readiness), heartbeat.go, universe.go (the symbol
 // universe cache), handlers.go (symbols, snapshot, health, ready),
-// stream.go (GET /v1/stream), admission.go, resume.go, client.go (the
+// stream.go (GET /v1/stream), admission.go, resume.go, catchup.go
+// (resumes from behind the ring), history.go (the history index),
+// client.go (the
 // client and its loop), pump.go, merge.go, window.go (throttled
 // windows), hub.go, sse.go (ids and event encoding), sink.go, access.go
 // (CORS and the access token), query.go, errors.go, metrics.go,

@@ -57,6 +57,8 @@ type Gateway struct {
 
 	ipMu    sync.Mutex
 	ipConns map[string]int // open SSE connections per remote address
+
+	cu *catchups // catch-ups from history (history.go)
 }
 
 // New returns a gateway reading from src.
@@ -65,6 +67,7 @@ func New(src Source, opts Options) *Gateway {
 	g := &Gateway{src: src, opts: opts, log: opts.Logger, m: newMetrics(), shutdown: make(chan struct{}),
 		ipConns: map[string]int{}, live: map[*client]struct{}{}}
 	g.shutdownCtx, g.shutdownCancel = context.WithCancel(context.Background())
+	g.cu = newCatchups(opts, g.m.reg)
 	return g
 }
 

@@ -52,10 +52,20 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h := newHub(g.opts.RingSize, st.Epoch, st.LastSeq)
+	// Warm start: the tail starts a ring's length back (or at the
+	// stream's first message), and the hub is ready once it has read up
+	// to the stream's last sequence at start, so clients of a gateway
+	// that restarted resume from memory. Symbols with no tick in the
+	// ring keep the newest one from LastTicks for snapshots.
+	h := newHub(g.opts.RingSize, st.Epoch, 0)
+	from := st.LastSeq - min(st.LastSeq, uint64(len(h.ring)))
+	if st.FirstSeq > 0 {
+		from = max(from, st.FirstSeq-1)
+	}
+	h.startSeq, h.lastSeq = from, from
 	g.refreshUniverse(ctx, true)
 	h.addSymbols(g.universeSymbols())
-	var need uint64 // the hub is ready once it holds every seeded tick
+	need := st.LastSeq // the hub is ready once it holds every seeded tick and the stream at start
 	for _, m := range last {
 		h.seed(m)
 		need = max(need, m.Seq)
@@ -63,14 +73,17 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 	if old := g.hub.Swap(h); old != nil {
 		old.close()
 	}
-	g.log.Info("reading stream", "epoch", st.Epoch, "first", st.FirstSeq, "last", st.LastSeq, "symbols", len(last))
-	if st.LastSeq >= need {
+	g.log.Info("reading stream", "epoch", st.Epoch, "first", st.FirstSeq, "last", st.LastSeq, "from", from, "symbols", len(last))
+	if from >= need {
 		g.ready.Store(true)
 	}
 	for {
 		after := h.lastSeqNow()
 		err := g.src.Tail(ctx, st.Epoch, after, func(m feed.Msg) {
 			g.m.ticksIn.Inc()
+			if h.head.Load() == 0 {
+				h.noteFirst(m.Seq)
+			}
 			h.append(m)
 			g.m.lastSeq.Set(float64(m.Seq))
 			if m.Seq >= need && !g.ready.Load() {
@@ -150,5 +163,16 @@ func (g *Gateway) waitReady(ctx context.Context) (*hub, bool) {
 			return nil, false
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// noteFirst records the first sequence the tail delivers to an empty
+// hub: if the ones between startSeq and it left the stream before the
+// tail read them, the ring does not cover them.
+func (h *hub) noteFirst(seq uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.head.Load() == 0 && seq > h.startSeq+1 {
+		h.startSeq, h.lastSeq = seq-1, max(h.lastSeq, seq-1)
 	}
 }

@@ -28,9 +28,22 @@ type Options struct {
 	// events per symbol instead of every tick. Default 1024 (RingSize/4
 	// if that is less).
 	MergeAfter int
-	// MaxResume caps how many stream messages one resume may replay from
-	// JetStream; a client further behind gets a reset. Default 1,000,000.
+	// MaxResume, if set, caps how many stream messages behind the newest
+	// a resume may be; a client further behind gets a reset "too_far".
+	// Default 0: no cap (any id still in the stream's window resumes;
+	// one behind the ring is caught up merged, from the history index).
 	MaxResume uint64
+	// HistoryReaders is how many JetStream reads of history may run at
+	// once, for every catch-up together (each read is one short-lived
+	// consumer). Default 4.
+	HistoryReaders int
+	// CatchupWorkers is how many catch-ups from history may run at once;
+	// the others wait, first come first served. Default GOMAXPROCS/2
+	// (at least 1).
+	CatchupWorkers int
+	// HistoryCacheBytes bounds the history index's block summaries.
+	// Default 64 MiB.
+	HistoryCacheBytes int
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 	// Static serves everything that is not the API (the dashboard).
@@ -74,8 +87,14 @@ func (o *Options) setDefaults() {
 	if o.MergeAfter <= 0 {
 		o.MergeAfter = max(min(1024, o.RingSize/4), 1)
 	}
-	if o.MaxResume == 0 {
-		o.MaxResume = 1_000_000
+	if o.HistoryReaders <= 0 {
+		o.HistoryReaders = 4
+	}
+	if o.CatchupWorkers <= 0 {
+		o.CatchupWorkers = defaultCatchupWorkers()
+	}
+	if o.HistoryCacheBytes <= 0 {
+		o.HistoryCacheBytes = 64 << 20
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

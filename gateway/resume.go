@@ -3,10 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"time"
 
-	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -24,12 +21,14 @@ var resetText = map[string]string{
 	resetEpoch:     "the event id is from an earlier incarnation of the stream",
 	resetAhead:     "the event id is ahead of the stream",
 	resetExpired:   "the ticks after the event id are no longer in the stream's window",
-	resetTooFar:    "the event id is too far behind to replay; start from a snapshot",
+	resetTooFar:    "the event id is further behind than this gateway resumes (its max-resume); start from a snapshot",
 }
 
 // start positions c: a snapshot for a new client, a resume for an id
 // that can be honoured exactly, else a reset then a snapshot. It writes
-// what it has to and registers c with the hub.
+// what it has to and registers c with the hub. ctx ends when the client
+// goes, the gateway shuts down or the epoch ends (serve); an error means
+// c is not registered.
 func (g *Gateway) start(ctx context.Context, c *client, lastID string, hasID bool) error {
 	h := c.h
 	if !hasID {
@@ -42,123 +41,43 @@ func (g *Gateway) start(ctx context.Context, c *client, lastID string, hasID boo
 	case epoch != h.epoch:
 		return g.reset(c, resetEpoch, lastID)
 	}
-	waitUntil := time.Now().Add(3 * time.Second)
-	for {
-		h.mu.Lock()
-		if seq > h.lastSeq {
-			h.mu.Unlock()
-			// Another gateway may be ahead of this one: wait for ours to
-			// catch up if the stream has the sequence, else reset.
-			st, err := g.src.State(ctx)
-			if err != nil {
-				return err
-			}
-			if st.Epoch != epoch {
-				return g.reset(c, resetEpoch, lastID)
-			}
-			if seq > st.LastSeq || time.Now().After(waitUntil) {
-				return g.reset(c, resetAhead, lastID)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(20 * time.Millisecond):
-			}
-			continue
+	if seq > h.lastSeqNow() {
+		// Ahead of this gateway: "ahead" only if ahead of the stream;
+		// else wait for our tail, and if it lags send the client back
+		// with retry: and its id (errLagging), never backwards.
+		reason, err := g.awaitHub(ctx, h, seq)
+		if err != nil {
+			return err
 		}
-		if pos, ok := h.positionAfterLocked(seq); ok {
-			c.cursor, c.lastSeq = pos, seq
-			ok := h.registerLocked(c)
-			h.mu.Unlock()
-			if !ok {
-				return errEpoch
-			}
-			g.m.resumes.WithLabelValues("memory").Inc()
-			return nil
+		if reason != "" {
+			return g.reset(c, reason, lastID)
 		}
-		behind := h.lastSeq - seq
-		h.mu.Unlock()
-		if behind > g.opts.MaxResume {
-			return g.reset(c, resetTooFar, lastID)
-		}
-		return g.replay(ctx, c, seq, lastID)
-	}
-}
-
-// replay resumes c from seq with history read from JetStream: it joins
-// the hub first (so nothing published meanwhile is missed), replays up to
-// the sequence it joined at, then the run loop continues from the ring.
-func (g *Gateway) replay(ctx context.Context, c *client, seq uint64, lastID string) error {
-	h := c.h
-	st, err := g.src.State(ctx)
-	if err != nil {
-		return err
-	}
-	if seq+1 < st.FirstSeq {
-		return g.reset(c, resetExpired, lastID)
 	}
 	h.mu.Lock()
-	c.cursor, c.lastSeq = h.head.Load(), seq
-	until := h.lastSeq
-	snap, snapSeq := h.snapshotLocked(c), h.lastSeq
-	index := make(map[string]int, len(h.symIndex))
-	for s, i := range h.symIndex {
-		index[s] = i
-	}
-	ok := h.registerLocked(c)
-	h.mu.Unlock()
-	if !ok {
-		return errEpoch
-	}
-	start := time.Now()
-	var js []byte
-	n := 0
-	err = g.src.Replay(ctx, seq+1, until, c.syms, func(m feed.Msg) error {
-		n++
-		if c.throttle > 0 {
-			if i, ok := index[m.Tick.Symbol]; ok {
-				c.fold(i, m.Seq, &m.Tick)
-			}
-			return nil
-		}
-		js = m.Tick.AppendJSON(js[:0])
-		c.buf = appendTickEvent(c.buf, h.epoch, m.Seq, js)
-		c.lastSeq = m.Seq
-		c.nEvents++
-		if len(c.buf) >= flushSize {
-			return c.flush()
-		}
-		return nil
-	})
-	g.m.resumeTicks.Add(float64(n))
-	if errors.Is(err, feed.ErrTooOld) && n == 0 {
-		h.unregister(c)
-		g.m.resets.WithLabelValues(resetExpired).Inc()
-		c.buf = appendReset(c.buf, resetExpired, lastID)
-		c.lastSeq = snapSeq
-		c.buf = appendSnapshot(c.buf, h.epoch, snapSeq, snap)
-		h.mu.Lock()
+	if pos, ok := h.positionAfterLocked(seq); ok {
+		c.cursor, c.lastSeq = pos, seq
 		ok := h.registerLocked(c)
 		h.mu.Unlock()
 		if !ok {
 			return errEpoch
 		}
-		return c.flush()
-	}
-	if err != nil {
-		h.unregister(c)
-		return err
-	}
-	c.lastSeq = max(c.lastSeq, until)
-	if c.throttle > 0 {
-		if err := c.emitMerged(); err != nil {
-			h.unregister(c)
-			return err
+		g.m.resumes.WithLabelValues("memory").Inc()
+		// The run loop sends the rest at once; a throttled client's
+		// retry: line goes now, not with its first window.
+		if c.throttle > 0 {
+			if err := c.flush(); err != nil {
+				h.unregister(c)
+				return err
+			}
 		}
+		return nil
 	}
-	g.m.resumes.WithLabelValues("jetstream").Inc()
-	g.log.Debug("resumed from jetstream", "from", seq, "until", until, "ticks", n, "took", time.Since(start))
-	return nil
+	behind := h.lastSeq - seq
+	h.mu.Unlock()
+	if g.opts.MaxResume > 0 && behind > g.opts.MaxResume {
+		return g.reset(c, resetTooFar, lastID)
+	}
+	return g.catchUp(ctx, c, seq, lastID)
 }
 
 // snapshot registers c at the hub's head and writes the snapshot event.

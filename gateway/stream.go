@@ -105,14 +105,26 @@ func (g *Gateway) serve(ctx context.Context, c *client, lastID string, hasID boo
 	c.buf = strconv.AppendInt(c.buf, g.opts.Retry.Milliseconds(), 10)
 	c.buf = append(c.buf, "\n\n"...)
 
-	if err := g.start(ctx, c, lastID, hasID); err != nil {
-		g.log.Debug("stream start ended", "err", err)
+	// Starting (a catch-up from history, a wait for the tail) also ends
+	// on Shutdown and with the epoch, with a retry: (startFailed).
+	sctx, cancel := context.WithCancelCause(ctx)
+	stopS := context.AfterFunc(g.shutdownCtx, func() { cancel(errShuttingDown) })
+	stopH := context.AfterFunc(c.h.ctx, func() { cancel(errEpoch) })
+	err := g.start(sctx, c, lastID, hasID)
+	stopS()
+	stopH()
+	if err != nil && sctx.Err() != nil {
+		err = context.Cause(sctx)
+	}
+	cancel(nil)
+	if err != nil {
+		g.startFailed(ctx, c, err)
 		return
 	}
 	defer c.h.unregister(c)
 	g.track(c, true)
 	defer g.track(c, false)
-	err := c.run(ctx)
+	err = c.run(ctx)
 	switch {
 	case errors.Is(err, errLapped):
 		g.m.shed.WithLabelValues("lapped").Inc()

@@ -1,7 +1,6 @@
 package market
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -131,13 +130,5 @@ func appendFloat(dst []byte, f float64) []byte {
 
 // DecodeTick parses a tick's JSON (as AppendJSON writes it, or any
 // equivalent document) and validates it. Errors wrap ErrInvalidTick.
-func DecodeTick(data []byte) (Tick, error) {
-	var t Tick
-	if err := json.Unmarshal(data, &t); err != nil {
-		return t, fmt.Errorf("%w: %v", ErrInvalidTick, err)
-	}
-	if err := t.Validate(); err != nil {
-		return t, err
-	}
-	return t, nil
-}
+// The canonical form takes a fast path (DecodeTickFast).
+func DecodeTick(data []byte) (Tick, error) { return DecodeTickFast(data) }

@@ -124,7 +124,7 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&g.maxConns, "max-conns", 0, "cap on concurrent SSE connections (0: none); past it clients are told to retry later")
 	fs.DurationVar(&g.heartbeat, "heartbeat", 15*time.Second, "longest silence on a stream before a comment line")
 	fs.IntVar(&g.ring, "ring", 1<<16, "recent ticks held in memory for fan-out and quick resumes")
-	fs.Uint64Var(&g.maxResume, "max-resume", 1_000_000, "most stream messages one resume may replay from JetStream")
+	fs.Uint64Var(&g.maxResume, "max-resume", 0, "if set, ids further than this many messages behind get a reset (too_far); 0: any id in the stream's window resumes")
 	fs.IntVar(&g.sndbuf, "sndbuf", gateway.DefaultSendBuffer, "kernel send buffer per client connection in bytes; small keeps backlogs in the gateway where they are merged (-1: kernel autotuning)")
 	fs.StringVar(&g.pprof, "pprof", "", "serve Go's pprof profiles on this separate address (e.g. 127.0.0.1:6060); off by default")
 	fs.IntVar(&g.gogc, "gogc", 25, "Go GC target percentage (the GOGC environment variable wins); 25 keeps ~20% less memory per connection than Go's 100 for ~3% more CPU (see BENCHMARKS.md)")

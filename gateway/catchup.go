@@ -1,0 +1,276 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/tickcast/tickcast/feed"
+)
+
+var (
+	// errLagging: the id is in the stream but this gateway's tail has not
+	// reached it within aheadWait; the client is sent back with retry:
+	// and the same id, never reset.
+	errLagging      = errors.New("this gateway's tail is behind the requested id")
+	errShuttingDown = errors.New("the gateway is shutting down")
+)
+
+// aheadWait is how long a resume from an id this gateway has not read
+// yet (another gateway is ahead) waits for the tail.
+const aheadWait = 3 * time.Second
+
+// awaitHub waits until h holds seq, an id ahead of it. It returns
+// errAhead wrapped in a reset reason when the stream itself does not
+// hold seq, errLagging when the hub did not get there in time.
+func (g *Gateway) awaitHub(ctx context.Context, h *hub, seq uint64) (reset string, err error) {
+	st, err := g.src.State(ctx)
+	if err != nil {
+		return "", err
+	}
+	if st.Epoch != h.epoch {
+		return resetEpoch, nil
+	}
+	if seq > st.LastSeq {
+		return resetAhead, nil
+	}
+	t := time.NewTimer(aheadWait)
+	defer t.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for h.lastSeqNow() < seq {
+		select {
+		case <-ctx.Done():
+			return "", context.Cause(ctx)
+		case <-t.C:
+			return "", fmt.Errorf("%w: hub at %d, id %d, stream at %d", errLagging, h.lastSeqNow(), seq, st.LastSeq)
+		case <-tick.C:
+		}
+	}
+	return "", nil
+}
+
+// catchUp resumes c from seq, which the ring no longer covers, from the
+// history index: it folds history (seq, q] for a block boundary q the
+// ring covers, joins the ring right after q, and sends what it folded
+// merged per symbol together with the ring up to its head (or, for a
+// client that wants every tick, each tick as it goes). When the ring
+// holds no block boundary (a ring smaller than a block) it joins at the
+// head first and reads history up to the hub's last sequence.
+func (g *Gateway) catchUp(ctx context.Context, c *client, seq uint64, lastID string) error {
+	h := c.h
+	st, err := g.src.State(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Epoch != h.epoch {
+		return g.reset(c, resetEpoch, lastID)
+	}
+	if seq+1 < st.FirstSeq {
+		return g.reset(c, resetExpired, lastID)
+	}
+	hi := g.history(h)
+	hi.trim(st.FirstSeq)
+	cu := g.cu
+	cu.waiting.Inc()
+	err = cu.acquire(ctx, cu.slots)
+	cu.waiting.Dec()
+	if err != nil {
+		return err
+	}
+	cu.active.Inc()
+	defer func() { <-cu.slots; cu.active.Dec() }()
+
+	start := time.Now()
+	merge := c.throttle > 0 || h.lastSeqNow()-seq > uint64(g.opts.MergeAfter)
+	c.lastSeq = seq
+	from, registered := seq, false
+	fail := func(err error) error {
+		if registered {
+			h.unregister(c)
+		}
+		if errors.Is(err, feed.ErrTooOld) {
+			// History after the id aged out while we read it.
+			c.dropAcc()
+			return g.reset(c, resetExpired, lastID)
+		}
+		return err
+	}
+	for attempt := 0; !registered; attempt++ {
+		if attempt == 16 {
+			return fmt.Errorf("gateway: catch-up from %d could not reach the ring", seq)
+		}
+		h.mu.Lock()
+		if pos, ok := h.positionAfterLocked(from); ok {
+			c.cursor = pos
+			registered = h.registerLocked(c)
+			h.mu.Unlock()
+			if !registered {
+				return errEpoch
+			}
+			break
+		}
+		last := h.lastSeq
+		q := last / blockSeqs * blockSeqs
+		if _, ok := h.positionAfterLocked(q); q <= from || !ok {
+			// No block boundary in the ring: join at the head now (so
+			// nothing published meanwhile is missed) and read up to it.
+			c.cursor = h.head.Load()
+			registered = h.registerLocked(c)
+			h.mu.Unlock()
+			if !registered {
+				return errEpoch
+			}
+			if err := g.foldHistory(ctx, hi, c, from, last, merge); err != nil {
+				return fail(err)
+			}
+			c.lastSeq = max(c.lastSeq, last)
+			break
+		}
+		h.mu.Unlock()
+		if err := g.foldHistory(ctx, hi, c, from, q, merge); err != nil {
+			return fail(err)
+		}
+		from = q
+	}
+	g.m.resumeTicks.Add(float64(h.lastSeqNow() - seq))
+	if merge && c.throttle == 0 {
+		if err := c.collect(c.h.head.Load()); err != nil {
+			return fail(err)
+		}
+		if err := c.emitMerged(); err != nil {
+			return fail(err)
+		}
+	}
+	// A throttled client's merged history goes out with its first window;
+	// the retry: line and anything else pending go now.
+	if err := c.flush(); err != nil {
+		return fail(err)
+	}
+	g.m.resumes.WithLabelValues("jetstream").Inc()
+	g.log.Debug("caught up from history", "from", seq, "merged", merge, "took", time.Since(start))
+	return nil
+}
+
+// foldHistory takes history (from, to] into c: whole blocks as their
+// summaries when merging, partial ones message by message; without
+// merging every wanted tick is written out.
+func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from, to uint64, merge bool) error {
+	// Prefetch: keep up to HistoryReaders whole blocks ahead being read,
+	// so a cold catch-up uses the reader pool in parallel.
+	pctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	prefetched := uint64(0)
+	prefetch := func(b uint64) {
+		last := blockOf(to)
+		if _, u := blockRange(last); u > to {
+			last-- // the final block is partial: read raw, not summarised
+		}
+		for k := max(prefetched, b+1); k <= min(last, b+uint64(g.opts.HistoryReaders)); k++ {
+			wg.Add(1)
+			go func() { defer wg.Done(); _, _ = hi.summary(pctx, k) }()
+			prefetched = k + 1
+		}
+	}
+	var js []byte
+	for from < to {
+		b := blockOf(from + 1)
+		bFrom, bUntil := blockRange(b)
+		end := min(bUntil, to)
+		if merge {
+			prefetch(b)
+		}
+		if merge && from+1 == bFrom && end == bUntil {
+			s, err := hi.summary(ctx, b)
+			if err != nil {
+				return err
+			}
+			for i := range s.syms {
+				if sa := &s.syms[i]; c.wants(sa.sym) {
+					c.foldAcc(sa.sym, &sa.acc)
+				}
+			}
+		} else {
+			r, err := hi.raw(ctx, b, from+1, end)
+			if err != nil {
+				return err
+			}
+			for i := from + 1 - r.from; i <= end-r.from; i++ {
+				m := &r.msgs[i]
+				if m.sym < 0 || !c.wants(m.sym) {
+					continue
+				}
+				if merge {
+					c.fold(m.sym, m.seq, &m.tick)
+					continue
+				}
+				js = m.tick.AppendJSON(js[:0])
+				c.buf = appendTickEvent(c.buf, c.h.epoch, m.seq, js)
+				c.lastSeq = m.seq
+				c.nEvents++
+				if len(c.buf) >= flushSize {
+					if err := c.flush(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		from = end
+		if merge {
+			c.lastSeq = max(c.lastSeq, from)
+		}
+	}
+	return nil
+}
+
+// dropAcc forgets whatever c folded.
+func (c *client) dropAcc() {
+	for _, i := range c.active {
+		c.acc[i] = mergeAcc{}
+	}
+	c.active = c.active[:0]
+}
+
+// startFailed ends a stream whose start failed with err: never a bare
+// close. A client that left gets nothing; one that must leave because
+// the gateway shuts down or the epoch ended gets a retry: spread over
+// ShutdownSpread; any other failure (JetStream limits, a lagging tail,
+// an unreadable stream) is logged and answered like turnAway: a comment
+// with the reason and a jittered retry:, so the client comes back with
+// the same id.
+func (g *Gateway) startFailed(streamCtx context.Context, c *client, err error) {
+	if streamCtx.Err() != nil {
+		g.log.Debug("stream start ended: client gone", "err", err)
+		return
+	}
+	switch {
+	case errors.Is(err, errShuttingDown), errors.Is(err, errEpoch):
+		g.log.Debug("stream start ended", "err", err)
+		c.buf = g.appendSpreadRetry(c.buf)
+	default:
+		reason := "unavailable"
+		if errors.Is(err, errLagging) {
+			reason = "lagging"
+		}
+		g.m.rejected.WithLabelValues(reason).Inc()
+		g.log.Warn("stream could not start; sent back with retry", "reason", reason, "err", err)
+		c.buf = append(c.buf, ": "+reason+"\nretry: "...)
+		c.buf = strconv.AppendInt(c.buf, g.opts.Retry.Milliseconds()+1000+rand.Int64N(4000), 10)
+		c.buf = append(c.buf, "\n\n"...)
+	}
+	_ = c.flush()
+}
+
+// appendSpreadRetry appends a retry: of Retry plus a random part of
+// ShutdownSpread, so clients sent away together do not all come back at
+// once.
+func (g *Gateway) appendSpreadRetry(dst []byte) []byte {
+	dst = append(dst, "retry: "...)
+	dst = strconv.AppendInt(dst, (g.opts.Retry + rand.N(g.opts.ShutdownSpread)).Milliseconds(), 10)
+	return append(dst, "\n\n"...)
+}

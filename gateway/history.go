@@ -1,0 +1,421 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
+)
+
+// The history index serves catch-ups from behind the ring. History is
+// cut into fixed blocks of blockSeqs stream sequences: block b holds
+// sequences b*blockSeqs+1 to (b+1)*blockSeqs. Each block is read from
+// JetStream at most once while it is cached (single flight: concurrent
+// wanters wait for the one read), through a small pool of readers, so
+// the number of JetStream consumers is bounded by Options.HistoryReaders
+// whatever the number of clients. A block read whole leaves a summary:
+// one merge accumulator per symbol (n, first sequence, newest tick,
+// high, low, summed size), which is all a merged catch-up needs; and for
+// a while its raw messages, for catch-ups that start inside it or want
+// every tick.
+const blockSeqs = 4096
+
+// RangeReader is what the history index needs from the feed beyond
+// Source: reading a range of sequences exactly (feed.Conn.ReadRange). A
+// Source without it is read with Replay.
+type RangeReader interface {
+	ReadRange(ctx context.Context, from, until uint64, fn func(m feed.Msg, bad error) error) error
+}
+
+// rawMsg is one stream message of a raw block; sym < 0 for one that was
+// not a valid tick.
+type rawMsg struct {
+	seq  uint64
+	sym  int
+	tick market.Tick
+}
+
+// rawBlock is a contiguous run of messages of one block, from to until.
+type rawBlock struct {
+	from, until uint64
+	msgs        []rawMsg // msgs[i].seq == from+i
+}
+
+// symAcc is one symbol's share of a block summary.
+type symAcc struct {
+	sym int
+	acc mergeAcc
+}
+
+// blockSum is a whole block, merged per symbol.
+type blockSum struct {
+	syms  []symAcc
+	bytes int
+}
+
+type flight struct {
+	done chan struct{} // closed when the read ends
+}
+
+// history is the index of one epoch (one hub). Bounds: summaries up to
+// Options.HistoryCacheBytes (the oldest blocks are dropped first, and
+// any block that left the stream's window); maxRawBlocks raw blocks, the
+// least recently used dropped first.
+type history struct {
+	g *Gateway
+	h *hub
+
+	mu       sync.Mutex
+	sums     map[uint64]*blockSum
+	sumBytes int
+	raws     map[uint64]*rawBlock
+	rawUse   map[uint64]uint64 // block -> last use (a counter)
+	useClock uint64
+	flights  map[uint64]*flight
+}
+
+const maxRawBlocks = 8
+
+func newHistory(g *Gateway, h *hub) *history {
+	return &history{g: g, h: h, sums: map[uint64]*blockSum{}, raws: map[uint64]*rawBlock{},
+		rawUse: map[uint64]uint64{}, flights: map[uint64]*flight{}}
+}
+
+func blockOf(seq uint64) uint64                { return (seq - 1) / blockSeqs }
+func blockRange(b uint64) (from, until uint64) { return b*blockSeqs + 1, (b + 1) * blockSeqs }
+
+// trim drops every block that left the stream's window (ends before
+// first).
+func (hi *history) trim(first uint64) {
+	hi.mu.Lock()
+	defer hi.mu.Unlock()
+	for b, s := range hi.sums {
+		if _, until := blockRange(b); until < first {
+			hi.sumBytes -= s.bytes
+			delete(hi.sums, b)
+		}
+	}
+	for b := range hi.raws {
+		if _, until := blockRange(b); until < first {
+			delete(hi.raws, b)
+			delete(hi.rawUse, b)
+		}
+	}
+	hi.g.cu.cacheBytes.Set(float64(hi.sumBytes))
+}
+
+// summary returns block b merged per symbol, reading it if needed.
+func (hi *history) summary(ctx context.Context, b uint64) (*blockSum, error) {
+	for {
+		hi.mu.Lock()
+		if s := hi.sums[b]; s != nil {
+			hi.mu.Unlock()
+			return s, nil
+		}
+		if f := hi.flights[b]; f != nil {
+			hi.mu.Unlock()
+			if err := waitFlight(ctx, f); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		f := &flight{done: make(chan struct{})}
+		hi.flights[b] = f
+		hi.mu.Unlock()
+		from, until := blockRange(b)
+		err := hi.read(ctx, b, from, until, f)
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// raw returns messages of block b covering from to until (within the
+// block), reading them if needed.
+func (hi *history) raw(ctx context.Context, b, from, until uint64) (*rawBlock, error) {
+	bFrom, bUntil := blockRange(b)
+	for {
+		hi.mu.Lock()
+		if r := hi.raws[b]; r != nil && r.from <= from && r.until >= until {
+			hi.useClock++
+			hi.rawUse[b] = hi.useClock
+			hi.mu.Unlock()
+			return r, nil
+		}
+		if f := hi.flights[b]; f != nil {
+			hi.mu.Unlock()
+			if err := waitFlight(ctx, f); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		f := &flight{done: make(chan struct{})}
+		hi.flights[b] = f
+		hi.mu.Unlock()
+		// Read the whole block when it is complete (a summary comes
+		// with it); the block's start may have aged out while from has
+		// not: then read from from.
+		rFrom, rUntil := bFrom, until
+		if until == bUntil || hi.h.lastSeqNow() >= bUntil {
+			rUntil = bUntil
+		}
+		err := hi.read(ctx, b, rFrom, rUntil, f)
+		if errors.Is(err, feed.ErrTooOld) && from > rFrom {
+			f = &flight{done: make(chan struct{})}
+			hi.mu.Lock()
+			hi.flights[b] = f
+			hi.mu.Unlock()
+			err = hi.read(ctx, b, from, rUntil, f)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+func waitFlight(ctx context.Context, f *flight) error {
+	select {
+	case <-f.done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// read reads from..until of block b with a reader from the pool, and
+// stores the raw messages and, for a whole block, its summary. It ends
+// flight f, which the caller registered.
+func (hi *history) read(ctx context.Context, b, from, until uint64, f *flight) (err error) {
+	defer func() {
+		hi.mu.Lock()
+		if hi.flights[b] == f {
+			delete(hi.flights, b)
+		}
+		hi.mu.Unlock()
+		close(f.done)
+	}()
+	cu := hi.g.cu
+	if err := cu.acquire(ctx, cu.readers); err != nil {
+		return err
+	}
+	n := cu.reading.Add(1)
+	for {
+		peak := cu.peakReaders.Load()
+		if n <= peak || cu.peakReaders.CompareAndSwap(peak, n) {
+			break
+		}
+	}
+	cu.readersGauge.Inc()
+	defer func() {
+		cu.reading.Add(-1)
+		cu.readersGauge.Dec()
+		<-cu.readers
+	}()
+	cu.blocksRead.Inc()
+	r := &rawBlock{from: from, until: until, msgs: make([]rawMsg, 0, until-from+1)}
+	index := map[string]int{}
+	symOf := func(s string) int {
+		if i, ok := index[s]; ok {
+			return i
+		}
+		hi.h.mu.Lock()
+		i := hi.h.symbolLocked(s)
+		hi.h.mu.Unlock()
+		index[s] = i
+		return i
+	}
+	add := func(m feed.Msg, bad error) error {
+		if m.Seq != from+uint64(len(r.msgs)) {
+			return fmt.Errorf("gateway: history block %d: sequence %d, want %d: %w", b, m.Seq, from+uint64(len(r.msgs)), feed.ErrTooOld)
+		}
+		sym := -1
+		if bad == nil {
+			sym = symOf(m.Tick.Symbol)
+		} else {
+			hi.g.m.badMsgs.Inc()
+		}
+		r.msgs = append(r.msgs, rawMsg{seq: m.Seq, sym: sym, tick: m.Tick})
+		return nil
+	}
+	if rr, ok := hi.g.src.(RangeReader); ok {
+		err = rr.ReadRange(ctx, from, until, add)
+	} else {
+		err = hi.g.src.Replay(ctx, from, until, nil, func(m feed.Msg) error { return add(m, nil) })
+	}
+	if err == nil && uint64(len(r.msgs)) != until-from+1 {
+		err = fmt.Errorf("gateway: history block %d: read %d of %d messages: %w", b, len(r.msgs), until-from+1, feed.ErrTooOld)
+	}
+	if err != nil {
+		return fmt.Errorf("gateway: history %d-%d: %w", from, until, err)
+	}
+	bFrom, bUntil := blockRange(b)
+	var sum *blockSum
+	if from == bFrom && until == bUntil {
+		sum = summarize(r)
+	}
+	hi.mu.Lock()
+	defer hi.mu.Unlock()
+	if old := hi.raws[b]; old == nil || old.from >= r.from && old.until <= r.until {
+		hi.raws[b] = r
+	}
+	hi.useClock++
+	hi.rawUse[b] = hi.useClock
+	for len(hi.raws) > maxRawBlocks {
+		var victim uint64
+		oldest := ^uint64(0)
+		for k, u := range hi.rawUse {
+			if u < oldest {
+				victim, oldest = k, u
+			}
+		}
+		delete(hi.raws, victim)
+		delete(hi.rawUse, victim)
+	}
+	if sum != nil && hi.sums[b] == nil {
+		hi.sums[b] = sum
+		hi.sumBytes += sum.bytes
+		for hi.sumBytes > hi.g.opts.HistoryCacheBytes && len(hi.sums) > 1 {
+			victim := ^uint64(0)
+			for k := range hi.sums {
+				victim = min(victim, k)
+			}
+			hi.sumBytes -= hi.sums[victim].bytes
+			delete(hi.sums, victim)
+		}
+	}
+	cu.cacheBytes.Set(float64(hi.sumBytes))
+	return nil
+}
+
+// summarize merges a whole raw block per symbol, in order of each
+// symbol's first tick.
+func summarize(r *rawBlock) *blockSum {
+	s := &blockSum{}
+	at := map[int]int{}
+	for i := range r.msgs {
+		m := &r.msgs[i]
+		if m.sym < 0 {
+			continue
+		}
+		k, ok := at[m.sym]
+		if !ok {
+			k = len(s.syms)
+			at[m.sym] = k
+			s.syms = append(s.syms, symAcc{sym: m.sym})
+		}
+		s.syms[k].acc.add(m.seq, &m.tick)
+	}
+	s.bytes = 64 + len(s.syms)*int(unsafe.Sizeof(symAcc{}))
+	for i := range s.syms {
+		s.bytes += len(s.syms[i].acc.last.Symbol) + len(s.syms[i].acc.last.Status)
+	}
+	return s
+}
+
+// combine adds b, a later run of the same symbol's ticks, to a.
+func (a *mergeAcc) combine(b *mergeAcc) {
+	if b.n == 0 {
+		return
+	}
+	if a.n == 0 {
+		*a = *b
+		return
+	}
+	a.n += b.n
+	a.last = b.last
+	a.high, a.low = max(a.high, b.high), min(a.low, b.low)
+	a.size += b.size
+}
+
+// foldAcc adds b, a run of symbol sym's ticks, to the client's
+// accumulator.
+func (c *client) foldAcc(sym int, b *mergeAcc) {
+	if sym >= len(c.acc) {
+		c.acc = append(c.acc, make([]mergeAcc, sym+1-len(c.acc))...)
+	}
+	a := &c.acc[sym]
+	if a.n == 0 {
+		c.active = append(c.active, sym)
+	}
+	a.combine(b)
+}
+
+// catchups is the gateway's catch-up machinery, shared by its epochs:
+// the pools and the current epoch's history.
+type catchups struct {
+	// readers is the pool of JetStream readers. Bound: its capacity
+	// (Options.HistoryReaders); a read waits for a free slot, in FIFO
+	// order (goroutines blocked on a channel send are served in order).
+	readers chan struct{}
+	// slots bounds the catch-ups folding at once (Options.CatchupWorkers)
+	// and so their CPU; the rest wait, first come first served.
+	slots chan struct{}
+
+	mu   sync.Mutex
+	hist *history
+
+	reading     atomic.Int64
+	peakReaders atomic.Int64 // most reads at once, for tests
+
+	blocksRead   prometheus.Counter
+	readersGauge prometheus.Gauge
+	waiting      prometheus.Gauge
+	active       prometheus.Gauge
+	cacheBytes   prometheus.Gauge
+}
+
+func newCatchups(opts Options, reg *prometheus.Registry) *catchups {
+	cu := &catchups{
+		readers: make(chan struct{}, opts.HistoryReaders),
+		slots:   make(chan struct{}, opts.CatchupWorkers),
+		blocksRead: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_history_blocks_read_total",
+			Help: "History reads from JetStream for catch-ups behind the ring (one short-lived consumer each)."}),
+		readersGauge: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickcast_history_readers",
+			Help: "History reads from JetStream in progress (bounded by the reader pool)."}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickcast_catchups_waiting",
+			Help: "Resumes from behind the ring waiting for a catch-up slot."}),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickcast_catchups_active",
+			Help: "Resumes from behind the ring being caught up."}),
+		cacheBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickcast_history_cache_bytes",
+			Help: "Bytes of block summaries in the history index."}),
+	}
+	reg.MustRegister(cu.blocksRead, cu.readersGauge, cu.waiting, cu.active, cu.cacheBytes)
+	return cu
+}
+
+func defaultCatchupWorkers() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+
+// acquire takes a slot of pool, waiting in line, or gives up with ctx.
+func (cu *catchups) acquire(ctx context.Context, pool chan struct{}) error {
+	select {
+	case pool <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case pool <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// history returns the index of hub h's epoch, starting a new one when
+// the epoch changed.
+func (g *Gateway) history(h *hub) *history {
+	cu := g.cu
+	cu.mu.Lock()
+	defer cu.mu.Unlock()
+	if cu.hist == nil || cu.hist.h != h {
+		cu.hist = newHistory(g, h)
+		cu.cacheBytes.Set(0)
+	}
+	return cu.hist
+}
