@@ -27,6 +27,9 @@ go test -race -count=1 -timeout 10m ./...
 step "benchmarks compile and run once"
 go test -run '^$' -bench . -benchtime=1x -count=1 ./... > /dev/null
 
+step "prometheus alert rules"
+./deploy/prometheus/check.sh
+
 step "browser and Node client tests"
 if ! command -v chromium > /dev/null; then
 	if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
