@@ -27,6 +27,10 @@ type client struct {
 	symIdx []int  // wanted symbol indexes, when !all
 	want   []bool // by symbol index, when !all
 	syms   []string
+	// symLast: the hub's chain heads of symIdx's symbols (hub.symLast),
+	// when !all. pend: scratch for pending, at most MergeAfter+1 positions.
+	symLast []*atomic.Uint64
+	pend    []uint64
 
 	throttle time.Duration // 0: every tick
 

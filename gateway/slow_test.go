@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -139,10 +140,23 @@ func dialRaw(t *testing.T, url, query string, rcvbuf int) *rawClient {
 }
 
 func TestSlowReaderGetsMergedTicks(t *testing.T) {
+	for _, tc := range []struct {
+		name, query string
+		syms        []string // nil: all
+	}{
+		{"all symbols", "", nil},
+		// A client of some symbols is merged by its own symbols' backlog.
+		{"some symbols", "?symbols=AAA,CCC", []string{"AAA", "CCC"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testSlowReader(t, tc.query, tc.syms) })
+	}
+}
+
+func testSlowReader(t *testing.T, query string, syms []string) {
 	e := newEnv(t, Options{MergeAfter: 64}, feed.StreamConfig{})
 	e.publish(4)
 	e.waitHub(4)
-	rc := dialRaw(t, e.hs.URL, "", 4096)
+	rc := dialRaw(t, e.hs.URL, query, 4096)
 	// Read slowly: a few hundred bytes at a time with pauses, while the
 	// feed publishes as fast as it can.
 	var events []string
@@ -180,7 +194,9 @@ func TestSlowReaderGetsMergedTicks(t *testing.T) {
 	e.mu.Lock()
 	final := map[string]market.Tick{}
 	for s, tk := range e.last {
-		final[s] = tk
+		if syms == nil || slices.Contains(syms, s) {
+			final[s] = tk
+		}
 	}
 	e.mu.Unlock()
 	// Wait until the client has the final tick of every symbol.
