@@ -357,14 +357,14 @@ func (h *hub) snapshot(f *client) (ticks []market.Tick, id string) {
 }
 
 // observedSymbols lists, in index order, every symbol the hub holds a
-// tick of, with the newest tick's price as PrevClose.
-func (h *hub) observedSymbols() []market.SymbolInfo {
+// tick of.
+func (h *hub) observedSymbols() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []market.SymbolInfo
+	var out []string
 	for i, s := range h.symNames {
 		if h.latest[i] != nil {
-			out = append(out, market.SymbolInfo{Symbol: s, PrevClose: h.latest[i].tick.Price})
+			out = append(out, s)
 		}
 	}
 	return out
