@@ -87,14 +87,15 @@
 // the symbols still to come, and the last one the position read up to,
 // so resuming from any id the client holds loses nothing.
 //
-// A client asking for throttle= (0 to 60s) is never woken by the hub. It
+// A client asking for throttle= (0 to 60s, rounded up to a whole
+// millisecond) is never woken by the hub. It
 // wakes on its own timer (at least every 250ms) and at each multiple of
 // its interval since the Unix epoch (at least 10ms) sends one window:
 // every tick the hub appended before that instant, merged per symbol
 // (window.go). All clients with the same interval share the clock, so
 // two with the same interval, symbols and cursor send identical bytes:
-// the first encodes the window and caches it on the hub (at most 4096
-// windows; the oldest quarter is dropped when full), the others copy it.
+// the first encodes the window and caches it on the hub (at most 8 MiB
+// of windows; the oldest are dropped first), the others copy it.
 // A throttled client more than RingSize/4 behind in the middle of a
 // window folds early so the ring cannot lap it.
 //
