@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -126,11 +127,19 @@ func TestShutdownEndsStreamsWithRetry(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("shutdown took %s", took)
 	}
+	// Each stream ends with a retry: of Retry (1s) plus a random part of
+	// the spread (1ms to 300ms), so the clients come back spread out.
+	seen := map[string]bool{}
 	for _, s := range streams {
 		s.expectEnd(2 * time.Second)
-		if s.retry == "1000" {
-			t.Fatal("stream ended without a jittered retry:")
+		ms, err := strconv.Atoi(s.retry)
+		if err != nil || ms <= 1000 || ms > 1300 {
+			t.Fatalf("stream ended with retry: %q, want 1001 to 1300", s.retry)
 		}
+		seen[s.retry] = true
+	}
+	if len(seen) < 2 {
+		t.Fatalf("10 streams all got retry: %v", seen)
 	}
 	if resp := get(t, e.hs.URL+"/readyz", nil); resp.StatusCode != 503 {
 		t.Fatalf("readyz during shutdown: %d", resp.StatusCode)

@@ -171,9 +171,11 @@ func (c *client) run(ctx context.Context) error {
 			case ev&evEpoch != 0:
 				return errEpoch
 			case ev&evLeave != 0:
-				// Leave after a complete event with a jittered retry:.
+				// Leave after a complete event with a jittered retry: of
+				// Retry plus 1ms to ShutdownSpread, in whole milliseconds
+				// (never Retry itself).
 				c.buf = append(c.buf, "retry: "...)
-				c.buf = strconv.AppendInt(c.buf, (c.g.opts.Retry + rand.N(c.g.opts.ShutdownSpread)).Milliseconds(), 10)
+				c.buf = strconv.AppendInt(c.buf, c.g.opts.Retry.Milliseconds()+1+rand.Int64N(max(c.g.opts.ShutdownSpread.Milliseconds(), 1)), 10)
 				c.buf = append(c.buf, "\n\n"...)
 				return c.flush()
 			}

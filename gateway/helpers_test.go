@@ -153,6 +153,18 @@ func (e *env) waitHub(seq uint64) {
 	}
 }
 
+// waitFor polls cond until it holds, failing the test after within.
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (e *env) state() feed.StreamState {
 	st, err := e.conn.State(context.Background())
 	if err != nil {

@@ -330,9 +330,7 @@ func TestTwoGatewaysSameIDs(t *testing.T) {
 	}
 	e.publish(4)
 	e.waitHub(4)
-	for gw2.hub.Load().lastSeqNow() < 4 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, 5*time.Second, "second gateway's hub", func() bool { return gw2.hub.Load().lastSeqNow() >= 4 })
 	a := openURL(t, g1+"/v1/stream?symbols=BBB", nil)
 	b := openURL(t, hs2+"/v1/stream?symbols=BBB", nil)
 	a.next()
