@@ -7,8 +7,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // Before the simulator has stored its universe, /v1/symbols is an empty
@@ -119,5 +121,81 @@ func checkUnavailable(t *testing.T, status int, ctype string, body io.Reader) {
 	err := json.NewDecoder(body).Decode(&msg)
 	if status != 503 || ctype != "application/json" || err != nil || msg["error"] == "" || msg["error"] == "internal error" {
 		t.Fatalf("got %d %s %v (%v), want 503 with a JSON reason", status, ctype, msg, err)
+	}
+}
+
+// A symbol the simulator adds to its universe is accepted at once, even
+// right after another refresh; one that is in no universe is still a 400.
+func TestNewSymbolFoundRightAfterARefresh(t *testing.T) {
+	e := newEnv(t, Options{}, feed.StreamConfig{Memory: true})
+	e.publish(4)
+	e.waitHub(4)
+	if resp := get(t, e.hs.URL+"/v1/symbols", nil); resp.StatusCode != 200 {
+		t.Fatal(resp.Status)
+	}
+	var u []market.SymbolInfo
+	for _, s := range append(testSymbols, "EEE") {
+		u = append(u, market.SymbolInfo{Symbol: s, Name: s + " Inc", Sector: "Test", PrevClose: 100, TickSize: 0.01})
+	}
+	if err := e.conn.PutUniverse(context.Background(), u, 1); err != nil {
+		t.Fatal(err)
+	}
+	if resp := get(t, e.hs.URL+"/v1/snapshot?symbols=EEE", nil); resp.StatusCode != 200 {
+		t.Fatalf("snapshot of a symbol just added: %s", resp.Status)
+	}
+	s := e.open("?symbols=EEE", nil)
+	if ev := s.next(); ev.name != "snapshot" {
+		t.Fatal(ev)
+	}
+	if resp := get(t, e.hs.URL+"/v1/snapshot?symbols=ZZZ", nil); resp.StatusCode != 400 {
+		t.Fatalf("unknown symbol: %s", resp.Status)
+	}
+}
+
+// When the universe cannot be read, an unknown symbol is a temporary
+// condition: 503 for a snapshot, a retry: back-off on a stream.
+func TestUnknownSymbolUniverseUnreadable(t *testing.T) {
+	e := newEnv(t, Options{}, feed.StreamConfig{Memory: true})
+	e.publish(4)
+	e.waitHub(4)
+	e.srv.Shutdown()
+	resp := get(t, e.hs.URL+"/v1/snapshot?symbols=ZZZ", nil)
+	checkUnavailable(t, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Body)
+	s := e.open("?symbols=ZZZ", nil)
+	if s.resp.StatusCode != 200 {
+		t.Fatalf("stream: status %d", s.resp.StatusCode)
+	}
+	s.expectEnd(5 * time.Second)
+	if s.retry == "" {
+		t.Fatal("stream turned away without retry:")
+	}
+}
+
+// Option values at the edges are limited, not trusted: a Heartbeat of a
+// few nanoseconds must not panic the sweep's ticker, and MergeAfter is at
+// most half the ring (else a client would be lapped before it merged).
+func TestOptionLimits(t *testing.T) {
+	e := newEnv(t, Options{Heartbeat: 2, RingSize: 64, MergeAfter: 1000}, feed.StreamConfig{Memory: true})
+	if m := e.g.opts.MergeAfter; m > 32 || m < 1 {
+		t.Fatalf("MergeAfter %d with a ring of 64", m)
+	}
+	e.publish(4)
+	s := e.open("?symbols=AAA", nil)
+	if ev := s.next(); ev.name != "snapshot" {
+		t.Fatal(ev)
+	}
+	time.Sleep(20 * time.Millisecond) // a few heartbeat sweeps
+	e.publish(4)
+	if ev := s.next(); ev.name != "tick" {
+		t.Fatal(ev)
+	}
+	for _, tc := range []struct{ ring, merge, want int }{
+		{0, 0, 1024}, {16, 0, 4}, {100, 0, 32}, {100, 100, 64}, {1 << 16, 1 << 20, 1 << 15}, {1, 0, 1},
+	} {
+		o := Options{RingSize: tc.ring, MergeAfter: tc.merge}
+		o.setDefaults()
+		if o.MergeAfter != tc.want {
+			t.Errorf("RingSize %d, MergeAfter %d: got %d, want %d", tc.ring, tc.merge, o.MergeAfter, tc.want)
+		}
 	}
 }

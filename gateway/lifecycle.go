@@ -71,9 +71,9 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 		after := h.lastSeqNow()
 		err := g.src.Tail(ctx, st.Epoch, after, func(m feed.Msg) {
 			g.m.ticksIn.Inc()
-			h.append(m)
+			appended := h.append(m) // false once h is closed: a stale callback
 			g.m.lastSeq.Set(float64(m.Seq))
-			if m.Seq >= need && !g.ready.Load() {
+			if appended && m.Seq >= need && !g.ready.Load() {
 				g.ready.Store(true)
 			}
 		}, func(err error) {
