@@ -21,11 +21,15 @@
 // wake lists are copy-on-write and read without a lock.
 //
 // Each client has one goroutine that does all of its work: it reads the
-// ring from its own cursor, filters by symbol, merges when needed, and
-// writes. On HTTP/1.1 the connection is hijacked and written directly
-// (rawSink: one write per flush, the body ends with the connection); on
-// HTTP/2, or if hijacking fails, it goes through the ResponseWriter and
-// is flushed (httpSink). Output is gathered up to 32 KiB or until the
+// ring from its own cursor, merges when needed, and writes. A client of
+// some symbols reads only their entries: each entry links to its
+// symbol's previous one (entry.prev) and the hub keeps each symbol's
+// newest position (hub.symLast), so the client walks its symbols' chains
+// back to its cursor and sends what it finds in ring order; its work
+// follows its own symbols' ticks, not the whole feed's. On HTTP/1.1 the
+// connection is hijacked and written directly (rawSink: one write per
+// flush, the body ends with the connection); on HTTP/2, or if hijacking
+// fails, it goes through the ResponseWriter and is flushed (httpSink). Output is gathered up to 32 KiB or until the
 // ring is drained, then written.
 //
 // Every stream starts with "retry: <Options.Retry in ms>". Then, for a
@@ -76,10 +80,10 @@
 //
 // # Merging and throttling
 //
-// A client that wakes more than Options.MergeAfter ring positions (ticks
-// of any symbol) behind the head (default 1024, or RingSize/4 if less)
-// does not get every
-// tick: it folds everything up to the head into one accumulator per
+// A client that wakes more than Options.MergeAfter ticks behind the head
+// (ring positions for a client of every symbol, its own symbols' ticks
+// for a client of some; default 1024, or RingSize/4 if less, at most
+// RingSize/2) does not get every tick: it folds everything up to the head into one accumulator per
 // symbol and writes one event per symbol (merge.go). A merged event has
 // the newest tick's fields plus "merged" (how many ticks), "high", "low"
 // and the summed "size". Events go in order of their first pending tick;
@@ -103,7 +107,8 @@
 //
 // The ring is every client's queue; there is no per-client queue to
 // fill. A client that falls behind is first merged (above). One that
-// falls more than the ring behind (its next entry was overwritten) is
+// falls more than the ring behind (an entry it has yet to read, of its
+// own symbols, was overwritten; other symbols' ticks never count) is
 // disconnected, counted in tickcast_shed_total{cause="lapped"}; it can
 // resume from its last id. Every write runs under a deadline of
 // Options.WriteTimeout (default 10s), refreshed at most every
@@ -119,9 +124,11 @@
 // query (400 on a bad symbols= or throttle=), MaxConns, MaxConnsPerIP
 // (the TCP peer, or the client address a TrustedProxies peer forwards),
 // that the hub is ready (waiting up to 5s), that its symbols are known
-// (refreshing the universe once; 400 if still unknown), and that the
-// gateway is not shutting down. A request refused for capacity,
-// readiness, the per-IP cap or shutdown gets a 200 with a comment naming the reason, a
+// (reloading the universe once, by a load that starts after the check
+// and runs one at a time under its own 2s timeout; 400 if still unknown),
+// and that the gateway is not shutting down. A request refused for
+// capacity, readiness (also: the universe cannot be read), the per-IP cap
+// or shutdown gets a 200 with a comment naming the reason, a
 // retry: of Retry plus 1 to 5s of jitter, and a close (turnAway): a
 // non-200 would make EventSource stop for good.
 //
