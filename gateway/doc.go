@@ -83,7 +83,7 @@
 // A client that wakes more than Options.MergeAfter ticks behind the head
 // (ring positions for a client of every symbol, its own symbols' ticks
 // for a client of some; default 1024, or RingSize/4 if less, at most
-// RingSize/2) does not get every tick: it folds everything up to the head into one accumulator per
+// 7/8 of RingSize) does not get every tick: it folds everything up to the head into one accumulator per
 // symbol and writes one event per symbol (merge.go). A merged event has
 // the newest tick's fields plus "merged" (how many ticks), "high", "low"
 // and the summed "size". Events go in order of their first pending tick;
@@ -165,6 +165,9 @@
 //     the client close, or after 5s (without half-close support it is
 //     closed at once). These two end by themselves, at most 5s after the
 //     stream; Shutdown does not wait for them.
+//   - A load of the symbol universe (universe.go) runs in a goroutine of
+//     its own, at most one at a time, under a 2s timeout rather than the
+//     context of the request that wanted it; it ends by itself.
 //
 // Shutdown closes the shutdown channel (from then on /readyz answers 503
 // and new streams are turned away) and cancels the shutdown context,

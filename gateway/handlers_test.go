@@ -173,10 +173,10 @@ func TestUnknownSymbolUniverseUnreadable(t *testing.T) {
 
 // Option values at the edges are limited, not trusted: a Heartbeat of a
 // few nanoseconds must not panic the sweep's ticker, and MergeAfter is at
-// most half the ring (else a client would be lapped before it merged).
+// most 7/8 of the ring (else a client would be lapped before it merged).
 func TestOptionLimits(t *testing.T) {
 	e := newEnv(t, Options{Heartbeat: 2, RingSize: 64, MergeAfter: 1000}, feed.StreamConfig{Memory: true})
-	if m := e.g.opts.MergeAfter; m > 32 || m < 1 {
+	if m := e.g.opts.MergeAfter; m > 56 || m < 1 {
 		t.Fatalf("MergeAfter %d with a ring of 64", m)
 	}
 	e.publish(4)
@@ -190,7 +190,7 @@ func TestOptionLimits(t *testing.T) {
 		t.Fatal(ev)
 	}
 	for _, tc := range []struct{ ring, merge, want int }{
-		{0, 0, 1024}, {16, 0, 4}, {100, 0, 32}, {100, 100, 64}, {1 << 16, 1 << 20, 1 << 15}, {1, 0, 1},
+		{0, 0, 1024}, {16, 0, 4}, {100, 0, 32}, {100, 100, 100}, {100, 200, 112}, {1 << 16, 1 << 20, 57344}, {1, 0, 1},
 	} {
 		o := Options{RingSize: tc.ring, MergeAfter: tc.merge}
 		o.setDefaults()

@@ -28,7 +28,8 @@ type Options struct {
 	// MergeAfter: a client this many ticks behind the newest (of its own
 	// symbols, for a client of some symbols) gets merged events per symbol
 	// instead of every tick. Default 1024 (RingSize/4 if that is less); at
-	// most half the ring, so a client merges before the ring laps it.
+	// most 7/8 of the ring (the most a resume from memory starts behind),
+	// so a client merges before the ring laps it.
 	MergeAfter int
 	// MaxResume caps how many stream messages one resume may replay from
 	// JetStream; a client further behind gets a reset. Default 1,000,000.
@@ -81,7 +82,7 @@ func (o *Options) setDefaults() {
 	if o.MergeAfter <= 0 {
 		o.MergeAfter = min(1024, ring/4)
 	}
-	o.MergeAfter = max(min(o.MergeAfter, ring/2), 1)
+	o.MergeAfter = max(min(o.MergeAfter, ring-ring/8), 1)
 	if o.MaxResume == 0 {
 		o.MaxResume = 1_000_000
 	}
