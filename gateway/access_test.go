@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -126,11 +127,19 @@ func TestShutdownEndsStreamsWithRetry(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("shutdown took %s", took)
 	}
+	// Each stream ends with a retry: of Retry (1s) plus a random part of
+	// the spread (1ms to 300ms), so the clients come back spread out.
+	seen := map[string]bool{}
 	for _, s := range streams {
 		s.expectEnd(2 * time.Second)
-		if s.retry == "1000" {
-			t.Fatal("stream ended without a jittered retry:")
+		ms, err := strconv.Atoi(s.retry)
+		if err != nil || ms <= 1000 || ms > 1300 {
+			t.Fatalf("stream ended with retry: %q, want 1001 to 1300", s.retry)
 		}
+		seen[s.retry] = true
+	}
+	if len(seen) < 2 {
+		t.Fatalf("10 streams all got retry: %v", seen)
 	}
 	if resp := get(t, e.hs.URL+"/readyz", nil); resp.StatusCode != 503 {
 		t.Fatalf("readyz during shutdown: %d", resp.StatusCode)
@@ -232,5 +241,46 @@ func TestPerIPCapBehindTrustedProxy(t *testing.T) {
 	forged.expectEnd(5 * time.Second)
 	if forged.retry == "" {
 		t.Fatal("the cap did not count the forwarded address")
+	}
+}
+
+// A CORS preflight from an allowed origin gets 204 with the headers it
+// asks for, without the access token; any other origin gets no CORS
+// headers at all.
+func TestCORSPreflight(t *testing.T) {
+	e := newEnv(t, Options{AllowedOrigins: []string{"https://app.example"}, Token: "s3cret"}, feed.StreamConfig{})
+	preflight := func(origin string) *http.Response {
+		req, _ := http.NewRequest(http.MethodOptions, e.hs.URL+"/v1/stream?symbols=AAA", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		req.Header.Set("Access-Control-Request-Headers", "authorization, last-event-id")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := preflight("https://app.example")
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("allowed origin: status %d", resp.StatusCode)
+	}
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "https://app.example" {
+		t.Fatalf("Access-Control-Allow-Origin %q", got)
+	}
+	allowed := strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers"))
+	for _, h := range []string{"authorization", "last-event-id"} {
+		if !strings.Contains(allowed, h) {
+			t.Fatalf("Access-Control-Allow-Headers %q lacks %s", allowed, h)
+		}
+	}
+	if m := resp.Header.Get("Access-Control-Allow-Methods"); !strings.Contains(m, "GET") {
+		t.Fatalf("Access-Control-Allow-Methods %q", m)
+	}
+	resp = preflight("https://evil.example")
+	for k := range resp.Header {
+		if strings.HasPrefix(strings.ToLower(k), "access-control-") {
+			t.Fatalf("other origin got %s: %v", k, resp.Header)
+		}
 	}
 }

@@ -91,9 +91,8 @@ func TestResumeUnderChurn(t *testing.T) {
 			time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
 		} else {
 			_, seq, _ := ParseID(lastID)
-			for e.g.hub.Load().lastSeqNow() < seq+300+uint64(rng.IntN(300)) {
-				time.Sleep(5 * time.Millisecond)
-			}
+			target := seq + 300 + uint64(rng.IntN(300))
+			waitFor(t, 10*time.Second, "the hub passing the ring", func() bool { return e.g.hub.Load().lastSeqNow() >= target })
 		}
 	}
 	cancel()

@@ -27,6 +27,10 @@ type client struct {
 	symIdx []int  // wanted symbol indexes, when !all
 	want   []bool // by symbol index, when !all
 	syms   []string
+	// symLast: the hub's chain heads of symIdx's symbols (hub.symLast),
+	// when !all. pend: scratch for pending, at most MergeAfter+1 positions.
+	symLast []*atomic.Uint64
+	pend    []uint64
 
 	throttle time.Duration // 0: every tick
 
@@ -169,9 +173,11 @@ func (c *client) run(ctx context.Context) error {
 				_ = c.flush()
 				return errEpoch
 			case ev&evLeave != 0:
-				// Leave after a complete event with a jittered retry:.
+				// Leave after a complete event with a jittered retry: of
+				// Retry plus 1ms to ShutdownSpread, in whole milliseconds
+				// (never Retry itself).
 				c.buf = append(c.buf, "retry: "...)
-				c.buf = strconv.AppendInt(c.buf, (c.g.opts.Retry + rand.N(c.g.opts.ShutdownSpread)).Milliseconds(), 10)
+				c.buf = strconv.AppendInt(c.buf, c.g.opts.Retry.Milliseconds()+1+rand.Int64N(max(c.g.opts.ShutdownSpread.Milliseconds(), 1)), 10)
 				c.buf = append(c.buf, "\n\n"...)
 				return c.flush()
 			}

@@ -21,11 +21,15 @@
 // wake lists are copy-on-write and read without a lock.
 //
 // Each client has one goroutine that does all of its work: it reads the
-// ring from its own cursor, filters by symbol, merges when needed, and
-// writes. On HTTP/1.1 the connection is hijacked and written directly
-// (rawSink: one write per flush, the body ends with the connection); on
-// HTTP/2, or if hijacking fails, it goes through the ResponseWriter and
-// is flushed (httpSink). Output is gathered up to 32 KiB or until the
+// ring from its own cursor, merges when needed, and writes. A client of
+// some symbols reads only their entries: each entry links to its
+// symbol's previous one (entry.prev) and the hub keeps each symbol's
+// newest position (hub.symLast), so the client walks its symbols' chains
+// back to its cursor and sends what it finds in ring order; its work
+// follows its own symbols' ticks, not the whole feed's. On HTTP/1.1 the
+// connection is hijacked and written directly (rawSink: one write per
+// flush, the body ends with the connection); on HTTP/2, or if hijacking
+// fails, it goes through the ResponseWriter and is flushed (httpSink). Output is gathered up to 32 KiB or until the
 // ring is drained, then written.
 //
 // Every stream starts with "retry: <Options.Retry in ms>". Then, for a
@@ -108,10 +112,10 @@
 //
 // # Merging and throttling
 //
-// A client that wakes more than Options.MergeAfter ring positions (ticks
-// of any symbol) behind the head (default 1024, or RingSize/4 if less)
-// does not get every
-// tick: it folds everything up to the head into one accumulator per
+// A client that wakes more than Options.MergeAfter ticks behind the head
+// (ring positions for a client of every symbol, its own symbols' ticks
+// for a client of some; default 1024, or RingSize/4 if less, at most
+// 7/8 of RingSize) does not get every tick: it folds everything up to the head into one accumulator per
 // symbol and writes one event per symbol (merge.go). A merged event has
 // the newest tick's fields plus "merged" (how many ticks), "high", "low"
 // and the summed "size". Events go in order of their first pending tick;
@@ -119,14 +123,15 @@
 // the symbols still to come, and the last one the position read up to,
 // so resuming from any id the client holds loses nothing.
 //
-// A client asking for throttle= (0 to 60s) is never woken by the hub. It
+// A client asking for throttle= (0 to 60s, rounded up to a whole
+// millisecond) is never woken by the hub. It
 // wakes on its own timer (at least every 250ms) and at each multiple of
 // its interval since the Unix epoch (at least 10ms) sends one window:
 // every tick the hub appended before that instant, merged per symbol
 // (window.go). All clients with the same interval share the clock, so
 // two with the same interval, symbols and cursor send identical bytes:
-// the first encodes the window and caches it on the hub (at most 4096
-// windows; the oldest quarter is dropped when full), the others copy it.
+// the first encodes the window and caches it on the hub (at most 8 MiB
+// of windows; the oldest are dropped first), the others copy it.
 // A throttled client more than RingSize/4 behind in the middle of a
 // window folds early so the ring cannot lap it.
 //
@@ -134,7 +139,8 @@
 //
 // The ring is every client's queue; there is no per-client queue to
 // fill. A client that falls behind is first merged (above). One that
-// falls more than the ring behind (its next entry was overwritten) is
+// falls more than the ring behind (an entry it has yet to read, of its
+// own symbols, was overwritten; other symbols' ticks never count) is
 // disconnected, counted in tickcast_shed_total{cause="lapped"}; it can
 // resume from its last id. Every write runs under a deadline of
 // Options.WriteTimeout (default 10s), refreshed at most every
@@ -150,9 +156,11 @@
 // query (400 on a bad symbols= or throttle=), MaxConns, MaxConnsPerIP
 // (the TCP peer, or the client address a TrustedProxies peer forwards),
 // that the hub is ready (waiting up to 5s), that its symbols are known
-// (refreshing the universe once; 400 if still unknown), and that the
-// gateway is not shutting down. A request refused for capacity,
-// readiness, the per-IP cap or shutdown gets a 200 with a comment naming the reason, a
+// (reloading the universe once, by a load that starts after the check
+// and runs one at a time under its own 2s timeout; 400 if still unknown),
+// and that the gateway is not shutting down. A request refused for
+// capacity, readiness (also: the universe cannot be read), the per-IP cap
+// or shutdown gets a 200 with a comment naming the reason, a
 // retry: of Retry plus 1 to 5s of jitter, and a close (turnAway): a
 // non-200 would make EventSource stop for good.
 //
@@ -189,6 +197,9 @@
 //     the client close, or after 5s (without half-close support it is
 //     closed at once). These two end by themselves, at most 5s after the
 //     stream; Shutdown does not wait for them.
+//   - A load of the symbol universe (universe.go) runs in a goroutine of
+//     its own, at most one at a time, under a 2s timeout rather than the
+//     context of the request that wanted it; it ends by itself.
 //
 // Shutdown closes the shutdown channel (from then on /readyz answers 503
 // and new streams are turned away) and cancels the shutdown context,

@@ -42,7 +42,9 @@ type Gateway struct {
 
 	uniMu      sync.Mutex
 	universe   []market.SymbolInfo
-	uniFetched time.Time
+	uniFetched time.Time     // when the last finished load of the universe started
+	uniErr     error         // that load's error
+	uniLoad    *universeLoad // the load in flight, if any
 
 	// shutdown is closed by Shutdown: streams end with complete events.
 	shutdown       chan struct{}

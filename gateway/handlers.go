@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tickcast/tickcast/httpapi"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -40,18 +41,29 @@ func (g *Gateway) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "epoch": st.Epoch, "lastSeq": st.LastSeq, "hubSeq": h.lastSeqNow()})
 }
 
+// symbolEntry is one element of GET /v1/symbols: the universe's entry,
+// with prevClose null for a symbol known only from the stream (seen in
+// ticks but not in the simulator's universe), whose previous close the
+// gateway does not know.
+type symbolEntry struct {
+	market.SymbolInfo
+	PrevClose *float64 `json:"prevClose"` // shadows SymbolInfo.PrevClose
+}
+
 func (g *Gateway) handleSymbols(w http.ResponseWriter, r *http.Request) {
 	g.refreshUniverse(r.Context(), false)
-	out := g.cachedUniverse()
+	uni := g.cachedUniverse()
+	out := make([]symbolEntry, 0, len(uni)) // [] rather than null when empty
 	known := map[string]bool{}
-	for _, s := range out {
-		known[s.Symbol] = true
+	for i := range uni {
+		out = append(out, symbolEntry{SymbolInfo: uni[i], PrevClose: &uni[i].PrevClose})
+		known[uni[i].Symbol] = true
 	}
 	// Symbols seen on the stream but not in the universe still exist.
 	if h := g.hub.Load(); h != nil {
 		for _, s := range h.observedSymbols() {
-			if !known[s.Symbol] {
-				out = append(out, s)
+			if !known[s] {
+				out = append(out, symbolEntry{SymbolInfo: market.SymbolInfo{Symbol: s}})
 			}
 		}
 	}
@@ -66,7 +78,7 @@ func (g *Gateway) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 	h, ok := g.waitReady(r.Context())
 	if !ok {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the gateway is not reading the stream yet; try again"})
+		g.writeError(w, r, httpapi.Unavailable("the gateway is not reading the stream yet; try again"))
 		return
 	}
 	idx, err := g.resolve(r.Context(), h, syms)
@@ -75,9 +87,21 @@ func (g *Gateway) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := h.newFilter(idx)
-	st, err := g.src.State(r.Context())
+	// The stream's window, for "first": anything that stops us reading it
+	// (NATS unreachable, a leader election, the stream being recreated) is
+	// temporary, so a 503.
+	sctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	st, err := g.src.State(sctx)
+	cancel()
 	if err != nil {
-		g.writeError(w, r, err)
+		g.log.Warn("snapshot: reading the stream state failed", "err", err)
+		g.writeError(w, r, httpapi.Unavailable("the stream cannot be read just now; try again"))
+		return
+	}
+	if st.Epoch != h.epoch {
+		// The stream was recreated and this hub is on its way out: its
+		// ids and the stream's window do not belong together.
+		g.writeError(w, r, httpapi.Unavailable("the stream was just recreated; try again"))
 		return
 	}
 	ticks, id := h.snapshot(f)

@@ -22,6 +22,7 @@ type env struct {
 	t      testing.TB
 	srv    *feed.Server
 	conn   *feed.Conn
+	src    Source // what the gateway reads: conn, or a wrapper of it
 	g      *Gateway
 	hs     *httptest.Server
 	cancel context.CancelFunc
@@ -39,6 +40,14 @@ var testSndbuf = 16 << 10
 var testSymbols = []string{"AAA", "BBB", "CCC", "DDD"}
 
 func newEnv(t testing.TB, opts Options, sc feed.StreamConfig) *env {
+	t.Helper()
+	return newEnvWith(t, opts, sc, true, nil)
+}
+
+// newEnvWith is newEnv, with the simulator's universe stored or not, and
+// the gateway's Source wrapped by wrap when set (a real *feed.Conn
+// underneath).
+func newEnvWith(t testing.TB, opts Options, sc feed.StreamConfig, universe bool, wrap func(*feed.Conn) Source) *env {
 	t.Helper()
 	srv, err := feed.StartServer(feed.ServerConfig{StoreDir: t.TempDir()})
 	if err != nil {
@@ -58,10 +67,15 @@ func newEnv(t testing.TB, opts Options, sc feed.StreamConfig) *env {
 	for _, s := range testSymbols {
 		u = append(u, market.SymbolInfo{Symbol: s, Name: s + " Inc", Sector: "Test", PrevClose: 100, TickSize: 0.01})
 	}
-	if err := conn.PutUniverse(ctx, u, 1); err != nil {
-		t.Fatal(err)
+	if universe {
+		if err := conn.PutUniverse(ctx, u, 1); err != nil {
+			t.Fatal(err)
+		}
 	}
-	e := &env{t: t, srv: srv, conn: conn, seqs: map[string]uint64{}, last: map[string]market.Tick{}}
+	e := &env{t: t, srv: srv, conn: conn, src: conn, seqs: map[string]uint64{}, last: map[string]market.Tick{}}
+	if wrap != nil {
+		e.src = wrap(conn)
+	}
 	e.startGateway(opts)
 	return e
 }
@@ -74,7 +88,7 @@ func (e *env) startGateway(opts Options) {
 	if opts.ShutdownSpread == 0 {
 		opts.ShutdownSpread = 20 * time.Millisecond
 	}
-	e.g = New(e.conn, opts)
+	e.g = New(e.src, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel, e.done = cancel, make(chan struct{})
 	go func() { _ = e.g.Run(ctx); close(e.done) }()
@@ -134,6 +148,18 @@ func (e *env) waitHub(seq uint64) {
 		}
 		if time.Now().After(deadline) {
 			e.t.Fatalf("hub did not reach seq %d", seq)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after within.
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

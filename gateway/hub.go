@@ -21,6 +21,7 @@ type entry struct {
 	at    int64  // when the hub appended it, ns since monoBase (non-decreasing)
 	seq   uint64 // stream sequence
 	sym   int    // symbol index
+	prev  uint64 // position of the symbol's previous entry in this hub; 0 if none
 	tick  market.Tick
 	frame []byte // "event: tick\nid: ...\ndata: ...\n\n"
 }
@@ -48,8 +49,14 @@ type hub struct {
 	latest   []*entry       // newest tick by symbol index
 	symIndex map[string]int // symbol -> index
 	symNames []string       // index -> symbol
-	subs     atomic.Pointer[subscribers]
-	closed   bool
+	// symLast holds, by symbol index, the position of the symbol's newest
+	// entry (0 if none). With entry.prev it chains each symbol's entries,
+	// newest first, so a client of a few symbols reads only theirs. The
+	// pointers never change once made: clients keep them, lock-free; only
+	// append stores to them.
+	symLast []*atomic.Uint64
+	subs    atomic.Pointer[subscribers]
+	closed  bool
 
 	windows windowCache     // merged windows shared by throttled clients
 	ctx     context.Context // cancelled by close: the epoch is over
@@ -83,6 +90,7 @@ func (h *hub) symbolLocked(sym string) int {
 	h.symIndex[sym] = i
 	h.symNames = append(h.symNames, sym)
 	h.latest = append(h.latest, nil)
+	h.symLast = append(h.symLast, new(atomic.Uint64))
 	return i
 }
 
@@ -106,18 +114,21 @@ func (h *hub) seed(m feed.Msg) {
 	}
 }
 
-// append adds a tick read from the stream and wakes its clients. Called
-// from one goroutine only.
-func (h *hub) append(m feed.Msg) {
+// append adds a tick read from the stream and wakes its clients. It
+// reports whether it appended: false for a tick at or below the hub's
+// last sequence, or once the hub is closed. Called from one goroutine
+// only.
+func (h *hub) append(m feed.Msg) bool {
 	buf := make([]byte, 0, 256)
 	js := m.Tick.AppendJSON(buf[:0])
 	h.mu.Lock()
 	if h.closed || m.Seq <= h.lastSeq {
 		h.mu.Unlock()
-		return
+		return false
 	}
 	i := h.symbolLocked(m.Tick.Symbol)
-	e := &entry{seq: m.Seq, sym: i, tick: m.Tick}
+	last := h.symLast[i]
+	e := &entry{seq: m.Seq, sym: i, prev: last.Load(), tick: m.Tick}
 	e.frame = appendTickEvent(make([]byte, 0, len(js)+48), h.epoch, m.Seq, js)
 	pos := h.head.Load() + 1
 	e.pos, e.at = pos, int64(time.Since(monoBase))
@@ -126,6 +137,9 @@ func (h *hub) append(m feed.Msg) {
 		h.latest[i] = e
 	}
 	h.lastSeq = m.Seq
+	// The symbol's chain before head: a reader that sees head also sees
+	// every entry up to it in the chains.
+	last.Store(pos)
 	h.head.Store(pos)
 	subs := h.subs.Load()
 	h.mu.Unlock()
@@ -138,6 +152,7 @@ func (h *hub) append(m feed.Msg) {
 			c.wake()
 		}
 	}
+	return true
 }
 
 // at returns the entry at pos, or nil if it was overwritten (the reader
@@ -306,6 +321,9 @@ func (h *hub) newFilter(idx []int) *client {
 	c := &client{h: h, all: len(idx) == 0, symIdx: idx}
 	h.mu.Lock()
 	c.want = make([]bool, len(h.symNames))
+	for _, i := range idx {
+		c.symLast = append(c.symLast, h.symLast[i])
+	}
 	h.mu.Unlock()
 	for _, i := range idx {
 		c.want[i] = true
@@ -339,14 +357,14 @@ func (h *hub) snapshot(f *client) (ticks []market.Tick, id string) {
 }
 
 // observedSymbols lists, in index order, every symbol the hub holds a
-// tick of, with the newest tick's price as PrevClose.
-func (h *hub) observedSymbols() []market.SymbolInfo {
+// tick of.
+func (h *hub) observedSymbols() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []market.SymbolInfo
+	var out []string
 	for i, s := range h.symNames {
 		if h.latest[i] != nil {
-			out = append(out, market.SymbolInfo{Symbol: s, PrevClose: h.latest[i].tick.Price})
+			out = append(out, s)
 		}
 	}
 	return out

@@ -84,9 +84,9 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 			if h.head.Load() == 0 {
 				h.noteFirst(m.Seq)
 			}
-			h.append(m)
+			appended := h.append(m) // false once h is closed: a stale callback
 			g.m.lastSeq.Set(float64(m.Seq))
-			if m.Seq >= need && !g.ready.Load() {
+			if appended && m.Seq >= need && !g.ready.Load() {
 				g.ready.Store(true)
 			}
 		}, func(err error) {

@@ -6,13 +6,14 @@ import (
 	"github.com/tickcast/tickcast/market"
 )
 
-// mergeAcc accumulates one symbol's pending ticks.
+// mergeAcc accumulates one symbol's pending ticks, added in any order
+// (the per-symbol chains are walked newest first).
 type mergeAcc struct {
-	n         int64 // ticks
-	firstSeq  uint64
-	last      market.Tick
-	high, low float64
-	size      int64
+	n                 int64 // ticks
+	firstSeq, lastSeq uint64
+	last              market.Tick // the tick of lastSeq
+	high, low         float64
+	size              int64
 }
 
 func (a *mergeAcc) add(seq uint64, t *market.Tick) {
@@ -25,10 +26,17 @@ func (a *mergeAcc) add(seq uint64, t *market.Tick) {
 		hi, lo = max(t.High, t.Price), min(t.Low, t.Price)
 	}
 	if a.n == 0 {
-		a.firstSeq, a.high, a.low, a.size = seq, hi, lo, 0
+		a.firstSeq, a.lastSeq, a.high, a.low, a.size = seq, seq, hi, lo, 0
+		a.last = *t
+	} else {
+		if seq < a.firstSeq {
+			a.firstSeq = seq
+		}
+		if seq >= a.lastSeq {
+			a.lastSeq, a.last = seq, *t
+		}
 	}
 	a.n += n
-	a.last = *t
 	a.high, a.low = max(a.high, hi), min(a.low, lo)
 	a.size += t.Size
 }
@@ -45,22 +53,34 @@ func (a *mergeAcc) tick() market.Tick {
 
 // collect folds the ring's entries up to head into the accumulators.
 func (c *client) collect(head uint64) error {
+	if head <= c.cursor {
+		return nil
+	}
+	if !c.all {
+		if _, err := c.pending(head, -1); err != nil {
+			return err
+		}
+		c.advance(head)
+		return nil
+	}
 	for pos := c.cursor + 1; pos <= head; pos++ {
 		e := c.h.at(pos)
 		if e == nil {
 			return errLapped
 		}
-		if c.wants(e.sym) {
-			c.fold(e.sym, e.seq, &e.tick)
-		}
+		c.fold(e.sym, e.seq, &e.tick)
 	}
-	if head > c.cursor {
-		if e := c.h.at(head); e != nil {
-			c.cursor = head
-			c.lastSeq = max(c.lastSeq, e.seq)
-		}
-	}
+	c.advance(head)
 	return nil
+}
+
+// advance moves the cursor to head once everything up to it is folded:
+// the last merged event's id is then the position read up to.
+func (c *client) advance(head uint64) {
+	if e := c.h.at(head); e != nil && head > c.cursor {
+		c.cursor = head
+		c.lastSeq = max(c.lastSeq, e.seq)
+	}
 }
 
 // fold adds a tick of symbol index sym to its accumulator.

@@ -49,7 +49,7 @@ func newMetrics() *metrics {
 		resumeTicks: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_resume_ticks_total", Help: "Ticks replayed from JetStream for resumes."}),
 		lastSeq:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickcast_stream_last_seq", Help: "Stream sequence of the newest tick the hub holds."}),
 		backlog: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tickcast_client_backlog_ticks",
-			Help:    "Ticks pending for a client (ring distance) each time it wakes: its queue depth.",
+			Help:    "Ticks pending for a client each time it wakes (ring distance; for a client of some symbols, its symbols' ticks): its queue depth.",
 			Buckets: []float64{1, 2, 4, 16, 64, 256, 1024, 4096, 16384}}),
 		stalls: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_write_stalls_total", Help: "Client writes that blocked for more than 100ms."}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickcast_consumer_lag_messages",

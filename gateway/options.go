@@ -17,16 +17,19 @@ type Options struct {
 	// MaxConns caps concurrent SSE connections; past it, new ones get a
 	// retry: back-off and are closed. Default 0: no cap.
 	MaxConns int
-	// Heartbeat is the longest silence before a comment line. Default 15s.
+	// Heartbeat is the longest silence before a comment line. Default 15s;
+	// at least 3ms.
 	Heartbeat time.Duration
 	// Retry is the reconnection delay sent in retry:. Default 1s.
 	Retry time.Duration
 	// RingSize is how many recent ticks the gateway holds in memory for
 	// fan-out and resumes (rounded up to a power of two). Default 65536.
 	RingSize int
-	// MergeAfter: a client this many ticks behind the newest gets merged
-	// events per symbol instead of every tick. Default 1024 (RingSize/4
-	// if that is less).
+	// MergeAfter: a client this many ticks behind the newest (of its own
+	// symbols, for a client of some symbols) gets merged events per symbol
+	// instead of every tick. Default 1024 (RingSize/4 if that is less); at
+	// most 7/8 of the ring (the most a resume from memory starts behind),
+	// so a client merges before the ring laps it.
 	MergeAfter int
 	// MaxResume, if set, caps how many stream messages behind the newest
 	// a resume may be; a client further behind gets a reset "too_far".
@@ -78,15 +81,21 @@ func (o *Options) setDefaults() {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 15 * time.Second
 	}
+	o.Heartbeat = max(o.Heartbeat, 3*time.Millisecond) // the sweep ticks every Heartbeat/3
 	if o.Retry <= 0 {
 		o.Retry = time.Second
 	}
 	if o.RingSize <= 0 {
 		o.RingSize = 1 << 16
 	}
-	if o.MergeAfter <= 0 {
-		o.MergeAfter = max(min(1024, o.RingSize/4), 1)
+	ring := 1 // the ring's real length (newHub rounds RingSize up likewise)
+	for ring < o.RingSize {
+		ring <<= 1
 	}
+	if o.MergeAfter <= 0 {
+		o.MergeAfter = min(1024, ring/4)
+	}
+	o.MergeAfter = max(min(o.MergeAfter, ring-ring/8), 1)
 	if o.HistoryReaders <= 0 {
 		o.HistoryReaders = 4
 	}

@@ -15,6 +15,10 @@ const MaxSymbolsPerRequest = 100
 // MaxThrottle is the longest throttle interval a client may ask for.
 const MaxThrottle = 60 * time.Second
 
+// MinThrottle is the shortest throttle interval: a shorter one (but not 0)
+// acts as it.
+const MinThrottle = 10 * time.Millisecond
+
 // badRequest is a 400 with a JSON reason (see httpapi).
 var badRequest = httpapi.BadRequest
 
@@ -46,7 +50,10 @@ func parseSymbols(r *http.Request) ([]string, error) {
 	return out, nil
 }
 
-// parseThrottle reads throttle=: a Go duration from 0 to 60s.
+// parseThrottle reads throttle=: a Go duration from 0 to 60s, rounded up
+// to a whole millisecond and to at least MinThrottle (0 stays 0: every
+// tick). Clients that ask for the same rounded interval share a clock and
+// its cached windows, and there are at most 60,000 intervals.
 func parseThrottle(r *http.Request) (time.Duration, error) {
 	v := r.URL.Query().Get("throttle")
 	if v == "" {
@@ -61,6 +68,9 @@ func parseThrottle(r *http.Request) (time.Duration, error) {
 	}
 	if d < 0 || d > MaxThrottle {
 		return 0, badRequest("throttle %s out of range: want 0 to %s", d, MaxThrottle)
+	}
+	if d > 0 {
+		d = max((d + time.Millisecond - 1).Truncate(time.Millisecond), MinThrottle)
 	}
 	return d, nil
 }

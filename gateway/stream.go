@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+
+	"github.com/tickcast/tickcast/httpapi"
 )
 
 // handleStream serves GET /v1/stream.
@@ -54,6 +56,11 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	idx, err := g.resolve(r.Context(), h, syms)
+	if err != nil && httpapi.StatusOf(err) == http.StatusServiceUnavailable {
+		release()
+		g.turnAway(w, "not_ready") // temporary: never a non-200 on a stream
+		return
+	}
 	if err != nil {
 		release()
 		g.m.rejected.WithLabelValues("bad_request").Inc()

@@ -330,9 +330,7 @@ func TestTwoGatewaysSameIDs(t *testing.T) {
 	}
 	e.publish(4)
 	e.waitHub(4)
-	for gw2.hub.Load().lastSeqNow() < 4 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, 5*time.Second, "second gateway's hub", func() bool { return gw2.hub.Load().lastSeqNow() >= 4 })
 	a := openURL(t, g1+"/v1/stream?symbols=BBB", nil)
 	b := openURL(t, hs2+"/v1/stream?symbols=BBB", nil)
 	a.next()
@@ -350,4 +348,41 @@ func TestTwoGatewaysSameIDs(t *testing.T) {
 	e.publish(40)
 	c := openURL(t, hs2+"/v1/stream?symbols=BBB", map[string]string{"Last-Event-ID": lastID})
 	checkExact(t, collect(t, c, map[string]uint64{"BBB": 21}), map[string]uint64{"BBB": 6})
+}
+
+// An id the stream still holds but more than MaxResume messages behind
+// gets a too_far reset, then a snapshot from which the stream goes on.
+func TestResetTooFar(t *testing.T) {
+	e := newEnv(t, Options{RingSize: 16, MaxResume: 50}, feed.StreamConfig{Memory: true})
+	e.publish(200)
+	e.waitHub(200)
+	st := e.state()
+	if st.FirstSeq > 1 {
+		t.Fatalf("the stream lost ticks (first %d)", st.FirstSeq)
+	}
+	near := FormatID(st.Epoch, st.LastSeq-40) // behind the ring, within MaxResume: replayed
+	s := e.open("?symbols=AAA", map[string]string{"Last-Event-ID": near})
+	if ev := s.next(); ev.name != "tick" {
+		t.Fatalf("resume 40 behind: %+v", ev)
+	}
+	far := FormatID(st.Epoch, st.LastSeq-100)
+	s = e.open("?symbols=AAA", map[string]string{"Last-Event-ID": far})
+	ev := s.next()
+	var body struct{ Reason, Requested string }
+	if err := json.Unmarshal([]byte(ev.data), &body); err != nil {
+		t.Fatal(err)
+	}
+	if ev.name != "reset" || body.Reason != resetTooFar || body.Requested != far {
+		t.Fatalf("got %+v, want reset %s", ev, resetTooFar)
+	}
+	if snap := s.next(); snap.name != "snapshot" || snap.id != FormatID(st.Epoch, st.LastSeq) {
+		t.Fatalf("after reset: %+v", snap)
+	}
+	if n := counterValue(t, e, "tickcast_resets_total", resetTooFar); n != 1 {
+		t.Fatalf("too_far resets counted %v", n)
+	}
+	e.publish(4)
+	if ev := s.next(); ev.name != "tick" || ev.tick(t).Symbol != "AAA" {
+		t.Fatalf("after snapshot: %+v", ev)
+	}
 }

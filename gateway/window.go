@@ -29,15 +29,25 @@ type window struct {
 	lastSeq        uint64
 }
 
-// windowCache holds recent windows. Bound: maxWindows entries; the oldest
-// are dropped first.
+// windowCache holds recent windows. Bound: maxWindowBytes, counting each
+// window's frames, its key's symbol list and windowOverhead; the oldest
+// windows are dropped first, and a window larger than the bound is not
+// kept. A window is only ever reused within its own boundary (the keys
+// hold ring positions), so a small cache loses nothing.
 type windowCache struct {
-	mu    sync.Mutex
-	m     map[windowKey]*window
-	order []windowKey
+	mu     sync.Mutex
+	m      map[windowKey]*window
+	order  []windowKey // insertion order; order[oldest:] are in m
+	oldest int
+	bytes  int
 }
 
-const maxWindows = 4096
+const (
+	maxWindowBytes = 8 << 20
+	windowOverhead = 160 // map entry, key, window struct and order slot, roughly
+)
+
+func windowCost(k windowKey, w *window) int { return len(w.frames) + len(k.syms) + windowOverhead }
 
 func (wc *windowCache) get(k windowKey) *window {
 	wc.mu.Lock()
@@ -46,6 +56,10 @@ func (wc *windowCache) get(k windowKey) *window {
 }
 
 func (wc *windowCache) put(k windowKey, w *window) {
+	cost := windowCost(k, w)
+	if cost > maxWindowBytes {
+		return
+	}
 	wc.mu.Lock()
 	defer wc.mu.Unlock()
 	if wc.m == nil {
@@ -54,15 +68,20 @@ func (wc *windowCache) put(k windowKey, w *window) {
 	if _, ok := wc.m[k]; ok {
 		return
 	}
-	if len(wc.order) >= maxWindows {
-		n := maxWindows / 4
-		for _, old := range wc.order[:n] {
-			delete(wc.m, old)
-		}
-		wc.order = append(wc.order[:0], wc.order[n:]...)
+	for wc.bytes+cost > maxWindowBytes && wc.oldest < len(wc.order) {
+		old := wc.order[wc.oldest]
+		wc.order[wc.oldest] = windowKey{}
+		wc.oldest++
+		wc.bytes -= windowCost(old, wc.m[old])
+		delete(wc.m, old)
+	}
+	if wc.oldest > len(wc.order)/2 { // compact: amortised O(1) a put
+		wc.order = append(wc.order[:0], wc.order[wc.oldest:]...)
+		wc.oldest = 0
 	}
 	wc.m[k] = w
 	wc.order = append(wc.order, k)
+	wc.bytes += cost
 }
 
 // symKey is the client's symbol set as a cache key part.
@@ -124,6 +143,6 @@ func (c *client) emitWindow(t time.Time) error {
 // nextBoundary is the first multiple of d (since the Unix epoch) after t:
 // every client with the same throttle emits on the same clock.
 func nextBoundary(t time.Time, d time.Duration) time.Time {
-	d = max(d, 10*time.Millisecond)
+	d = max(d, MinThrottle)
 	return t.Truncate(d).Add(d)
 }
