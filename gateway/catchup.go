@@ -86,7 +86,7 @@ func (g *Gateway) catchUp(ctx context.Context, c *client, seq uint64, lastID str
 	defer func() { <-cu.slots; cu.active.Dec() }()
 
 	start := time.Now()
-	merge := c.throttle > 0 || h.lastSeqNow()-seq > uint64(g.opts.MergeAfter)
+	merge := c.throttle > 0 || h.lastSeqNow()-seq > uint64(g.opts.catchupMergeAfter)
 	c.lastSeq = seq
 	from, registered := seq, false
 	fail := func(err error) error {

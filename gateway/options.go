@@ -31,6 +31,9 @@ type Options struct {
 	// most 7/8 of the ring (the most a resume from memory starts behind),
 	// so a client merges before the ring laps it.
 	MergeAfter int
+	// catchupMergeAfter is MergeAfter as asked for, before it is limited
+	// by the ring (set by setDefaults).
+	catchupMergeAfter int
 	// MaxResume, if set, caps how many stream messages behind the newest
 	// a resume may be; a client further behind gets a reset "too_far".
 	// Default 0: no cap (any id still in the stream's window resumes;
@@ -95,6 +98,9 @@ func (o *Options) setDefaults() {
 	if o.MergeAfter <= 0 {
 		o.MergeAfter = min(1024, ring/4)
 	}
+	// A catch-up from history cannot be lapped by the ring: it merges
+	// only past the threshold asked for.
+	o.catchupMergeAfter = max(o.MergeAfter, 1)
 	o.MergeAfter = max(min(o.MergeAfter, ring-ring/8), 1)
 	if o.HistoryReaders <= 0 {
 		o.HistoryReaders = 4
