@@ -36,7 +36,7 @@ fi
 bin="$(mktemp -d)/tickcast"
 go build -o "$bin" ./cmd/tickcast
 export TICKCAST_BIN="$bin"
-for dir in web/e2e test/clients; do
+for dir in web/e2e test/clients test/nginx; do
 	[ -f "$dir/package.json" ] || continue
 	(cd "$dir" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm test)
 done
