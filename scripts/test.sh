@@ -39,7 +39,7 @@ fi
 bin="$(mktemp -d)/tickcast"
 go build -o "$bin" ./cmd/tickcast
 export TICKCAST_BIN="$bin"
-for dir in web/e2e test/clients test/api; do
+for dir in web/e2e test/clients test/api test/nginx; do
 	[ -f "$dir/package.json" ] || continue
 	(cd "$dir" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm test)
 done
