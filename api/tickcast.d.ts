@@ -78,8 +78,8 @@ export interface SymbolInfo {
   name: string;
   /** "" for a symbol seen only on the stream. */
   sector: string;
-  /** The previous session's close; the latest price for a symbol seen only on the stream. */
-  prevClose: number;
+  /** The previous session's close; null for a symbol seen only on the stream (unknown). */
+  prevClose: number | null;
   /** The price grid, e.g. 0.01; 0 for a symbol seen only on the stream. */
   tickSize: number;
   /** Annualised, e.g. 0.3; 0 for a symbol seen only on the stream. */

@@ -90,8 +90,8 @@ export class Row {
     const pc = this.info.prevClose;
     switch (key) {
       case 'price': return t.price;
-      case 'change': return t.price - pc;
-      case 'pctChange': return pc ? (t.price - pc) / pc : 0;
+      case 'change': return pc ? t.price - pc : null; // null: previous close unknown
+      case 'pctChange': return pc ? (t.price - pc) / pc : null;
       case 'bid': return t.bid;
       case 'ask': return t.ask;
       case 'spread': return t.ask - t.bid;
@@ -105,13 +105,13 @@ export class Row {
     if (!t) return;
     const d = this.info.decimals;
     const pc = this.info.prevClose;
-    const ch = t.price - pc;
+    const ch = pc ? t.price - pc : null; // null: previous close unknown
     this.put('price', fmt.fixed(t.price, d));
     this.put('bid', fmt.fixed(t.bid, d));
     this.put('ask', fmt.fixed(t.ask, d));
     this.put('spread', fmt.fixed(t.ask - t.bid, d));
-    this.put('change', fmt.signed(ch, d));
-    this.put('pctChange', fmt.signed(pc ? ch / pc * 100 : 0, 2) + '%');
+    this.put('change', ch === null ? '–' : fmt.signed(ch, d));
+    this.put('pctChange', ch === null ? '–' : fmt.signed(ch / pc * 100, 2) + '%');
     this.put('volume', fmt.compact(t.volume));
     this.sign('change', ch);
     this.sign('pctChange', ch);
