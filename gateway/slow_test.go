@@ -175,8 +175,12 @@ func testSlowReader(t *testing.T, query string, syms []string) {
 	var events []string
 	var mu sync.Mutex
 	readerDone := make(chan struct{})
-	go func() {
+	startReading := make(chan struct{})
+	go func(startReading <-chan struct{}) {
 		defer close(readerDone)
+		// Stalled at first, so a backlog builds up whatever the
+		// machine's speed; then slow.
+		<-startReading
 		buf := make([]byte, 512)
 		var pending strings.Builder
 		for {
@@ -199,10 +203,18 @@ func testSlowReader(t *testing.T, query string, syms []string) {
 			mu.Unlock()
 			time.Sleep(2 * time.Millisecond)
 		}
-	}()
+	}(startReading)
 	end := time.Now().Add(2 * time.Second)
+	stallEnd := time.Now().Add(time.Second)
 	for time.Now().Before(end) {
 		e.publish(100)
+		if startReading != nil && time.Now().After(stallEnd) {
+			close(startReading)
+			startReading = nil
+		}
+	}
+	if startReading != nil {
+		close(startReading)
 	}
 	e.mu.Lock()
 	final := map[string]market.Tick{}
