@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/tickcast/tickcast/market"
@@ -42,7 +43,7 @@ func (g *Gateway) handleHealth(w http.ResponseWriter, r *http.Request) {
 
 func (g *Gateway) handleSymbols(w http.ResponseWriter, r *http.Request) {
 	g.refreshUniverse(r.Context(), false)
-	out := g.cachedUniverse()
+	out := slices.DeleteFunc(g.cachedUniverse(), func(s market.SymbolInfo) bool { return !keep(r, s.Symbol) })
 	known := map[string]bool{}
 	for _, s := range out {
 		known[s.Symbol] = true
@@ -50,7 +51,7 @@ func (g *Gateway) handleSymbols(w http.ResponseWriter, r *http.Request) {
 	// Symbols seen on the stream but not in the universe still exist.
 	if h := g.hub.Load(); h != nil {
 		for _, s := range h.observedSymbols() {
-			if !known[s.Symbol] {
+			if !known[s.Symbol] && keep(r, s.Symbol) {
 				out = append(out, s)
 			}
 		}
@@ -62,6 +63,10 @@ func (g *Gateway) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	syms, err := parseSymbols(r)
 	if err != nil {
 		g.writeError(w, r, err)
+		return
+	}
+	var ok bool
+	if syms, ok = g.scope(w, r, syms); !ok {
 		return
 	}
 	h, ok := g.waitReady(r.Context())
