@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"crypto/subtle"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // cors lets the allowed origins read responses; every response varies by
@@ -27,25 +29,155 @@ func (g *Gateway) cors(next http.Handler) http.Handler {
 	})
 }
 
-// auth requires the configured token, from the Authorization header or
-// ?token= (EventSource cannot set headers). A wrong token is 401: it
-// will stay wrong, so the browser may as well stop.
+type grantKey struct{}
+
+// grantOf is what the request's credential allows; nil when no access
+// control is configured (everything).
+func grantOf(r *http.Request) *grant {
+	gr, _ := r.Context().Value(grantKey{}).(*grant)
+	return gr
+}
+
+// credential is the request's token: "Authorization: Bearer", else
+// ?access_token=, else ?token= (EventSource cannot set headers).
+func credential(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	q := r.URL.Query()
+	if t := q.Get("access_token"); t != "" {
+		return t
+	}
+	return q.Get("token")
+}
+
+// auth requires a credential on the /v1/ routes when Options.Token or
+// Options.JWT is set: the shared token (every symbol and every route) or
+// a JWT (its symbols, until its exp; not Options.Routes). A missing or
+// invalid one is 401: it will stay wrong, so the browser may as well
+// stop. The token itself is never logged or shown.
 func (g *Gateway) auth(next http.Handler) http.Handler {
-	if g.opts.Token == "" {
+	if g.opts.Token == "" && !g.opts.JWT.Enabled() {
 		return next
 	}
 	want := []byte(g.opts.Token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := r.URL.Query().Get("token")
-		if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-			got = h[len("Bearer "):]
+	var v *verifier
+	if g.opts.JWT.Enabled() {
+		var err error
+		if v, err = newVerifier(g.opts.JWT); err != nil {
+			// Fail closed: cmd/tickcast checks the config first (Check).
+			g.log.Error("access tokens: unusable configuration; refusing every token", "err", err)
 		}
-		if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
-			g.m.rejected.WithLabelValues("unauthorized").Inc()
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tickcast"`)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong access token"})
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := credential(r)
+		if got == "" {
+			g.unauthorized(w, "", "an access token is required: Authorization: Bearer, or ?access_token=")
 			return
 		}
-		next.ServeHTTP(w, r)
+		var gr *grant
+		switch {
+		case len(want) > 0 && subtle.ConstantTimeCompare([]byte(got), want) == 1:
+			gr = &grant{all: true, full: true}
+		case v != nil:
+			var err error
+			if gr, err = v.verify(got); err != nil {
+				g.log.Debug("access token refused", "path", r.URL.Path, "reason", err.Error())
+				g.unauthorized(w, "invalid_token", err.Error())
+				return
+			}
+		default:
+			g.unauthorized(w, "invalid_token", "missing or wrong access token")
+			return
+		}
+		if !gr.full && !apiPath(r.URL.Path) {
+			g.forbidden(w, "", "this endpoint needs the gateway's shared token, not a scoped token")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), grantKey{}, gr)))
 	})
+}
+
+// apiPath: the market-data endpoints a scoped token may use.
+func apiPath(p string) bool {
+	return p == "/v1/stream" || p == "/v1/snapshot" || p == "/v1/symbols"
+}
+
+// unauthorized is a 401 with a JSON reason; code is RFC 6750's error
+// code, none when no credential came.
+func (g *Gateway) unauthorized(w http.ResponseWriter, code, msg string) {
+	g.m.rejected.WithLabelValues("unauthorized").Inc()
+	h := `Bearer realm="tickcast"`
+	if code != "" {
+		h += `, error="` + code + `"`
+	}
+	w.Header().Set("WWW-Authenticate", h)
+	writeJSON(w, http.StatusUnauthorized, map[string]string{"error": msg})
+}
+
+// forbidden is a 403: a valid token that does not allow this.
+func (g *Gateway) forbidden(w http.ResponseWriter, symbol, msg string) {
+	g.m.rejected.WithLabelValues("forbidden").Inc()
+	w.Header().Set("WWW-Authenticate", `Bearer realm="tickcast", error="insufficient_scope"`)
+	body := map[string]string{"error": msg}
+	if symbol != "" {
+		body["symbol"] = symbol
+	}
+	writeJSON(w, http.StatusForbidden, body)
+}
+
+// scope applies the request's grant to the symbols it asks for: any not
+// granted is a 403 naming it (false: answered); asking for every symbol
+// with a token for some is narrowed to the granted symbols the feed
+// knows (a 403 if it knows none of them).
+func (g *Gateway) scope(w http.ResponseWriter, r *http.Request, syms []string) ([]string, bool) {
+	gr := grantOf(r)
+	if gr == nil || gr.all {
+		return syms, true
+	}
+	if len(syms) > 0 {
+		for _, s := range syms {
+			if !gr.allows(s) {
+				g.forbidden(w, s, "the access token does not allow symbol "+s)
+				return nil, false
+			}
+		}
+		return syms, true
+	}
+	g.refreshUniverse(r.Context(), false)
+	known := map[string]bool{}
+	for _, s := range g.universeSymbols() {
+		known[s] = true
+	}
+	if h := g.hub.Load(); h != nil {
+		for _, s := range h.observedSymbols() {
+			known[s] = true
+		}
+	}
+	var out []string
+	for _, s := range gr.list {
+		if known[s] {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		g.forbidden(w, "", "the access token allows no symbol this feed has")
+		return nil, false
+	}
+	return out, true
+}
+
+// keep reports whether the request's grant allows sym (for listings).
+func keep(r *http.Request, sym string) bool { return grantOf(r).allows(sym) }
+
+// endAtExpiry ends c's stream when its token expires: after a complete
+// event, with a jittered retry: (evLeave), so the client reconnects with
+// a fresh token and its last id. It returns the timer's stop.
+func (g *Gateway) endAtExpiry(ctx context.Context, c *client) func() {
+	gr, _ := ctx.Value(grantKey{}).(*grant)
+	if gr == nil || gr.exp.IsZero() {
+		return func() {}
+	}
+	t := time.AfterFunc(time.Until(gr.exp), func() { c.notify(evLeave) })
+	return func() { t.Stop() }
 }

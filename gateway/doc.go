@@ -219,7 +219,10 @@
 // # Routes
 //
 // Handler serves GET /v1/stream, /v1/symbols and /v1/snapshot, and
-// Options.Routes, behind the access token when Options.Token is set;
+// Options.Routes, behind the access token when Options.Token or
+// Options.JWT is set (access.go; jwt.go: scoped tokens whose claims
+// limit the symbols, 403 outside them, and end a stream at their exp
+// through the client's leave event);
 // /healthz (the hub has caught up and the stream is readable), /readyz
 // (ready for new clients: the hub has caught up and the gateway is not
 // shutting down) and /metrics without it; any other GET or HEAD from
@@ -237,6 +240,6 @@
 // client.go (the
 // client and its loop), pump.go, merge.go, window.go (throttled
 // windows), hub.go, sse.go (ids and event encoding), sink.go, access.go
-// (CORS and the access token), query.go, errors.go, metrics.go,
+// (CORS and the access token), jwt.go (scoped tokens), query.go, errors.go, metrics.go,
 // listener.go.
 package gateway

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/tickcast/tickcast/httpapi"
@@ -52,7 +53,7 @@ type symbolEntry struct {
 
 func (g *Gateway) handleSymbols(w http.ResponseWriter, r *http.Request) {
 	g.refreshUniverse(r.Context(), false)
-	uni := g.cachedUniverse()
+	uni := slices.DeleteFunc(g.cachedUniverse(), func(s market.SymbolInfo) bool { return !keep(r, s.Symbol) })
 	out := make([]symbolEntry, 0, len(uni)) // [] rather than null when empty
 	known := map[string]bool{}
 	for i := range uni {
@@ -62,7 +63,7 @@ func (g *Gateway) handleSymbols(w http.ResponseWriter, r *http.Request) {
 	// Symbols seen on the stream but not in the universe still exist.
 	if h := g.hub.Load(); h != nil {
 		for _, s := range h.observedSymbols() {
-			if !known[s] {
+			if !known[s] && keep(r, s) {
 				out = append(out, symbolEntry{SymbolInfo: market.SymbolInfo{Symbol: s}})
 			}
 		}
@@ -74,6 +75,10 @@ func (g *Gateway) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	syms, err := parseSymbols(r)
 	if err != nil {
 		g.writeError(w, r, err)
+		return
+	}
+	var ok bool
+	if syms, ok = g.scope(w, r, syms); !ok {
 		return
 	}
 	h, ok := g.waitReady(r.Context())

@@ -67,6 +67,11 @@ type Options struct {
 	// Token, when set, is required on /v1/ requests as "Authorization:
 	// Bearer <token>" or "?token=<token>"; without it they get 401.
 	Token string
+	// JWT, when enabled, also accepts scoped tokens (JSON Web Tokens, see
+	// JWTConfig) the same ways, and as "?access_token=": each limits
+	// /v1/stream, /v1/snapshot and /v1/symbols to the symbols in its
+	// claim and ends streams at its exp. Routes need Token.
+	JWT JWTConfig
 	// Routes, if set, adds routes to the router (e.g. the simulator's
 	// control endpoint in the all-in-one program). They get the access
 	// token check and CORS like /v1/.

@@ -17,6 +17,10 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, r, err)
 		return
 	}
+	var ok bool
+	if syms, ok = g.scope(w, r, syms); !ok {
+		return
+	}
 	throttle, err := parseThrottle(r)
 	if err != nil {
 		g.m.rejected.WithLabelValues("bad_request").Inc()
@@ -131,6 +135,7 @@ func (g *Gateway) serve(ctx context.Context, c *client, lastID string, hasID boo
 	defer c.h.unregister(c)
 	g.track(c, true)
 	defer g.track(c, false)
+	defer g.endAtExpiry(ctx, c)()
 	err = c.run(ctx)
 	switch {
 	case errors.Is(err, errLapped):

@@ -114,6 +114,7 @@ type gatewayFlags struct {
 	proxies      string
 	cors         string
 	token        string
+	jwt          jwtFlags
 	readHeader   time.Duration
 	spread       time.Duration
 }
@@ -133,6 +134,7 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.proxies, "trusted-proxies", "", "comma-separated networks (e.g. 10.0.0.0/8,127.0.0.1/32) of proxies whose X-Forwarded-For the per-IP cap believes")
 	fs.StringVar(&g.cors, "cors-origins", "", "comma-separated origins allowed to use the API from other sites (CORS), or *")
 	fs.StringVar(&g.token, "token", "", "require this access token on /v1/ (Authorization: Bearer or ?token=); if empty, $TICKCAST_TOKEN (keeps it out of ps)")
+	g.jwt.register(fs)
 	fs.DurationVar(&g.readHeader, "read-header-timeout", 10*time.Second, "cut connections that take longer to send request headers (slowloris)")
 	fs.DurationVar(&g.spread, "shutdown-spread", 2*time.Second, "on shutdown, end streams at random moments within this long, so clients do not reconnect all at once")
 	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -152,7 +154,12 @@ func (g *gatewayFlags) options(log *slog.Logger) (gateway.Options, error) {
 		}
 		proxies = append(proxies, pf)
 	}
+	jwtc, err := g.jwt.config()
+	if err != nil {
+		return gateway.Options{}, err
+	}
 	return gateway.Options{
+		JWT:          jwtc,
 		WriteTimeout: g.writeTimeout,
 		MaxConns:     g.maxConns,
 		Heartbeat:    g.heartbeat,
@@ -224,3 +231,47 @@ func loopback(addr string) bool {
 
 // accessToken is --token, or $TICKCAST_TOKEN.
 func (g *gatewayFlags) accessToken() string { return cmp.Or(g.token, os.Getenv("TICKCAST_TOKEN")) }
+
+// jwtFlags configure scoped access tokens (JWTs).
+type jwtFlags struct {
+	secretFile, publicKey, audience, issuer string
+}
+
+func (j *jwtFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&j.secretFile, "jwt-hs256-secret-file", "", "accept HS256 access tokens (JWTs) signed with the secret in this file (at least 32 bytes; a trailing newline is dropped); if empty, $TICKCAST_JWT_SECRET holds the secret itself")
+	fs.StringVar(&j.publicKey, "jwt-public-key", "", "accept RS256 (RSA keys) and ES256 (P-256 keys) access tokens (JWTs) verified with the public keys in this PEM file")
+	fs.StringVar(&j.audience, "jwt-audience", "", "if set, access tokens must carry this audience (aud)")
+	fs.StringVar(&j.issuer, "jwt-issuer", "", "if set, access tokens must carry this issuer (iss)")
+}
+
+// config reads the secret and the keys, and checks them as the gateway will.
+func (j *jwtFlags) config() (gateway.JWTConfig, error) {
+	var c gateway.JWTConfig
+	switch {
+	case j.secretFile != "":
+		b, err := os.ReadFile(j.secretFile)
+		if err != nil {
+			return c, fmt.Errorf("%w: --jwt-hs256-secret-file: %v", errUsage, err)
+		}
+		c.HS256Secret = []byte(strings.TrimRight(string(b), "\r\n"))
+	case os.Getenv("TICKCAST_JWT_SECRET") != "":
+		c.HS256Secret = []byte(os.Getenv("TICKCAST_JWT_SECRET"))
+	}
+	if j.publicKey != "" {
+		b, err := os.ReadFile(j.publicKey)
+		if err != nil {
+			return c, fmt.Errorf("%w: --jwt-public-key: %v", errUsage, err)
+		}
+		if c.PublicKeys, err = gateway.ParsePublicKeys(b); err != nil {
+			return c, fmt.Errorf("%w: --jwt-public-key %s: %v", errUsage, j.publicKey, err)
+		}
+	}
+	if !c.Enabled() && (j.audience != "" || j.issuer != "") {
+		return c, fmt.Errorf("%w: --jwt-audience and --jwt-issuer need --jwt-hs256-secret-file, $TICKCAST_JWT_SECRET or --jwt-public-key", errUsage)
+	}
+	c.Audience, c.Issuer = j.audience, j.issuer
+	if err := c.Check(); err != nil {
+		return c, fmt.Errorf("%w: access tokens: %v", errUsage, err)
+	}
+	return c, nil
+}

@@ -185,3 +185,67 @@ test('a new request resumes with lastEventId= and fills added symbols from /v1/s
   assert.equal(feed.state, 'connecting');
   feed.stop('idle');
 });
+
+test('access tokens: access_token= on streams, Bearer on fetches, a fresh token from the provider on every reopen', async () => {
+  const tick0 = (ms) => new Promise((ok) => setTimeout(ok, ms));
+  const realFetch = globalThis.fetch;
+  const auth = [];
+  let status = 200;
+  globalThis.fetch = async (u, o = {}) => {
+    auth.push((o.headers || {}).Authorization || '');
+    return { ok: status === 200, status, json: async () => (status === 200 ? { id: 'e-99', ticks: [] } : { error: 'the access token has expired' }) };
+  };
+  try {
+    // A fixed token: in the URL, redacted in streamURL.
+    const fixed = new Feed(BASE, { token: 'T1' });
+    fixed.open({ symbols: ['AAPL'] });
+    assert.equal(new URL(last().url).searchParams.get('access_token'), 'T1');
+    assert.equal(new URL(fixed.streamURL).searchParams.get('access_token'), 'redacted');
+    assert.deepEqual(fixed.authHeaders(), { Authorization: 'Bearer T1' });
+    // Refused (401) without a provider: an error, not endless retries.
+    status = 401;
+    last().readyState = FakeEventSource.CLOSED;
+    last().onerror();
+    await tick0(10);
+    assert.equal(fixed.state, 'error');
+    assert.match(fixed.text, /expired/);
+    assert.deepEqual(auth, ['Bearer T1']);
+    fixed.stop('idle');
+    status = 200;
+
+    // A provider: asked before every connection.
+    let n = 0;
+    const feed = new Feed(BASE, { tokenProvider: async () => `P${++n}` });
+    feed.open({ symbols: ['AAPL'] });
+    assert.equal(FakeEventSource.all.length, 1, 'nothing opened before the provider answered');
+    await tick0(0);
+    let es = last();
+    assert.equal(new URL(es.url).searchParams.get('access_token'), 'P1');
+    es.open();
+    es.send('snapshot', { ticks: [tick('AAPL', 10)] }, 'e-5');
+    es.send('tick', tick('AAPL', 11), 'e-6');
+    // The server ends the stream at the token's exp: the browser would
+    // retry the same URL; feed.js closes it and reopens with a new token
+    // and the last id.
+    es.drop();
+    assert.equal(es.readyState, FakeEventSource.CLOSED);
+    assert.equal(feed.state, 'reconnecting');
+    await tick0(1600);
+    es = last();
+    const u = new URL(es.url);
+    assert.equal(u.searchParams.get('access_token'), 'P2');
+    assert.equal(u.searchParams.get('lastEventId'), 'e-6');
+    es.open();
+    es.send('tick', tick('AAPL', 12), 'e-7');
+    assert.equal(feed.latest('AAPL').seq, 12);
+    feed.stop('idle');
+    await tick0(0);
+    const before = FakeEventSource.all.length;
+    feed.open({ symbols: ['MSFT'] });
+    feed.stop('idle'); // before the provider answers: nothing opens
+    await tick0(10);
+    assert.equal(FakeEventSource.all.length, before);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+});

@@ -25,6 +25,51 @@ import { buildPicker, renderPickerCount, setTheme, wire } from './controls.js';
 
 const base = document.baseURI;
 
+// ---------------------------------------------------------------- access
+
+// The access token, when the gateway requires one: the page's own
+// ?access_token= (a JWT) or ?token= (the shared token). feed.js passes it
+// on every stream (access_token=) and fetch (Authorization: Bearer).
+// With ?token_url=PATH (same origin), a token that has expired, or
+// expires within 30 s, is replaced before the next connection by a GET
+// of PATH (its body: the token, or JSON {"access_token": ...}); a page
+// embedding the dashboard can also hand one over with
+// window.tickcast.setToken(token). A stream whose token expires ends
+// with a retry:, and feed.js reopens it with the new token from its last
+// id.
+const pageParams = new URLSearchParams(location.search);
+let accessToken = pageParams.get('access_token') || pageParams.get('token') || '';
+const tokenURL = (() => {
+  const v = pageParams.get('token_url');
+  if (!v) return null;
+  const u = new URL(v, location.href);
+  return u.origin === location.origin ? u : null; // never send anything elsewhere
+})();
+
+// tokenExpiry is a JWT's exp in ms, or 0 (not a JWT, or no exp).
+function tokenExpiry(tok) {
+  try {
+    const p = tok.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const exp = JSON.parse(atob(p)).exp;
+    return typeof exp === 'number' ? exp * 1000 : 0;
+  } catch { return 0; }
+}
+
+async function currentToken() {
+  const exp = tokenExpiry(accessToken);
+  if (tokenURL && (!accessToken || (exp && exp - Date.now() < 30000))) {
+    const r = await fetch(tokenURL, { cache: 'no-store', credentials: 'same-origin' });
+    if (!r.ok) throw new Error(`token_url: HTTP ${r.status}`);
+    const body = (await r.text()).trim();
+    let tok = body;
+    try { tok = JSON.parse(body).access_token || ''; } catch { /* the body is the token */ }
+    if (tok) accessToken = tok;
+  }
+  const left = tokenExpiry(accessToken);
+  if (left && left <= Date.now()) throw new Error('the access token has expired: open the page with a new one');
+  return accessToken;
+}
+
 const LIVE_SORT_MS = 1000; // re-sort on a live column at most this often
 
 // ---------------------------------------------------------------- ticks
@@ -65,6 +110,8 @@ function applyTick(t, fromSnapshot) {
 }
 
 const feed = new Feed(base, {
+  token: accessToken,
+  tokenProvider: accessToken || tokenURL ? currentToken : undefined,
   status: showStatus,
   snapshot(ticks, { reset }) {
     for (const t of ticks) applyTick(t, true);
@@ -91,8 +138,9 @@ const feed = new Feed(base, {
   log,
 });
 showStatus(feed.state, feed.text);
+window.tickcast = { setToken(tok) { accessToken = String(tok || ''); feed.token = accessToken; } };
 
-const scenario = new ScenarioControl(base, $('#scenario-ctl'), { selectedSymbol: () => app.selected, log });
+const scenario = new ScenarioControl(base, $('#scenario-ctl'), { selectedSymbol: () => app.selected, log, headers: () => feed.authHeaders() });
 
 // ---------------------------------------------------------------- frame
 
@@ -172,7 +220,7 @@ function watchChanged() {
 async function loadSymbols() {
   for (let wait = 500; ; wait = Math.min(wait * 2, 8000)) {
     try {
-      const r = await fetch(new URL('v1/symbols', base), { cache: 'no-store' });
+      const r = await fetch(new URL('v1/symbols', base), { cache: 'no-store', headers: feed.authHeaders() });
       if (r.ok) return await r.json();
       showStatus('error', `error · /v1/symbols: HTTP ${r.status}`);
     } catch {

@@ -16,7 +16,25 @@
 // Every handler is optional. Also: ignored(t) for a tick event not passed
 // to tick() (a repeat or overlap after a resume), and log(text) for the
 // moments worth a line in a connection log. Fields to read: state, text,
-// lastId, connections, streamURL; latest(symbol) is the last tick held.
+// lastId, connections, streamURL (its token redacted); latest(symbol) is
+// the last tick held.
+//
+// Access tokens, when the gateway requires one (docs/api.md, Access
+// control), go in the same object:
+//
+//   new Feed(base, { token: 'eyJ...', ... });            // a fixed token
+//   new Feed(base, { tokenProvider: async () => '...' }); // asked before every connection
+//
+// feed.js puts the token in stream URLs as access_token= (EventSource
+// cannot set headers) and sends it on its fetches as Authorization: Bearer
+// (authHeaders() gives that header for your own fetches). A gateway ends a
+// stream when its token expires, after a complete event, with a retry:.
+// EventSource would reconnect by itself with the same URL, so the same
+// expired token: with a tokenProvider, feed.js closes it instead and
+// reopens the stream itself, with the provider's (fresh) token and
+// lastEventId=, so the resume is exact. A 401 (token refused) then asks
+// the provider again, with back-off; without a provider a 401 is an
+// error, as is a 403 (a symbol the token does not allow) in any case.
 //
 // What it does, and what your own client must do too:
 //
@@ -40,6 +58,7 @@ const CATCH_UP_LIMIT_MS = 20000; // give up measuring catch-up (clock skew)
 const HOLD_MS = 6000; // how long "resumed ..." or "reset ..." stays up
 const IDLE_RESUME_MS = 3000; // reconnected but nothing to replay: live
 const MAX_BACKOFF_MS = 15000;
+const REOPEN_MS = 1000; // with a tokenProvider: reopen this long after a drop (plus jitter)
 
 // missed is the gap rule: how many ticks of a symbol are missing between
 // the previous seq held and tick t. More than 0 is a gap; 0 is the next
@@ -73,6 +92,15 @@ export class Feed {
     this.connections = 0;
     this.stopped = false;
     this.lostAt = 0;
+    this.token = handlers.token || '';
+    this.tokenProvider = typeof handlers.tokenProvider === 'function' ? handlers.tokenProvider : null;
+    this.gen = 0; // connections asked for: a late token for an older one is dropped
+  }
+
+  // authHeaders is the Authorization header for a fetch of the API: {}
+  // without a token.
+  authHeaders() {
+    return this.token ? { Authorization: 'Bearer ' + this.token } : {};
   }
 
   // latest is the last tick held for symbol, or undefined.
@@ -82,7 +110,10 @@ export class Feed {
 
   // streamURL is the URL of the open stream, '' when there is none.
   get streamURL() {
-    return this.es ? this.es.url : '';
+    if (!this.es) return '';
+    const u = new URL(this.es.url);
+    if (u.searchParams.has('access_token')) u.searchParams.set('access_token', 'redacted');
+    return u.href;
   }
 
   // set records what the next connection asks for, without connecting:
@@ -123,6 +154,7 @@ export class Feed {
     if (this.symbols) u.searchParams.set('symbols', this.symbols.join(','));
     if (this.throttle && this.throttle !== '0') u.searchParams.set('throttle', this.throttle);
     if (this.lastId) u.searchParams.set('lastEventId', this.lastId);
+    if (this.token) u.searchParams.set('access_token', this.token);
     return u.href;
   }
 
@@ -136,7 +168,6 @@ export class Feed {
     this.pendingReset = null;
     this.catching = false;
     if (mode === 'first') this.setState('connecting', 'connecting');
-    const url = this.requestURL();
     this.asked = this.symbols;
     if (mode === 'switch') {
       this.log(`switched · ${this.describe()} · from ${this.lastId}`);
@@ -146,6 +177,27 @@ export class Feed {
         for (const sym of this.held.keys()) if (!keep.has(sym)) this.held.delete(sym);
       }
     } else if (mode === 'reconnect') this.log('reopening the stream');
+    if (!this.tokenProvider) {
+      this.openStream();
+      return;
+    }
+    // Ask for the token first; a newer connect or a stop meanwhile wins.
+    const gen = ++this.gen;
+    Promise.resolve().then(() => this.tokenProvider()).then((tok) => {
+      if (gen !== this.gen || this.stopped || this.es) return;
+      this.token = tok || '';
+      this.openStream();
+    }, (err) => {
+      if (gen !== this.gen || this.stopped) return;
+      this.log(`no access token · ${err && err.message ? err.message : err} · retrying`);
+      this.setState('reconnecting', 'reconnecting');
+      this.retryLater();
+    });
+  }
+
+  // openStream opens the EventSource for the current request.
+  openStream() {
+    const url = this.requestURL();
     const es = new EventSource(url);
     this.es = es;
     this.connections++;
@@ -157,6 +209,7 @@ export class Feed {
   }
 
   close() {
+    this.gen++;
     clearTimeout(this.retryTimer);
     clearTimeout(this.idleTimer);
     if (this.es) {
@@ -178,7 +231,7 @@ export class Feed {
     if (added) u.searchParams.set('symbols', added.join(','));
     let ticks;
     try {
-      const r = await fetch(u, { cache: 'no-store' });
+      const r = await fetch(u, { cache: 'no-store', headers: this.authHeaders() });
       if (!r.ok) return;
       ticks = valid((await r.json()).ticks);
     } catch { return; /* the stream fills them anyway */ }
@@ -329,6 +382,22 @@ export class Feed {
   onError(es) {
     clearTimeout(this.idleTimer);
     this.catching = false;
+    if (es.readyState === EventSource.CONNECTING && this.tokenProvider) {
+      // The stream ended (its token may have expired): reopen it here, with
+      // a token from the provider and lastEventId=, not the browser's retry
+      // of the old URL.
+      es.close();
+      this.es = null;
+      if (this.state !== 'reconnecting') {
+        this.lostAt = Date.now();
+        this.log('connection lost · reopening with a fresh token');
+      }
+      this.mode = 'reconnect';
+      this.setState('reconnecting', 'reconnecting');
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.connect('reconnect'), REOPEN_MS + Math.random() * 500);
+      return;
+    }
     if (es.readyState === EventSource.CONNECTING) {
       // The browser retries by itself, sending Last-Event-ID.
       if (this.state !== 'reconnecting') {
@@ -355,16 +424,24 @@ export class Feed {
     const u = new URL('v1/snapshot', this.base);
     if (this.symbols) u.searchParams.set('symbols', this.symbols.join(','));
     try {
-      const r = await fetch(u, { cache: 'no-store' });
-      if (r.status === 400) {
-        let msg = 'bad request';
+      const r = await fetch(u, { cache: 'no-store', headers: this.authHeaders() });
+      // 400 and 403 stay wrong; so does 401, unless a provider may give
+      // another token.
+      if (r.status === 400 || r.status === 403 || (r.status === 401 && !this.tokenProvider)) {
+        let msg = r.status === 400 ? 'bad request' : 'access token refused';
         try { msg = (await r.json()).error || msg; } catch { /* keep msg */ }
         this.setState('error', 'error · ' + msg);
-        this.log(`stream refused · 400 · ${msg}`);
+        this.log(`stream refused · ${r.status} · ${msg}`);
         return;
       }
+      if (r.status === 401) this.log('access token refused · asking for another');
     } catch { /* the server is away: retry below */ }
     if (this.es || this.stopped) return; // reopened or stopped meanwhile
+    this.retryLater();
+  }
+
+  // retryLater reconnects after the back-off, doubling it.
+  retryLater() {
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.connect('reconnect'), this.backoff);
     this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);

@@ -17,13 +17,15 @@ const LABELS = {
 export class ScenarioControl {
   // el: the control's container; selectedSymbol(): the symbol a halt
   // applies to; log(text): a line in the connection log.
-  constructor(base, el, { selectedSymbol, log }) {
+  // headers(): extra request headers (the access token's Authorization).
+  constructor(base, el, { selectedSymbol, log, headers = () => ({}) }) {
     this.url = new URL('v1/sim/scenario', base);
     this.el = el;
     this.select = el.querySelector('select');
     this.left = el.querySelector('.scn-left');
     this.selectedSymbol = selectedSymbol;
     this.log = log;
+    this.headers = headers;
     this.state = null; // the latest scenario from the server
     this.askedAtEnd = false; // polled once when its time was up
     this.timer = 0;
@@ -38,7 +40,7 @@ export class ScenarioControl {
   async poll() {
     clearTimeout(this.timer);
     try {
-      const r = await fetch(this.url, { cache: 'no-store' });
+      const r = await fetch(this.url, { cache: 'no-store', headers: this.headers() });
       if (r.status === 404 || r.status === 401 || r.status === 403) {
         this.el.hidden = true;
         return; // not available here: stop asking
@@ -58,7 +60,7 @@ export class ScenarioControl {
     try {
       const r = await fetch(this.url, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
+        headers: { ...this.headers(), 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
         cache: 'no-store',
       });
