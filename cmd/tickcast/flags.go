@@ -136,7 +136,7 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.token, "token", "", "require this access token on /v1/ (Authorization: Bearer or ?token=); if empty, $TICKCAST_TOKEN (keeps it out of ps)")
 	fs.DurationVar(&g.readHeader, "read-header-timeout", 10*time.Second, "cut connections that take longer to send request headers (slowloris)")
 	fs.DurationVar(&g.spread, "shutdown-spread", 2*time.Second, "on shutdown, end streams at random moments within this long, so clients do not reconnect all at once")
-	fs.StringVar(&g.compress, "compress", string(gateway.DefaultCompress), "compress streams for clients whose Accept-Encoding offers it: off, gzip, zstd, or auto (zstd or gzip, as the client prefers; zstd costs ~470 KiB per stream, gzip ~3 KiB)")
+	fs.StringVar(&g.compress, "compress", string(gateway.DefaultCompress), "compress streams for clients whose Accept-Encoding offers it: off, gzip, zstd, or auto (zstd or gzip, as the client prefers; zstd costs ~350 KiB per stream, gzip ~5 KiB)")
 	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
