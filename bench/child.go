@@ -49,6 +49,9 @@ func serveArgs(cfg *Config, dir string) []string {
 	if cfg.WriteTimeout > 0 {
 		args = append(args, "--write-timeout", cfg.WriteTimeout.String())
 	}
+	if cfg.AcceptEncoding != "" {
+		args = append(args, "--compress", "auto") // whatever the clients ask for
+	}
 	return append(args, cfg.ServeArgs...)
 }
 

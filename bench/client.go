@@ -39,6 +39,8 @@ type shard struct {
 	bad       uint64                  // events that did not parse
 	resets    uint64
 	snapshots uint64
+	wire      uint64 // bytes received in the window
+	plain     uint64 // the same, decompressed
 }
 
 func newShard() *shard {
@@ -59,6 +61,9 @@ type client struct {
 	conn net.Conn
 	buf  []byte
 	p    Parser
+	dec  decoder // with Config.AcceptEncoding (decode.go)
+
+	wire, plain uint64 // bytes read in the window: as received, decompressed
 
 	last  []uint64           // previous seq per symbol of the universe, 0 = none
 	extra map[string]*uint64 // symbols outside the universe
@@ -97,6 +102,11 @@ func (c *client) dial(ctx context.Context) error {
 	req = append(req, " HTTP/1.1\r\nHost: "...)
 	req = append(req, c.r.hostport...)
 	req = append(req, "\r\nAccept: text/event-stream\r\nUser-Agent: tickcast-bench\r\n"...)
+	if ae := c.r.cfg.AcceptEncoding; ae != "" {
+		req = append(req, "Accept-Encoding: "...)
+		req = append(req, ae...)
+		req = append(req, "\r\n"...)
+	}
 	if id := c.p.LastID(); len(id) > 0 {
 		req = append(req, "Last-Event-ID: "...)
 		req = append(req, id...)
@@ -131,12 +141,24 @@ func (c *client) readHead() error {
 		m, err := c.conn.Read(c.buf[n:])
 		n += m
 		if i := bytes.Index(c.buf[:n], []byte("\r\n\r\n")); i >= 0 {
-			chunked, err := checkHead(c.buf[:i+2])
+			chunked, enc, err := checkHead(c.buf[:i+2])
 			if err != nil {
 				return err
 			}
+			if enc != c.r.cfg.AcceptEncoding {
+				return fmt.Errorf("Content-Encoding %q, asked for %q", enc, c.r.cfg.AcceptEncoding)
+			}
 			c.p.Reset(c, chunked) // keeps the last id, the resume cursor
-			if rest := c.buf[i+4 : n]; len(rest) > 0 {
+			rest := c.buf[i+4 : n]
+			if enc != "" {
+				if chunked {
+					return errors.New("chunked and compressed: not supported")
+				}
+				c.countWire(len(rest))
+				return c.startDecoder(enc, rest)
+			}
+			if len(rest) > 0 {
+				c.countWire(len(rest))
 				return c.feed(rest)
 			}
 			return nil
@@ -149,15 +171,15 @@ func (c *client) readHead() error {
 
 // checkHead checks an HTTP/1.1 response head (status line and header lines,
 // each ending in CRLF) for 200 and text/event-stream, and reports whether
-// the body is chunked.
-func checkHead(h []byte) (chunked bool, err error) {
+// the body is chunked and its Content-Encoding.
+func checkHead(h []byte) (chunked bool, enc string, err error) {
 	line, rest, _ := bytes.Cut(h, []byte("\r\n"))
 	proto, status, _ := bytes.Cut(line, []byte(" "))
 	if !bytes.HasPrefix(proto, []byte("HTTP/1.")) {
-		return false, fmt.Errorf("bad status line %q", line)
+		return false, "", fmt.Errorf("bad status line %q", line)
 	}
 	if len(status) < 3 || string(status[:3]) != "200" {
-		return false, fmt.Errorf("status %q", status)
+		return false, "", fmt.Errorf("status %q", status)
 	}
 	sse := false
 	for len(rest) > 0 {
@@ -173,12 +195,14 @@ func checkHead(h []byte) (chunked bool, err error) {
 			sse = bytes.EqualFold(bytes.TrimSpace(mt), []byte("text/event-stream"))
 		case bytes.EqualFold(k, []byte("Transfer-Encoding")):
 			chunked = bytes.Contains(bytes.ToLower(v), []byte("chunked"))
+		case bytes.EqualFold(k, []byte("Content-Encoding")):
+			enc = strings.ToLower(string(v))
 		}
 	}
 	if !sse {
-		return false, errors.New("response is not text/event-stream")
+		return false, "", errors.New("response is not text/event-stream")
 	}
-	return chunked, nil
+	return chunked, enc, nil
 }
 
 // feed hands received bytes to the parser, with the receive time and window
@@ -186,6 +210,9 @@ func checkHead(h []byte) (chunked bool, err error) {
 func (c *client) feed(b []byte) error {
 	c.now = time.Now().UnixNano()
 	c.ws, c.we = c.r.winStart.Load(), c.r.winEnd.Load()
+	if c.now >= c.ws && c.now < c.we {
+		c.plain += uint64(len(b))
+	}
 	err := c.p.Feed(b)
 	if c.now-c.lastFlush > flushEvery {
 		c.flush()
@@ -193,10 +220,21 @@ func (c *client) feed(b []byte) error {
 	return err
 }
 
+// countWire counts bytes received, in the window.
+func (c *client) countWire(n int) {
+	if now := time.Now().UnixNano(); now >= c.r.winStart.Load() && now < c.r.winEnd.Load() {
+		c.wire += uint64(n)
+	}
+}
+
 // readLoop reads until the connection ends or fails.
 func (c *client) readLoop() error {
+	if c.dec.on {
+		return c.decodeLoop()
+	}
 	for {
 		n, err := c.conn.Read(c.buf)
+		c.countWire(n)
 		if n > 0 {
 			if ferr := c.feed(c.buf[:n]); ferr != nil {
 				return ferr
@@ -310,7 +348,10 @@ func (c *client) flush() {
 	sh.bad += c.bad
 	sh.resets += c.resets
 	sh.snapshots += c.snaps
+	sh.wire += c.wire
+	sh.plain += c.plain
 	sh.mu.Unlock()
+	c.wire, c.plain = 0, 0
 	c.nlat = 0
 	c.st = seqStats{}
 	c.winEvents, c.winTicks, c.bad, c.resets, c.snaps = 0, 0, 0, 0, 0

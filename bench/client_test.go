@@ -189,7 +189,7 @@ func TestCheckHead(t *testing.T) {
 		{"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n", false, false},
 		{"garbage\r\n", false, false},
 	} {
-		chunked, err := checkHead([]byte(tt.head))
+		chunked, _, err := checkHead([]byte(tt.head))
 		if (err == nil) != tt.ok || chunked != tt.chunked {
 			t.Errorf("%q: chunked %v err %v", tt.head, chunked, err)
 		}

@@ -55,6 +55,10 @@ type Config struct {
 	Absent         time.Duration // clients stay away this long after the kill before reconnecting
 	ReconnectDelay time.Duration // in storm mode, between reconnect attempts; 0: the server's retry: (1s if none)
 
+	// AcceptEncoding, "gzip" or "zstd", is sent as Accept-Encoding; the
+	// clients decompress what they read (decode.go). Empty: none.
+	AcceptEncoding string
+
 	ReadBuf  int    // per-client read buffer, bytes; default 8192
 	Scenario string // label for the report
 }
@@ -103,6 +107,11 @@ func checkConfig(cfg *Config) error {
 	}
 	if cfg.Addrs > 254 {
 		return fmt.Errorf("bench: %d source addresses: at most 254", cfg.Addrs)
+	}
+	switch cfg.AcceptEncoding {
+	case "", "gzip", "zstd":
+	default:
+		return fmt.Errorf("bench: accept encoding %q: want gzip or zstd", cfg.AcceptEncoding)
 	}
 	if err := checkStorm(cfg); err != nil {
 		return err

@@ -70,6 +70,13 @@ type Result struct {
 	CPUs             int      `json:"cpus"`
 	Errors           []string `json:"errors,omitempty"` // the first few client errors
 
+	// Bytes the healthy clients received in the window: as sent, and
+	// decompressed (the same without AcceptEncoding).
+	AcceptEncoding       string  `json:"accept_encoding,omitempty"`
+	WireBytes            uint64  `json:"wire_bytes"`
+	PlainBytes           uint64  `json:"plain_bytes"`
+	WireBytesPerDelivery float64 `json:"wire_bytes_per_delivery"`
+
 	Storm *StormResult `json:"storm,omitempty"` // storm mode: the restart and the resume
 }
 
@@ -110,6 +117,12 @@ func (r *Result) WriteTable(w io.Writer) {
 	} else {
 		fmt.Fprintf(tw, "  gateway\tnot measured (give --target-pid)\t\n")
 	}
+	enc := r.AcceptEncoding
+	if enc == "" {
+		enc = "identity"
+	}
+	fmt.Fprintf(tw, "  bytes\t%s received (%s), %.1f B/delivery\t%s decompressed\n",
+		fmtBytes(float64(r.WireBytes)), enc, r.WireBytesPerDelivery, fmtBytes(float64(r.PlainBytes)))
 	fmt.Fprintf(tw, "  bench\tcpu %.2fs (%.0f%% of a core)\t\n", r.BenchCPUS, 100*r.BenchCPUS/r.DurationS)
 	if r.Storm != nil {
 		r.Storm.writeTable(tw)

@@ -135,7 +135,7 @@ func (b *benchRun) setup(ctx context.Context) error {
 	}
 
 	b.res = &Result{
-		Scenario: cfg.Scenario, Target: base, Clients: cfg.Clients, Rate: cfg.Rate,
+		Scenario: cfg.Scenario, Target: base, Clients: cfg.Clients, Rate: cfg.Rate, AcceptEncoding: cfg.AcceptEncoding,
 		Universe: len(universe), DurationS: cfg.Duration.Seconds(), WarmupS: cfg.Warmup.Seconds(),
 		CPUs: runtime.NumCPU(),
 	}
@@ -387,6 +387,11 @@ func (b *benchRun) aggregate() {
 		res.BadEvents += sh.bad
 		res.Resets += sh.resets
 		res.Snapshots += sh.snapshots
+		res.WireBytes += sh.wire
+		res.PlainBytes += sh.plain
+	}
+	if res.Delivered > 0 {
+		res.WireBytesPerDelivery = float64(res.WireBytes) / float64(res.Delivered)
 	}
 	res.Latency = Latency{
 		P50: total.ValueAtQuantile(50), P90: total.ValueAtQuantile(90),

@@ -27,6 +27,9 @@ type metrics struct {
 	stalls      prometheus.Counter
 	windowHits  prometheus.Counter
 	lag         prometheus.Gauge
+
+	compressed      *prometheus.CounterVec // compress.go
+	compressedBytes *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -57,6 +60,11 @@ func newMetrics() *metrics {
 		windowHits: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_throttle_window_shared_total",
 			Help: "Throttled windows sent from another client's encoding instead of merging and encoding again."}),
 	}
+	m.compressed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickcast_compressed_streams_total", Help: "Streams sent compressed, by Content-Encoding."}, []string{"encoding"})
+	m.compressedBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickcast_compressed_bytes_sent_total",
+		Help: "Bytes written to compressed streams after compression, by Content-Encoding (tickcast_bytes_sent_total counts them before)."}, []string{"encoding"})
+	f(m.compressed)
+	f(m.compressedBytes)
 	for _, c := range []prometheus.Collector{m.conns, m.connsTotal, m.rejected, m.events, m.bytes, m.writes, m.ticksIn, m.badMsgs,
 		m.mergedTicks, m.shed, m.resumes, m.resets, m.resumeTicks, m.lastSeq, m.backlog, m.stalls, m.windowHits, m.lag} {
 		f(c)

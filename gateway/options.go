@@ -80,6 +80,11 @@ type Options struct {
 	// within this long (with a jittered retry:), so clients do not all
 	// reconnect at once. Default 2s.
 	ShutdownSpread time.Duration
+	// Compress: which Content-Encoding a stream may use when the client's
+	// Accept-Encoding offers it (compress.go): CompressOff, CompressGzip,
+	// CompressZstd or CompressAuto. Default DefaultCompress; an unknown
+	// value is CompressOff.
+	Compress Compress
 }
 
 func (o *Options) setDefaults() {
@@ -121,5 +126,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.ShutdownSpread <= 0 {
 		o.ShutdownSpread = 2 * time.Second
+	}
+	if o.Compress == "" {
+		o.Compress = DefaultCompress
+	} else if c, ok := ParseCompress(string(o.Compress)); ok {
+		o.Compress = c
+	} else {
+		o.Compress = CompressOff
 	}
 }

@@ -84,12 +84,14 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	// The stream's own context: ended when the client goes away.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	holds = append(holds, cancel)
+	enc := g.encoding(w, r) // compress.go
 	out, done, hijacked, err := openSink(w, r, func() { c.notify(evGone); cancel() })
 	if err != nil {
 		release()
 		g.log.Debug("stream open failed", "err", err)
 		return
 	}
+	out, done = g.compressSink(enc, out, done)
 	holds = append(holds, done)
 	c.out = out
 	if hijacked {

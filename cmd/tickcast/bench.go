@@ -87,6 +87,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&serveArgs, "serve-args", "", "more arguments for the gateway it starts, space-separated")
 	fs.BoolVar(&gwLog, "gateway-log", false, "copy the started gateway's output to stderr")
 	fs.IntVar(&cfg.ReadBuf, "read-buf", 8192, "read buffer per client, bytes")
+	fs.StringVar(&cfg.AcceptEncoding, "accept-encoding", "", "clients send Accept-Encoding: gzip or zstd and decompress the stream (the started gateway gets --compress auto unless --serve-args sets it)")
 	fs.StringVar(&jsonFile, "json", "", "write the result as JSON to this file")
 	fs.StringVar(&sweep, "sweep", "", "step a parameter, one run each: rate=V1,V2,... or clients=N1,N2,...")
 	fs.StringVar(&sweepOut, "sweep-out", "bench-sweep.html", "with --sweep, the chart of p50/p90/p99/p99.9 against load (.html or .svg)")

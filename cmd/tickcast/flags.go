@@ -117,6 +117,7 @@ type gatewayFlags struct {
 	jwt          jwtFlags
 	readHeader   time.Duration
 	spread       time.Duration
+	compress     string
 }
 
 func (g *gatewayFlags) register(fs *flag.FlagSet) {
@@ -137,6 +138,7 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	g.jwt.register(fs)
 	fs.DurationVar(&g.readHeader, "read-header-timeout", 10*time.Second, "cut connections that take longer to send request headers (slowloris)")
 	fs.DurationVar(&g.spread, "shutdown-spread", 2*time.Second, "on shutdown, end streams at random moments within this long, so clients do not reconnect all at once")
+	fs.StringVar(&g.compress, "compress", string(gateway.DefaultCompress), "compress streams for clients whose Accept-Encoding offers it: off, gzip, zstd, or auto (zstd or gzip, as the client prefers; zstd costs ~350 KiB per stream, gzip ~5 KiB)")
 	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
@@ -158,8 +160,13 @@ func (g *gatewayFlags) options(log *slog.Logger) (gateway.Options, error) {
 	if err != nil {
 		return gateway.Options{}, err
 	}
+	compress, ok := gateway.ParseCompress(g.compress)
+	if !ok {
+		return gateway.Options{}, fmt.Errorf("%w: --compress %q: want off, gzip, zstd or auto", errUsage, g.compress)
+	}
 	return gateway.Options{
 		JWT:          jwtc,
+		Compress:     compress,
 		WriteTimeout: g.writeTimeout,
 		MaxConns:     g.maxConns,
 		Heartbeat:    g.heartbeat,
