@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,6 +41,9 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if n.url == "" {
 		return fmt.Errorf("%w: gateway needs --nats URL", errUsage)
 	}
+	if err := gf.checkTLS(); err != nil {
+		return err
+	}
 	log, err := newLogger(stderr, gf.logLevel)
 	if err != nil {
 		return err
@@ -67,6 +71,10 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, routes 
 	}
 	opts.Static = web.Handler()
 	opts.Routes = routes
+	tlsConf, err := c.tlsConfig()
+	if err != nil {
+		return err
+	}
 	g := gateway.New(conn, opts)
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
@@ -87,15 +95,31 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, routes 
 
 	hs := &http.Server{
 		Handler:           g.Handler(),
-		ReadHeaderTimeout: c.readHeader,
+		ReadHeaderTimeout: c.readHeader, // with TLS, also bounds the handshake
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		// No WriteTimeout: it would cut every stream; the gateway sets a
 		// deadline per write instead.
+		TLSConfig: tlsConf,
+		Protocols: c.protocols(),
+		HTTP2: &http.HTTP2Config{
+			// A client that stops reading a whole HTTP/2 connection blocks
+			// every frame of it, the gateway's per-stream resets too: close
+			// such a connection after --write-timeout without progress.
+			WriteByteTimeout: c.writeTimeout,
+		},
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	fmt.Fprintf(stdout, "tickcast: serving http://%s/ (dashboard /, stream /v1/stream)\n", ln.Addr())
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+		// The listener under TLS is still LimitSendBuffer's: each
+		// accepted TCP connection gets its small send buffer first.
+		go func() { serveErr <- hs.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { serveErr <- hs.Serve(ln) }()
+	}
+	fmt.Fprintf(stdout, "tickcast: serving %s://%s/ (dashboard /, stream /v1/stream%s)\n", scheme, ln.Addr(), c.protoNames())
 
 	var err2 error
 	select {
@@ -125,6 +149,40 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, routes 
 		return err2
 	}
 	return nil
+}
+
+// tlsConfig loads --tls-cert and --tls-key; nil without them.
+func (c *gatewayFlags) tlsConfig() (*tls.Config, error) {
+	if c.tlsCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", c.tlsCert, c.tlsKey, err)
+	}
+	// ServeTLS adds "h2" and "http/1.1" to NextProtos (ALPN).
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// protocols is what the server speaks: HTTP/1.1, and HTTP/2 over TLS
+// (ALPN) or, with --h2c, in clear text (prior knowledge).
+func (c *gatewayFlags) protocols() *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetHTTP2(c.tlsCert != "")
+	p.SetUnencryptedHTTP2(c.h2c)
+	return &p
+}
+
+// protoNames is what the startup line adds for TLS and h2c.
+func (c *gatewayFlags) protoNames() string {
+	switch {
+	case c.tlsCert != "":
+		return "; HTTP/2 and HTTP/1.1"
+	case c.h2c:
+		return "; HTTP/1.1 and h2c"
+	}
+	return ""
 }
 
 // servePprof serves net/http/pprof on its own listener, never on the
