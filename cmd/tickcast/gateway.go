@@ -7,12 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -102,6 +104,7 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, routes 
 		// deadline per write instead.
 		TLSConfig: tlsConf,
 		Protocols: c.protocols(),
+		ErrorLog:  stdlog.New(serverLog{log}, "", 0),
 		HTTP2: &http.HTTP2Config{
 			// A client that stops reading a whole HTTP/2 connection blocks
 			// every frame of it, the gateway's per-stream resets too: close
@@ -115,7 +118,8 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, routes 
 		scheme = "https"
 		// The listener under TLS is still LimitSendBuffer's: each
 		// accepted TCP connection gets its small send buffer first.
-		go func() { serveErr <- hs.ServeTLS(ln, "", "") }()
+		tln := gateway.StickyWriteTimeout(ln)
+		go func() { serveErr <- hs.ServeTLS(tln, "", "") }()
 	} else {
 		go func() { serveErr <- hs.Serve(ln) }()
 	}
@@ -149,6 +153,21 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, routes 
 		return err2
 	}
 	return nil
+}
+
+// serverLog takes net/http's own log lines into log: failed TLS
+// handshakes (scanners, clients that distrust the certificate, plain
+// HTTP on the TLS port) at debug, anything else as a warning.
+type serverLog struct{ log *slog.Logger }
+
+func (l serverLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "TLS handshake error") {
+		l.log.Debug("http server", "msg", msg)
+	} else {
+		l.log.Warn("http server", "msg", msg)
+	}
+	return len(p), nil
 }
 
 // tlsConfig loads --tls-cert and --tls-key; nil without them.
