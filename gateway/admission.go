@@ -10,12 +10,20 @@ import (
 )
 
 // turnAway answers a stream request the gateway will not serve now with
-// 200, a jittered retry: and a close, so EventSource comes back later.
-// A non-200 would make a browser stop for good.
-func (g *Gateway) turnAway(w http.ResponseWriter, reason string) {
+// 200, a jittered retry: and the end of the response, so EventSource
+// comes back later. A non-200 would make a browser stop for good.
+//
+// Over HTTP/1.1 the connection is closed too (Connection: close), so the
+// client's next try may reach another gateway behind a balancer. Over
+// HTTP/2 only the stream ends: net/http answers Connection: close with a
+// GOAWAY, which would send every other stream of the connection's
+// browser (up to 100 EventSources of all its tabs) to a new connection.
+func (g *Gateway) turnAway(w http.ResponseWriter, r *http.Request, reason string) {
 	g.m.rejected.WithLabelValues(reason).Inc()
 	sseHeaders(w)
-	w.Header().Set("Connection", "close")
+	if r.ProtoMajor < 2 {
+		w.Header().Set("Connection", "close")
+	}
 	w.WriteHeader(http.StatusOK)
 	ms := g.opts.Retry.Milliseconds() + 1000 + rand.Int64N(4000)
 	_, _ = w.Write([]byte(": " + reason + "\nretry: " + strconv.FormatInt(ms, 10) + "\n\n"))

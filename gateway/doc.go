@@ -28,9 +28,10 @@
 // back to its cursor and sends what it finds in ring order; its work
 // follows its own symbols' ticks, not the whole feed's. On HTTP/1.1 the
 // connection is hijacked and written directly (rawSink: one write per
-// flush, the body ends with the connection); on HTTP/2, or if hijacking
-// fails, it goes through the ResponseWriter and is flushed (httpSink). Output is gathered up to 32 KiB or until the
-// ring is drained, then written.
+// flush, the body ends with the connection); on HTTP/2 (TLS with ALPN,
+// or h2c), or if hijacking fails, it goes through the ResponseWriter and
+// is flushed (httpSink: one Write and one Flush per flush). Output is
+// gathered up to 32 KiB or until the ring is drained, then written.
 //
 // Every stream starts with "retry: <Options.Retry in ms>". Then, for a
 // new client, an "event: snapshot" with the newest tick of each wanted
@@ -146,7 +147,14 @@
 // Options.WriteTimeout (default 10s), refreshed at most every
 // min(1s, WriteTimeout/10), so a write is cut after at least 90% of it;
 // a client whose write times out is disconnected,
-// tickcast_shed_total{cause="write_timeout"}. LimitSendBuffer, wrapping
+// tickcast_shed_total{cause="write_timeout"}. Over HTTP/2 the deadline
+// is httpSink's own timer, armed only while a write is in progress
+// (net/http's HTTP/2 write deadline would reset a stream idle past it);
+// a cut resets that stream only. A client that stops reading a whole
+// HTTP/2 connection blocks every frame of it: the server's
+// HTTP2.WriteByteTimeout closes it (cmd/tickcast sets it to the write
+// timeout, and wraps TLS listeners in StickyWriteTimeout so that the
+// close does not wait 5s for a close_notify). LimitSendBuffer, wrapping
 // the listener, keeps the kernel's send buffer small so a backlog stays in the gateway, where it
 // can be merged, rather than in the socket.
 //
@@ -162,7 +170,9 @@
 // capacity, readiness (also: the universe cannot be read), the per-IP cap
 // or shutdown gets a 200 with a comment naming the reason, a
 // retry: of Retry plus 1 to 5s of jitter, and a close (turnAway): a
-// non-200 would make EventSource stop for good.
+// non-200 would make EventSource stop for good. Over HTTP/2 only the
+// stream ends: no Connection: close, which net/http turns into a GOAWAY
+// that sends the connection's later streams to a new connection.
 //
 // # Goroutines and who stops them
 //
@@ -182,7 +192,9 @@
 //     write fails or times out, it is lapped, its hub's epoch ends, or it
 //     leaves on Shutdown; then it releases, in reverse order, what
 //     admission took (the connection's end, the stream context, the
-//     Shutdown count, the per-IP and MaxConns counts). While running it
+//     Shutdown count, the per-IP and MaxConns counts); a panic in it is
+//     recovered and logged with its stack after those releases, ending
+//     that stream only. While running it
 //     holds context.AfterFunc callbacks on the stream context, the
 //     shutdown context and the hub's context, which turn those ends into
 //     wake-ups; when throttled, a timer; after Shutdown, a leave timer.
@@ -240,6 +252,7 @@
 // client.go (the
 // client and its loop), pump.go, merge.go, window.go (throttled
 // windows), hub.go, sse.go (ids and event encoding), sink.go, access.go
-// (CORS and the access token), jwt.go (scoped tokens), query.go, errors.go, metrics.go,
-// listener.go.
+// (CORS and the access token), jwt.go (scoped tokens), query.go,
+// errors.go, metrics.go, listener.go, tlsconn.go (StickyWriteTimeout),
+// compress.go (gzip and zstd streams).
 package gateway

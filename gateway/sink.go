@@ -1,10 +1,15 @@
 package gateway
 
 import (
+	"cmp"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -15,21 +20,89 @@ type sink interface {
 	SetWriteDeadline(t time.Time) error
 }
 
-// httpSink writes through the ResponseWriter and flushes (HTTP/2, and
-// HTTP/1.1 servers that cannot hijack).
+// httpSink writes through the ResponseWriter: HTTP/2, and HTTP/1.1 when
+// the connection cannot be hijacked. Each write is one Write and one
+// Flush, so what the client gathered goes out at once (over HTTP/2, as
+// DATA frames of at most 16 KiB, the client's default frame size, sent
+// together).
+//
+// Its write deadline holds only while a write is in progress, as a
+// connection's does. net/http's HTTP/2 SetWriteDeadline instead arms a
+// timer that resets the stream when it fires, writing or not: a stream
+// quieter than the write timeout (a rarely ticking symbol, heartbeats
+// every 10 s against a 10 s timeout) would be cut while healthy. So
+// httpSink keeps the deadline itself and, if it passes in the middle of
+// a write, sets a deadline in the past, which resets the stream (HTTP/2:
+// RST_STREAM; only this stream, the connection's others go on) or fails
+// the write (HTTP/1.1). The write then returns os.ErrDeadlineExceeded.
+//
+// On HTTP/2 a stream whose client stops reading only that stream blocks
+// when its flow-control window is spent, and is cut so. A client that
+// stops reading the whole connection blocks every frame of it, the reset
+// too: the http.Server's HTTP2.WriteByteTimeout (cmd/tickcast sets it to
+// --write-timeout) closes such a connection.
 type httpSink struct {
 	w  http.ResponseWriter
 	rc *http.ResponseController
+
+	mu       sync.Mutex
+	deadline time.Time   // from SetWriteDeadline; zero: none
+	timer    *time.Timer // runs expire at deadline, armed while writing
+	writing  bool
+	expired  bool // the deadline passed during a write
 }
 
-func (s httpSink) write(b []byte) error {
-	if _, err := s.w.Write(b); err != nil {
-		return err
+func (s *httpSink) write(b []byte) error {
+	s.mu.Lock()
+	if !s.deadline.IsZero() {
+		d := time.Until(s.deadline)
+		if s.timer == nil {
+			s.timer = time.AfterFunc(d, s.expire)
+		} else {
+			s.timer.Reset(d)
+		}
 	}
-	return s.rc.Flush()
+	s.writing = true
+	s.mu.Unlock()
+
+	_, err := s.w.Write(b)
+	if err == nil {
+		err = s.rc.Flush()
+	}
+
+	s.mu.Lock()
+	s.writing = false
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	expired := s.expired
+	s.mu.Unlock()
+	if expired {
+		return fmt.Errorf("%w: %w", os.ErrDeadlineExceeded, cmp.Or(err, errors.New("write deadline passed")))
+	}
+	return err
 }
 
-func (s httpSink) SetWriteDeadline(t time.Time) error { return s.rc.SetWriteDeadline(t) }
+// expire cuts a write still in progress at the deadline. The mutex keeps
+// it from touching the ResponseWriter once the write (and the handler)
+// may have returned; the deadline check, from firing for a write that
+// ended while it was already on its way.
+func (s *httpSink) expire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.writing || s.expired || s.deadline.IsZero() || time.Now().Before(s.deadline) {
+		return
+	}
+	s.expired = true
+	_ = s.rc.SetWriteDeadline(time.Now().Add(-time.Second))
+}
+
+func (s *httpSink) SetWriteDeadline(t time.Time) error {
+	s.mu.Lock()
+	s.deadline = t
+	s.mu.Unlock()
+	return nil
+}
 
 // rawSink writes straight to a hijacked HTTP/1.1 connection: the body is
 // delimited by the connection's close, so an event costs one write
@@ -48,7 +121,10 @@ func (s rawSink) SetWriteDeadline(t time.Time) error { return s.conn.SetWriteDea
 // the connection over (the response ends with the connection): a small
 // reader goroutine, as net/http has per connection anyway, calls gone
 // when the client closes, and the end is a half-close that lets the last
-// events arrive before the socket closes (no RST).
+// events arrive before the socket closes (no RST). Only HTTP/1.1 is
+// hijacked: an HTTP/2 (or h2c) request shares its connection with other
+// streams, and its ResponseWriter cannot be taken over; it gets an
+// httpSink, as does an HTTP/1.1 ResponseWriter that refuses the hijack.
 func openSink(w http.ResponseWriter, r *http.Request, gone func()) (out sink, end func(), hijacked bool, err error) {
 	sseHeaders(w)
 	rc := http.NewResponseController(w)
@@ -95,7 +171,7 @@ func openSink(w http.ResponseWriter, r *http.Request, gone func()) (out sink, en
 	if err := rc.Flush(); err != nil {
 		return nil, func() {}, false, err
 	}
-	return httpSink{w, rc}, func() {}, false, nil
+	return &httpSink{w: w, rc: rc}, func() {}, false, nil
 }
 
 var noNewlines = strings.NewReplacer("\r", "", "\n", "")

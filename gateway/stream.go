@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/tickcast/tickcast/httpapi"
 )
+
+// testHookRun, set by tests only, runs in serve just before a stream's
+// loop starts.
+var testHookRun func(*client)
 
 // handleStream serves GET /v1/stream.
 func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
@@ -34,7 +39,7 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if !g.takeConn() {
-		g.turnAway(w, "capacity")
+		g.turnAway(w, r, "capacity")
 		return
 	}
 	// release undoes, in reverse order, what this stream holds; it runs
@@ -49,20 +54,20 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	ip := g.clientIP(r)
 	if !g.takeIP(ip) {
 		release()
-		g.turnAway(w, "per_ip_cap")
+		g.turnAway(w, r, "per_ip_cap")
 		return
 	}
 	holds = append(holds, func() { g.releaseIP(ip) })
 	h, ok := g.waitReady(r.Context())
 	if !ok {
 		release()
-		g.turnAway(w, "not_ready")
+		g.turnAway(w, r, "not_ready")
 		return
 	}
 	idx, err := g.resolve(r.Context(), h, syms)
 	if err != nil && httpapi.StatusOf(err) == http.StatusServiceUnavailable {
 		release()
-		g.turnAway(w, "not_ready") // temporary: never a non-200 on a stream
+		g.turnAway(w, r, "not_ready") // temporary: never a non-200 on a stream
 		return
 	}
 	if err != nil {
@@ -73,7 +78,7 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	if !g.enter() {
 		release()
-		g.turnAway(w, "shutting_down")
+		g.turnAway(w, r, "shutting_down")
 		return
 	}
 	holds = append(holds, g.clients.Done)
@@ -108,7 +113,20 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 }
 
 // serve runs one stream from its first event to its end.
+//
+// A panic in it ends only this stream: it is logged with its stack once
+// every deferred release has run (the hub's registration, the counts,
+// what admission took, the connection's end). On HTTP/1.1 serve runs on
+// a goroutine of its own after the hijack, outside net/http's recovery,
+// where a panic would end the process; on HTTP/2 it runs in the handler,
+// and recovering here ends the stream cleanly (END_STREAM, so the browser
+// reconnects after retry:) instead of with net/http's RST_STREAM.
 func (g *Gateway) serve(ctx context.Context, c *client, lastID string, hasID bool, release func()) {
+	defer func() {
+		if p := recover(); p != nil && p != http.ErrAbortHandler {
+			g.log.Error("stream panicked; ended it", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
 	defer release()
 	g.m.conns.Inc()
 	g.m.connsTotal.Inc()
@@ -138,6 +156,9 @@ func (g *Gateway) serve(ctx context.Context, c *client, lastID string, hasID boo
 	g.track(c, true)
 	defer g.track(c, false)
 	defer g.endAtExpiry(ctx, c)()
+	if testHookRun != nil {
+		testHookRun(c)
+	}
 	err = c.run(ctx)
 	switch {
 	case errors.Is(err, errLapped):

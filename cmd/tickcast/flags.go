@@ -118,6 +118,9 @@ type gatewayFlags struct {
 	readHeader   time.Duration
 	spread       time.Duration
 	compress     string
+	tlsCert      string
+	tlsKey       string
+	h2c          bool
 }
 
 func (g *gatewayFlags) register(fs *flag.FlagSet) {
@@ -139,10 +142,30 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&g.readHeader, "read-header-timeout", 10*time.Second, "cut connections that take longer to send request headers (slowloris)")
 	fs.DurationVar(&g.spread, "shutdown-spread", 2*time.Second, "on shutdown, end streams at random moments within this long, so clients do not reconnect all at once")
 	fs.StringVar(&g.compress, "compress", string(gateway.DefaultCompress), "compress streams for clients whose Accept-Encoding offers it: off, gzip, zstd, or auto (zstd or gzip, as the client prefers; zstd costs ~350 KiB per stream, gzip ~5 KiB)")
+	fs.StringVar(&g.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM file, chain after the leaf): HTTP/2 and HTTP/1.1 by ALPN; needs --tls-key")
+	fs.StringVar(&g.tlsKey, "tls-key", "", "the private key (PEM file) of --tls-cert")
+	fs.BoolVar(&g.h2c, "h2c", false, "also accept HTTP/2 in clear text (prior knowledge), for a proxy that speaks it to the gateway; not with --tls-cert")
 	fs.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 }
 
+// checkTLS refuses --tls-cert without --tls-key and the reverse, and
+// --h2c with TLS.
+func (g *gatewayFlags) checkTLS() error {
+	switch {
+	case g.tlsCert != "" && g.tlsKey == "":
+		return fmt.Errorf("%w: --tls-cert needs --tls-key, the certificate's private key", errUsage)
+	case g.tlsKey != "" && g.tlsCert == "":
+		return fmt.Errorf("%w: --tls-key needs --tls-cert, the certificate it belongs to", errUsage)
+	case g.h2c && g.tlsCert != "":
+		return fmt.Errorf("%w: --h2c is HTTP/2 in clear text; with --tls-cert HTTP/2 is negotiated by ALPN already: drop --h2c", errUsage)
+	}
+	return nil
+}
+
 func (g *gatewayFlags) options(log *slog.Logger) (gateway.Options, error) {
+	if err := g.checkTLS(); err != nil {
+		return gateway.Options{}, err
+	}
 	var proxies []netip.Prefix
 	for _, p := range splitList(g.proxies) {
 		if !strings.Contains(p, "/") {

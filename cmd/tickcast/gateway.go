@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -40,6 +43,9 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if n.url == "" {
 		return fmt.Errorf("%w: gateway needs --nats URL", errUsage)
 	}
+	if err := gf.checkTLS(); err != nil {
+		return err
+	}
 	log, err := newLogger(stderr, gf.logLevel)
 	if err != nil {
 		return err
@@ -67,6 +73,10 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, routes 
 	}
 	opts.Static = web.Handler()
 	opts.Routes = routes
+	tlsConf, err := c.tlsConfig()
+	if err != nil {
+		return err
+	}
 	g := gateway.New(conn, opts)
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
@@ -87,15 +97,33 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, routes 
 
 	hs := &http.Server{
 		Handler:           g.Handler(),
-		ReadHeaderTimeout: c.readHeader,
+		ReadHeaderTimeout: c.readHeader, // with TLS, also bounds the handshake
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		// No WriteTimeout: it would cut every stream; the gateway sets a
 		// deadline per write instead.
+		TLSConfig: tlsConf,
+		Protocols: c.protocols(),
+		ErrorLog:  stdlog.New(serverLog{log}, "", 0),
+		HTTP2: &http.HTTP2Config{
+			// A client that stops reading a whole HTTP/2 connection blocks
+			// every frame of it, the gateway's per-stream resets too: close
+			// such a connection after --write-timeout without progress.
+			WriteByteTimeout: c.writeTimeout,
+		},
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	fmt.Fprintf(stdout, "tickcast: serving http://%s/ (dashboard /, stream /v1/stream)\n", ln.Addr())
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+		// The listener under TLS is still LimitSendBuffer's: each
+		// accepted TCP connection gets its small send buffer first.
+		tln := gateway.StickyWriteTimeout(ln)
+		go func() { serveErr <- hs.ServeTLS(tln, "", "") }()
+	} else {
+		go func() { serveErr <- hs.Serve(ln) }()
+	}
+	fmt.Fprintf(stdout, "tickcast: serving %s://%s/ (dashboard /, stream /v1/stream%s)\n", scheme, ln.Addr(), c.protoNames())
 
 	var err2 error
 	select {
@@ -125,6 +153,55 @@ func serveGateway(ctx context.Context, conn *feed.Conn, c *gatewayFlags, routes 
 		return err2
 	}
 	return nil
+}
+
+// serverLog takes net/http's own log lines into log: failed TLS
+// handshakes (scanners, clients that distrust the certificate, plain
+// HTTP on the TLS port) at debug, anything else as a warning.
+type serverLog struct{ log *slog.Logger }
+
+func (l serverLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	if strings.Contains(msg, "TLS handshake error") {
+		l.log.Debug("http server", "msg", msg)
+	} else {
+		l.log.Warn("http server", "msg", msg)
+	}
+	return len(p), nil
+}
+
+// tlsConfig loads --tls-cert and --tls-key; nil without them.
+func (c *gatewayFlags) tlsConfig() (*tls.Config, error) {
+	if c.tlsCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert %s, --tls-key %s: %w", c.tlsCert, c.tlsKey, err)
+	}
+	// ServeTLS adds "h2" and "http/1.1" to NextProtos (ALPN).
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// protocols is what the server speaks: HTTP/1.1, and HTTP/2 over TLS
+// (ALPN) or, with --h2c, in clear text (prior knowledge).
+func (c *gatewayFlags) protocols() *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetHTTP2(c.tlsCert != "")
+	p.SetUnencryptedHTTP2(c.h2c)
+	return &p
+}
+
+// protoNames is what the startup line adds for TLS and h2c.
+func (c *gatewayFlags) protoNames() string {
+	switch {
+	case c.tlsCert != "":
+		return "; HTTP/2 and HTTP/1.1"
+	case c.h2c:
+		return "; HTTP/1.1 and h2c"
+	}
+	return ""
 }
 
 // servePprof serves net/http/pprof on its own listener, never on the

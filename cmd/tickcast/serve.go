@@ -60,6 +60,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := c.checkExposure(); err != nil {
 		return err
 	}
+	if err := c.gw.checkTLS(); err != nil {
+		return err
+	}
 	srv, err := feed.StartServer(feed.ServerConfig{StoreDir: c.data, Memory: c.stream.memory, Listen: c.natsListen, Token: natsToken(c.natsToken)})
 	if err != nil {
 		return err
