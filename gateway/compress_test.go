@@ -243,7 +243,7 @@ func TestCompressNegotiation(t *testing.T) {
 // newEnvSameFeed starts another gateway on e's JetStream.
 func newEnvSameFeed(t *testing.T, e *env, opts Options) *env {
 	t.Helper()
-	e2 := &env{t: t, srv: e.srv, conn: e.conn, seqs: map[string]uint64{}, last: map[string]market.Tick{}}
+	e2 := &env{t: t, srv: e.srv, conn: e.conn, src: e.conn, seqs: map[string]uint64{}, last: map[string]market.Tick{}}
 	e2.startGateway(opts)
 	return e2
 }
