@@ -1,3 +1,6 @@
+// A little over 400 lines: Run and its named phases (setup, clients,
+// connect, measure, drain, aggregate) read best in order in one file.
+
 package bench
 
 import (

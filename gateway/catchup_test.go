@@ -1,3 +1,8 @@
+// Over 400 lines on purpose: the catch-up tests (restart from memory,
+// merged deep resumes, shared reads, floods, lagging gateways, shutdown
+// during a catch-up) share the accounting client and Source wrappers
+// defined here.
+
 package gateway
 
 import (

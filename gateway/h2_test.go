@@ -1,3 +1,6 @@
+// Over 400 lines on purpose: the HTTP/2 tests share the TLS certificate,
+// the h2 and h2c clients and the stalling connection defined here.
+
 package gateway
 
 import (

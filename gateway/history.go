@@ -1,3 +1,8 @@
+// A little over 400 lines on purpose: the history index (blocks, their
+// single-flight reads, the byte-bounded cache and its trimming) is one
+// structure whose parts share one lock; split, its invariants would be
+// spread over files.
+
 package gateway
 
 import (

@@ -1,3 +1,6 @@
+// A little over 400 lines: the slow-consumer tests (throttle, merging,
+// shedding, shared windows) share the raw client defined here.
+
 package gateway
 
 import (

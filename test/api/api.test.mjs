@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: one run of the binary provokes every
+// response and event, validated in order against the documents.
 // The API descriptions in api/ against the real binary: every REST
 // response and SSE event the tests provoke is validated (Ajv, strict,
 // draft 2020-12) against the schema that openapi.yaml or asyncapi.yaml
