@@ -1,5 +1,7 @@
 package bench
 
+import "github.com/tickcast/tickcast/market"
+
 // timeCache remembers the seconds of the last "YYYY-MM-DDTHH:MM" prefix
 // parsed: consecutive ticks share it, and the date arithmetic is most of
 // the cost of reading a time.
@@ -37,7 +39,7 @@ func parseRFC3339(b []byte, tc *timeCache) (int64, bool) {
 			return 0, false
 		}
 		if year < 1678 || year > 2261 || month < 1 || month > 12 || day < 1 ||
-			day > daysIn(month, year) || hour > 23 || minute > 59 {
+			day > int64(market.DaysInMonth(int(month), int(year))) || hour > 23 || minute > 59 {
 			return 0, false
 		}
 		base = daysFromCivil(year, month, day)*86400 + hour*3600 + minute*60
@@ -102,19 +104,6 @@ func digits(b []byte) (int64, bool) {
 		v = v*10 + int64(c-'0')
 	}
 	return v, true
-}
-
-func daysIn(month, year int64) int64 {
-	switch month {
-	case 2:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
 }
 
 // daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian

@@ -206,7 +206,7 @@ func parseTime(b []byte) (time.Time, bool) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, false
 	}
-	if day > daysIn(month, year) {
+	if day > DaysInMonth(month, year) {
 		return time.Time{}, false
 	}
 	nsec := 0
@@ -227,7 +227,10 @@ func parseTime(b []byte) (time.Time, bool) {
 	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
 }
 
-func daysIn(month, year int) int {
+// DaysInMonth is how many days month (1-12) of year has in the
+// proleptic Gregorian calendar; the tick time parsers (here and in the
+// bench) check dates with it.
+func DaysInMonth(month, year int) int {
 	switch month {
 	case 2:
 		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
