@@ -275,17 +275,8 @@ func (hi *history) read(ctx context.Context, b, from, until uint64, f *flight) (
 		delete(hi.raws, victim)
 		delete(hi.rawUse, victim)
 	}
-	if sum != nil && hi.sums[b] == nil {
-		hi.sums[b] = sum
-		hi.sumBytes += sum.bytes
-		for hi.sumBytes > hi.g.opts.HistoryCacheBytes && len(hi.sums) > 1 {
-			victim := ^uint64(0)
-			for k := range hi.sums {
-				victim = min(victim, k)
-			}
-			hi.sumBytes -= hi.sums[victim].bytes
-			delete(hi.sums, victim)
-		}
+	if sum != nil {
+		hi.storeSumLocked(b, sum)
 	}
 	cu.cacheBytes.Set(float64(hi.sumBytes))
 	return nil
