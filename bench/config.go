@@ -64,6 +64,9 @@ type Config struct {
 	// their catch-up (flood.go).
 	Flood              int
 	FloodMin, FloodMax uint64
+	// FloodOnce: each flood client resumes once, their starts spread
+	// over the window's first second, instead of again and again.
+	FloodOnce bool
 
 	ReadBuf  int    // per-client read buffer, bytes; default 8192
 	Scenario string // label for the report

@@ -27,6 +27,7 @@ import (
 // FloodResult is what the flood did in the measured window.
 type FloodResult struct {
 	Clients   int          `json:"clients"`
+	Once      bool         `json:"once"` // each client resumed once, else again and again
 	MinBack   uint64       `json:"min_back"`
 	MaxBack   uint64       `json:"max_back"`
 	Resumes   int64        `json:"resumes"`    // catch-ups completed in the window
@@ -105,6 +106,14 @@ func (b *benchRun) startFlood(ctx context.Context, base string, ws, we time.Time
 		go func() {
 			defer f.wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(i), uint64(b.cfg.Seed)))
+			if b.cfg.FloodOnce {
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Until(ws) + time.Duration(i)*time.Second/time.Duration(b.cfg.Flood)):
+					f.once(ctx, hc, rng)
+				}
+				return
+			}
 			for ctx.Err() == nil {
 				f.once(ctx, hc, rng)
 			}
@@ -217,7 +226,7 @@ func (f *flood) result() *FloodResult {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return &FloodResult{
-		Clients: cfg.Flood, MinBack: cfg.FloodMin, MaxBack: cfg.FloodMax,
+		Clients: cfg.Flood, Once: cfg.FloodOnce, MinBack: cfg.FloodMin, MaxBack: cfg.FloodMax,
 		Resumes: f.resumes.Load(), PerSec: float64(f.resumes.Load()) / f.we.Sub(f.ws).Seconds(),
 		Resets: f.resets.Load(), Errors: f.errs.Load(), CatchupMs: summarize(f.took),
 	}

@@ -69,7 +69,13 @@
 //     flight), by one of Options.HistoryReaders readers (default 4; one
 //     short-lived consumer per read, deleted after it, so consumers are
 //     bounded whatever the number of clients), and leaves a summary:
-//     one merge accumulator per symbol. The catch-up folds the messages
+//     one merge accumulator per symbol, and each message's symbol, price
+//     and size (18 bytes a message), so a catch-up that starts inside a
+//     block folds the rest of it exactly without reading it again. The
+//     catch-up takes the stream's state (epoch, first sequence) from a
+//     cache at most 250ms old (a stale first sequence is safe: history
+//     that aged out fails the read, and the client gets a reset
+//     "expired"). The catch-up folds the messages
 //     after the id in its first block, then whole-block summaries, up to
 //     a block boundary the ring covers, joins the ring there and sends
 //     everything up to the ring's head merged per symbol (as in Merging,

@@ -40,12 +40,15 @@ func (lb *liveBlocks) observe(seq uint64, sym int, t *market.Tick) (uint64, *blo
 	if lb.sum == nil || b != lb.b {
 		from, _ := blockRange(b)
 		lb.b, lb.ok = b, seq == from
-		lb.sum = &blockSum{}
+		lb.sum = &blockSum{tail: newBlockTail()}
 		clear(lb.at)
 	} else if seq != lb.next {
 		lb.ok = false // a message this summary did not see
 	}
 	lb.next = seq + 1
+	if lb.ok && lb.sum.tail != nil && !lb.sum.tail.add(sym, t) {
+		lb.sum.tail = nil
+	}
 	if sym >= 0 {
 		if sym >= len(lb.at) {
 			lb.at = append(lb.at, make([]int32, sym+1-len(lb.at))...)
@@ -63,10 +66,7 @@ func (lb *liveBlocks) observe(seq uint64, sym int, t *market.Tick) (uint64, *blo
 	}
 	s := lb.sum
 	lb.sum = nil
-	s.bytes = 64 + len(s.syms)*int(unsafe.Sizeof(symAcc{}))
-	for i := range s.syms {
-		s.bytes += len(s.syms[i].acc.last.Symbol) + len(s.syms[i].acc.last.Status)
-	}
+	s.bytes = s.sumBytes()
 	return b, s
 }
 
@@ -111,7 +111,7 @@ func (hi *history) full() bool {
 }
 
 func (hi *history) maxSumBytesLocked() int {
-	most := 64 + 64*int(unsafe.Sizeof(symAcc{}))
+	most := 64 + 64*int(unsafe.Sizeof(symAcc{})) + blockSeqs*tailBytesPerMsg
 	for _, s := range hi.sums {
 		most = max(most, s.bytes)
 	}

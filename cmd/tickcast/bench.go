@@ -97,6 +97,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.RestartSignal, "restart-signal", "", "with --restart-at: kill (SIGKILL, the default) or term (SIGTERM, a clean shutdown)")
 	fs.DurationVar(&cfg.Absent, "absent", 0, "with --restart-at: clients stay away this long after the kill before reconnecting")
 	fs.IntVar(&cfg.Flood, "flood", 0, "this many more clients resume again and again from deep ids (--flood-depth), reading only their catch-up; the healthy clients' latency is the fairness figure")
+	fs.BoolVar(&cfg.FloodOnce, "flood-once", false, "with --flood: each flood client resumes once, their starts spread over the window's first second (default: again and again)")
 	fs.StringVar(&floodDepth, "flood-depth", "100000-1000000", "with --flood: MIN-MAX ticks behind the stream's newest")
 	fs.DurationVar(&cfg.ReconnectDelay, "reconnect-delay", 0, "with --restart-at: delay between reconnect attempts (0: the server's retry:, as EventSource)")
 	if err := parse(fs, args); err != nil {
