@@ -38,6 +38,7 @@ type loopState struct {
 	wtimer   *time.Timer // write timeout while blocked
 	ftimer   *time.Timer // --flush-interval: the next write
 	fpending bool        // ftimer is armed
+	clockDue bool        // ttimer fired; its work is not done yet
 	ttimer   *time.Timer // throttled clients: their clock
 	next     time.Time   // throttled clients: the window's end
 	leave    *time.Timer // shutdown: the moment to leave
@@ -174,6 +175,14 @@ func (c *client) turn() error {
 		_ = c.flush()
 		return errEnded
 	}
+	// Timers that fired while the socket was full are remembered, so
+	// their work is done once it drains.
+	if ev&evFlush != 0 {
+		lp.fpending = false
+	}
+	if ev&evClock != 0 {
+		lp.clockDue = true
+	}
 	if ev&evShutdown != 0 && lp.leave == nil {
 		lp.leave = time.AfterFunc(rand.N(c.g.opts.ShutdownSpread), func() { c.notify(evLeave) })
 	}
@@ -198,9 +207,6 @@ func (c *client) turn() error {
 			return err
 		}
 	}
-	if ev&evFlush != 0 {
-		lp.fpending = false
-	}
 	if d := c.g.opts.FlushInterval; d > 0 && c.throttle == 0 {
 		// Lossless coalescing: at most one write per d; what comes
 		// meanwhile waits for the timer, never longer than d.
@@ -217,9 +223,10 @@ func (c *client) turn() error {
 		}
 	}
 	if c.throttle > 0 {
-		if ev&evClock == 0 {
+		if !lp.clockDue {
 			return nil
 		}
+		lp.clockDue = false
 		var err error
 		now := time.Now()
 		if !now.Before(lp.next) {

@@ -172,3 +172,42 @@ func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
 }
+
+// A client whose socket fills and then drains goes on: its throttle
+// clock and the flush interval resume (timers that fired while it was
+// full are not lost), and it ends up with the newest tick.
+func TestLoopDrainResumesTimers(t *testing.T) {
+	for _, q := range []string{"?throttle=50ms", ""} {
+		t.Run(q, func(t *testing.T) {
+			e := newEnv(t, Options{WriteTimeout: 20 * time.Second, FlushInterval: 20 * time.Millisecond}, feed.StreamConfig{Memory: true})
+			e.publish(4)
+			e.waitHub(4)
+			c := dialRaw(t, e.hs.URL, q, 2048)
+			waitFor(t, 10*time.Second, "the stream on the loop", func() bool { return loopCount(e.g) == 1 })
+			// Fill its socket while it does not read.
+			waitFor(t, 15*time.Second, "its socket to fill", func() bool {
+				e.publish(200)
+				e.g.liveMu.Lock()
+				defer e.g.liveMu.Unlock()
+				for cl := range e.g.live {
+					if lp := cl.lpa.Load(); lp != nil && lp.blocked.Load() {
+						return true
+					}
+				}
+				return false
+			})
+			last := e.publish(1, "AAA")[0]
+			want := fmt.Sprintf(`"symbol":"AAA","seq":%d,`, last.Seq)
+			_ = c.conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+			for {
+				line, err := c.r.ReadString('\n')
+				if err != nil {
+					t.Fatalf("reading: %v (no tick AAA %d)", err, last.Seq)
+				}
+				if strings.Contains(line, want) {
+					return
+				}
+			}
+		})
+	}
+}
