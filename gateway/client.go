@@ -54,6 +54,13 @@ type client struct {
 	// at the end (shared atomics on every write cost ~5% of CPU).
 	nEvents, nBytes, nWrites, wakes int
 	active                          []int // symbol indexes with acc[i].n > 0
+
+	// On the event loop (loop.go): lp, set before the hand-over, is the
+	// worker's; lpa is the same pointer for wake and notify, which run
+	// anywhere. Both nil on the goroutine path.
+	lp  *loopState
+	lpa atomic.Pointer[loopState]
+	pc  *pconn // the poller's connection, when the loop may serve it
 }
 
 // flushSize is how much output a client gathers before writing it.
@@ -88,6 +95,12 @@ func (c *client) wake() {
 	if c.signaled.Load() {
 		return
 	}
+	if lp := c.lpa.Load(); lp != nil {
+		if !lp.blocked.Load() && c.signaled.CompareAndSwap(false, true) {
+			lp.w.push(c)
+		}
+		return
+	}
 	if c.signaled.CompareAndSwap(false, true) {
 		select {
 		case c.wakeCh <- struct{}{}:
@@ -113,6 +126,12 @@ const (
 // notify records events and makes sure the client wakes up to see them.
 func (c *client) notify(ev uint32) {
 	c.events.Or(ev)
+	if lp := c.lpa.Load(); lp != nil {
+		if !c.signaled.Swap(true) {
+			lp.w.push(c)
+		}
+		return
+	}
 	c.signaled.Store(true)
 	select {
 	case c.wakeCh <- struct{}{}:
@@ -195,6 +214,12 @@ func (c *client) run(ctx context.Context) error {
 			}
 		}
 		if c.throttle == 0 {
+			if d := c.g.opts.FlushInterval; d > 0 {
+				// Lossless coalescing: at most one write per d.
+				if wait := d - time.Since(c.lastWrite); wait > 0 {
+					time.Sleep(wait)
+				}
+			}
 			err = c.pump()
 		}
 		if err != nil {
@@ -206,6 +231,9 @@ func (c *client) run(ctx context.Context) error {
 // flush writes the pending output and flushes it to the network, under
 // the write timeout.
 func (c *client) flush() error {
+	if c.lp != nil {
+		return c.flushNB()
+	}
 	if len(c.buf) == 0 {
 		return nil
 	}
