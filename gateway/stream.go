@@ -86,8 +86,15 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	c := h.newFilter(idx)
 	c.g, c.syms, c.throttle = g, syms, throttle
 	c.wakeCh = make(chan struct{}, 1)
-	// The stream's own context: ended when the client goes away.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	// The stream's own context: ended when the client goes away. Of the
+	// request's values it keeps only the access grant (endAtExpiry), so
+	// the request's contexts (net/http's, chi's route context) are freed
+	// once the connection is hijacked.
+	base := context.Background()
+	if gr, ok := r.Context().Value(grantKey{}).(*grant); ok {
+		base = context.WithValue(base, grantKey{}, gr)
+	}
+	ctx, cancel := context.WithCancel(base)
 	holds = append(holds, cancel)
 	enc := g.encoding(w, r) // compress.go
 	out, done, pc, hijacked, err := openSink(w, r, func() { c.notify(evGone); cancel() }, func() { c.notify(evWritable) })
@@ -177,10 +184,11 @@ func (g *Gateway) serve(ctx context.Context, c *client, lastID string, hasID boo
 	}
 	if c.pc != nil {
 		// The event loop (loop.go): this goroutine ends here.
-		s1 := context.AfterFunc(ctx, func() { c.notify(evGone) })
+		// ctx ends only by gone (which notifies evGone itself) and at
+		// the end, so it needs no callback of its own here.
 		s2 := context.AfterFunc(g.shutdownCtx, func() { c.notify(evShutdown) })
 		s3 := context.AfterFunc(c.h.ctx, func() { c.notify(evEpoch) })
-		ends = append(ends, func() { s1(); s2(); s3() })
+		ends = append(ends, func() { s2(); s3() })
 		handedOver = true
 		g.startLoop(c, c.pc, func() {
 			defer func() {
