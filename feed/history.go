@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -11,8 +12,9 @@ import (
 	"github.com/tickcast/tickcast/market"
 )
 
-// ReadRange calls fn for every message stored from sequence from to
-// until, both included, in stream order, each sequence exactly once:
+// ReadRange calls fn for every tick stored from sequence from to
+// until, both included, in stream order, each sequence exactly once
+// (messages of other subjects, such as quotes, are skipped):
 // with the tick, or with a non-nil bad (wrapping market.ErrInvalidTick)
 // for a message that is not a valid tick. It reads with one short-lived
 // consumer, deleted when it returns (so readers never pile up against
@@ -31,10 +33,12 @@ func (c *Conn) ReadRange(ctx context.Context, from, until uint64, fn func(m Msg,
 		from = 1
 	}
 	cons, err := c.js.CreateConsumer(ctx, c.stream, jetstream.ConsumerConfig{
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       from,
-		AckPolicy:         jetstream.AckNonePolicy,
-		FilterSubject:     SubjectPrefix + ">",
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   from,
+		AckPolicy:     jetstream.AckNonePolicy,
+		// Every subject, so the range stays contiguous when the stream
+		// holds other event types (skipped below) between the ticks.
+		FilterSubject:     ">",
 		InactiveThreshold: 10 * time.Second, // if the delete below is lost
 		MemoryStorage:     true,
 	})
@@ -72,6 +76,10 @@ func (c *Conn) ReadRange(ctx context.Context, from, until uint64, fn func(m Msg,
 			got++
 			if seq > until {
 				break
+			}
+			if !strings.HasPrefix(m.Subject(), SubjectPrefix) {
+				next = seq + 1 // a quote, bar, status or clock: not a tick
+				continue
 			}
 			msg := Msg{Seq: seq}
 			var bad error

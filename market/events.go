@@ -442,3 +442,16 @@ func decodeEvent(data []byte, v any, validate func() error) error {
 	}
 	return validate()
 }
+
+// Counters are the newest seq of every event counter beside the ticks':
+// what a restarted simulator continues (feed.Conn.LastCounters reads
+// them from the stream).
+type Counters struct {
+	Quotes map[string]uint64 // by symbol
+	Bars   map[string]uint64 // by BarKey(symbol, interval)
+	Status map[string]uint64 // by symbol
+	Clock  Clock             // the newest clock event; Seq 0 if none
+}
+
+// BarKey is the key of Counters.Bars: "AAPL/1m".
+func BarKey(symbol, interval string) string { return symbol + "/" + interval }
