@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -188,10 +189,12 @@ func readUntil(ctx context.Context, cons jetstream.Consumer, fn func(jetstream.M
 // the epoch the caller expects; a tick of any other epoch never reaches
 // fn. Malformed messages are passed to bad and skipped.
 func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg), bad func(error)) error {
+	// Every subject, though only ticks reach fn: the stall check below
+	// compares the newest sequence received with the stream's, which
+	// quotes, bars and the clock move on between ticks.
 	cons, err := c.js.OrderedConsumer(ctx, c.stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{SubjectPrefix + ">"},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    after + 1,
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   after + 1,
 	})
 	if err != nil {
 		return fmt.Errorf("feed: tail: %w", err)
@@ -232,6 +235,13 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 		defer gate.RUnlock()
 		if stopped || ctx.Err() != nil {
 			return
+		}
+		if !strings.HasPrefix(m.Subject(), SubjectPrefix) {
+			if md, err := m.Metadata(); err == nil {
+				delivered.Store(md.Sequence.Stream)
+				arrived.Store(time.Now().UnixNano())
+			}
+			return // another event type: not a tick
 		}
 		msg, md, err := toMsg(m)
 		if md == nil {
