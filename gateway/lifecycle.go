@@ -70,6 +70,7 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 		h.seed(m)
 		need = max(need, m.Seq)
 	}
+	g.seedEvents(ctx, h)
 	if old := g.hub.Swap(h); old != nil {
 		old.close()
 	}
