@@ -16,11 +16,50 @@
 //
 // A companion stream, "<stream>_LAST", sources the ticks stream and
 // keeps one message per subject with no age or size limit: the server
-// itself keeps every symbol's newest tick after it has left the window,
+// itself keeps every symbol's newest tick (and quote, bar, status and
+// the clock: every subject's newest message) after it has left the window,
 // so a simulator restarted after any outage (or on a recreated stream)
 // continues each symbol's seq instead of repeating it. LastTicks returns,
 // per symbol, the newer of the two; a tick known only from the companion
 // has Msg.Seq 0 (its position in the ticks stream is gone).
+//
+// # Event types
+//
+// Beside ticks the stream holds (docs/events-design.md): quotes on
+// quotes.<SYMBOL> (QuoteSubject), bars on bars.<SYMBOL>.<interval>
+// (BarSubject; intervals "1s" and "1m"), status events on
+// status.<SYMBOL> (StatusSubject) and the market clock on market.clock
+// (ClockSubject); StreamSubjects lists them, and EnsureStream adds them
+// to a stream made by an older tickcast. Payloads are package market's
+// Quote, Bar, Status and Clock; each is stored with a Nats-Msg-Id of its
+// type, symbol (and interval) and seq. Conn.PublishQuote, PublishBar,
+// PublishStatus and PublishClock publish one and wait; the Pipeline
+// methods of the same names keep one publish in flight per subject.
+//
+// Reading them (for the gateway):
+//
+//   - Conn.Last(ctx, subject) is the newest message ever stored on a
+//     subject (e.g. ClockSubject), as <stream>_LAST keeps it, and
+//     Conn.LastAll(ctx, filter) the newest of every subject matching a
+//     filter ("quotes.>", "bars.*.1m", "status.>"): RawMsg values with the
+//     subject, the data and Seq, the message's sequence in the ticks
+//     stream (from the copy's Nats-Stream-Source header). ErrNotFound
+//     when a subject never had a message.
+//   - Conn.ReadBars(ctx, symbol, interval, from, to, limit) reads bar
+//     history from the companion <stream>_BARS, which sources bars.> and
+//     keeps it for StreamConfig.BarsMaxAge (default DefaultBarsMaxAge, a
+//     week): the bars whose Start is in [from, to) (zero: open), oldest
+//     first, the newest limit of them (DefaultBarsLimit 500, at most
+//     MaxBarsLimit), each a BarMsg with the bar and its sequence in the
+//     ticks stream, so "<epoch>-<Seq>" of the last one is the id a stream
+//     continues from with nothing missed or doubled. ErrBadRequest for a
+//     bad symbol or interval.
+//   - Conn.LastCounters gives the newest seq of every event counter
+//     (market.Counters: quotes, bars by market.BarKey, status by symbol,
+//     and the newest clock), from the stream or _LAST, so a restarted
+//     simulator continues each as LastTicks lets it continue ticks.
+//
+// Note that Tail, Replay and ReadRange still read ticks.> only.
 //
 // The simulator also stores its universe (symbols, names, sectors,
 // previous closes) in the key-value bucket "tickcast_universe"

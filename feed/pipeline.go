@@ -23,12 +23,13 @@ import (
 // flight.
 type Pipeline struct {
 	c        *Conn
-	inflight map[string]*pending // by symbol; bound: one per symbol
+	inflight map[string]*pending // by subject; bound: one per subject
 }
 
 type pending struct {
 	msg *nats.Msg
 	ack jetstream.PubAckFuture
+	sym string // for errors
 }
 
 // NewPipeline returns a Pipeline publishing on c.
@@ -41,31 +42,37 @@ func (p *Pipeline) Publish(ctx context.Context, t market.Tick) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	if err := p.settle(ctx, t.Symbol); err != nil {
-		return err
-	}
-	msg := &nats.Msg{
+	return p.send(ctx, t.Symbol, &nats.Msg{
 		Subject: Subject(t.Symbol),
 		Data:    t.AppendJSON(make([]byte, 0, 200)),
 		Header:  nats.Header{jetstream.MsgIDHeader: []string{t.Symbol + ":" + strconv.FormatUint(t.Seq, 10)}},
+	})
+}
+
+// send publishes msg once the previous message of its subject is
+// stored; sym names it in errors.
+func (p *Pipeline) send(ctx context.Context, sym string, msg *nats.Msg) error {
+	if err := p.settle(ctx, msg.Subject); err != nil {
+		return err
 	}
 	ack, err := p.c.js.PublishMsgAsync(msg)
 	if err != nil {
 		// Could not even send (e.g. too many pending): fall back to a
 		// synchronous publish, which retries until ctx ends.
-		return p.c.publishMsg(ctx, t.Symbol, msg)
+		return p.c.publishMsg(ctx, sym, msg)
 	}
-	p.inflight[t.Symbol] = &pending{msg: msg, ack: ack}
+	p.inflight[msg.Subject] = &pending{msg: msg, ack: ack, sym: sym}
 	return nil
 }
 
-// settle waits until sym's publish in flight, if any, is stored.
-func (p *Pipeline) settle(ctx context.Context, sym string) error {
-	pd := p.inflight[sym]
+// settle waits until subject's publish in flight, if any, is stored.
+func (p *Pipeline) settle(ctx context.Context, subject string) error {
+	pd := p.inflight[subject]
 	if pd == nil {
 		return nil
 	}
-	delete(p.inflight, sym)
+	delete(p.inflight, subject)
+	sym := pd.sym
 	// An ack can be lost for good (the server died, the connection
 	// moved to another node): after a while, publish again; the
 	// Nats-Msg-Id makes that safe.
@@ -85,8 +92,8 @@ func (p *Pipeline) settle(ctx context.Context, sym string) error {
 // Close waits for every publish in flight (retrying failures) or ctx.
 func (p *Pipeline) Close(ctx context.Context) error {
 	var first error
-	for sym := range p.inflight {
-		if err := p.settle(ctx, sym); err != nil && first == nil {
+	for subj := range p.inflight {
+		if err := p.settle(ctx, subj); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -24,13 +24,23 @@ type StreamConfig struct {
 	MaxBytes int64         // default 1 GiB
 	Memory   bool          // memory storage instead of file
 	Replicas int           // default 1
+
+	// BarsMaxAge is how long the companion <stream>_BARS keeps bars
+	// (GET /v1/bars history); default DefaultBarsMaxAge (a week).
+	BarsMaxAge time.Duration
 }
 
 // Defaults of StreamConfig.
 const (
 	DefaultMaxAge   = time.Hour
 	DefaultMaxBytes = 1 << 30
+
+	DefaultBarsMaxAge = 168 * time.Hour
 )
+
+// StreamSubjects are the subjects of the one stream: ticks, quotes,
+// bars, status events and the market clock.
+var StreamSubjects = []string{SubjectPrefix + ">", QuoteSubjectPrefix + ">", BarSubjectPrefix + ">", StatusSubjectPrefix + ">", "market.>"}
 
 // StreamState is where the stream stands.
 type StreamState struct {
@@ -45,22 +55,34 @@ type StreamState struct {
 // (the server refuses that).
 const dedupeWindow = 2 * time.Minute
 
-// lastSuffix names the companion of a ticks stream: <stream>_LAST.
-const lastSuffix = "_LAST"
+// lastSuffix names the companion of a ticks stream: <stream>_LAST;
+// barsSuffix the companion keeping bars: <stream>_BARS.
+const (
+	lastSuffix = "_LAST"
+	barsSuffix = "_BARS"
+)
 
 // EnsureStream creates the ticks stream, or updates its window if it
 // exists, and returns its state. Limits retention with DiscardOld keeps
 // the window contiguous: messages leave only from the front.
 //
+// The stream takes StreamSubjects (ticks, quotes, bars, status, the
+// clock); a stream made by an older tickcast, on ticks.> alone, gets the
+// others added.
+//
 // It also ensures the companion stream <stream>_LAST: no subjects of its
 // own, sourced by the server from the ticks stream, one message per
-// subject, no age or size limit. It holds every symbol's newest tick for
+// subject, no age or size limit. It holds every subject's newest message
+// (every symbol's newest tick, quote, bar and status, and the clock) for
 // good, whatever left the window, so that LastTicks can continue every
 // symbol's seq. The server does the copying, durably, so a publisher
 // that dies loses nothing. It survives DeleteStream on purpose: a
 // recreated ticks stream continues the seqs too, and the companion
 // sources the new stream once the server notices (its source retry
 // backoff, up to about two minutes).
+//
+// And it ensures <stream>_BARS, sourced from the stream's bars.> only,
+// kept for cfg.BarsMaxAge (ReadBars reads it).
 //
 // A stream's storage type cannot change: an existing stream keeps its
 // own, rather than being destroyed with the ids clients hold. Transient
@@ -76,6 +98,9 @@ func (c *Conn) EnsureStream(ctx context.Context, cfg StreamConfig) (StreamState,
 	if cfg.Replicas <= 0 {
 		cfg.Replicas = 1
 	}
+	if cfg.BarsMaxAge <= 0 {
+		cfg.BarsMaxAge = DefaultBarsMaxAge
+	}
 	storage := jetstream.FileStorage
 	if cfg.Memory {
 		storage = jetstream.MemoryStorage
@@ -83,7 +108,7 @@ func (c *Conn) EnsureStream(ctx context.Context, cfg StreamConfig) (StreamState,
 	info, err := c.ensure(ctx, jetstream.StreamConfig{
 		Name:        c.stream,
 		Description: "tickcast price ticks",
-		Subjects:    []string{SubjectPrefix + ">"},
+		Subjects:    StreamSubjects,
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
 		MaxAge:      cfg.MaxAge,
@@ -110,7 +135,22 @@ func (c *Conn) EnsureStream(ctx context.Context, cfg StreamConfig) (StreamState,
 	if err != nil {
 		return StreamState{}, err
 	}
+	bars, err := c.ensure(ctx, jetstream.StreamConfig{
+		Name:        c.stream + barsSuffix,
+		Description: "tickcast: the bars of " + c.stream + ", kept longer for history",
+		Sources:     []*jetstream.StreamSource{{Name: c.stream, FilterSubject: BarSubjectPrefix + ">"}},
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      cfg.BarsMaxAge,
+		Storage:     storage,
+		Replicas:    cfg.Replicas,
+		AllowDirect: true,
+	})
+	if err != nil {
+		return StreamState{}, err
+	}
 	c.awaitSourcing(ctx, last)
+	c.awaitSourcing(ctx, bars)
 	return stateOf(info), nil
 }
 

@@ -33,6 +33,8 @@ type client struct {
 	pend    []uint64
 
 	throttle time.Duration // 0: every tick
+	kinds    uint8         // the event types it wants (k* bits, events.go)
+	from     time.Time     // ?from=: start at this wall time (zero: no)
 
 	signaled atomic.Bool   // a wake-up is pending
 	events   atomic.Uint32 // ev* bits waiting to be handled
@@ -49,6 +51,13 @@ type client struct {
 
 	key string     // symbol set as a window cache key (throttled clients)
 	acc []mergeAcc // by symbol index, for merging; grown on demand
+	// Merging of the other types (events.go): trades and quotes by
+	// symbol index, and the bars, status and clock events kept whole.
+	tacc             []mergeAcc
+	qacc             []quoteAcc
+	tactive, qactive []int
+	keep             []*entry
+	items            []mitem // scratch for encodeMerged
 
 	// Counts added to the shared Prometheus counters every 64 writes and
 	// at the end (shared atomics on every write cost ~5% of CPU).

@@ -56,6 +56,26 @@
 // symbol (the hub keeps it per symbol, seeded from Source.LastTicks when
 // an epoch starts); then ticks. A comment line ":" is a heartbeat.
 //
+// # Event types
+//
+// The stream holds ticks, quotes, bars, status and the market clock
+// (docs/events-design.md), and the hub's ring holds every message: each
+// entry carries its kind and the event types it is sent as (events.go;
+// a tick message is both a tick and a trade, the trade frame encoded on
+// first use). A client asks for types with ?events= (default tick only)
+// and skips the entries of other types, so hub positions, stream
+// sequences and ids stay those of the one stream and never decrease.
+// The per-symbol chains link a symbol's entries of every type; the
+// clock has a pseudo-symbol of its own, followed by clients of status.
+// Merging (merge.go): ticks and trades as below, quotes to the newest
+// with merged, bars, status and clock never merged: each goes whole in
+// its place in stream order. History blocks (history.go) keep the
+// other types' messages raw; summaries hold ticks only, so a catch-up
+// of a client of other types reads its blocks raw. ?from= starts at the
+// first ring entry at or after a wall time. GET /v1/bars reads
+// feed.Conn.ReadBars (BarReader), GET /v1/market the newest clock and
+// statuses the hub keeps (seeded from <stream>_LAST at an epoch start).
+//
 // # Event ids
 //
 // Every id is "<epoch>-<seq>" (FormatID, ParseID). seq is the JetStream
@@ -304,5 +324,6 @@
 // windows), hub.go, sse.go (ids and event encoding), sink.go, access.go
 // (CORS and the access token), jwt.go (scoped tokens), query.go,
 // errors.go, metrics.go, listener.go, tlsconn.go (StickyWriteTimeout),
-// compress.go (gzip and zstd streams).
+// compress.go (gzip and zstd streams), events.go (event types, their
+// merging and snapshots), bars.go (GET /v1/bars, GET /v1/market).
 package gateway

@@ -32,6 +32,18 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, r, err)
 		return
 	}
+	kinds, err := parseEventTypes(r)
+	if err != nil {
+		g.m.rejected.WithLabelValues("bad_request").Inc()
+		g.writeError(w, r, err)
+		return
+	}
+	from, err := parseFrom(r)
+	if err != nil {
+		g.m.rejected.WithLabelValues("bad_request").Inc()
+		g.writeError(w, r, err)
+		return
+	}
 	lastID, hasID := r.Header.Get("Last-Event-ID"), true
 	if lastID == "" {
 		lastID = r.URL.Query().Get("lastEventId")
@@ -83,8 +95,11 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	holds = append(holds, g.clients.Done)
 
+	if kinds&kStatus != 0 && len(idx) > 0 {
+		idx = append(idx, h.clockIndex()) // the clock comes with status
+	}
 	c := h.newFilter(idx)
-	c.g, c.syms, c.throttle = g, syms, throttle
+	c.g, c.syms, c.throttle, c.kinds, c.from = g, syms, throttle, kinds, from
 	c.wakeCh = make(chan struct{}, 1)
 	// The stream's own context: ended when the client goes away. Of the
 	// request's values it keeps only the access grant (endAtExpiry), so

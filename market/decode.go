@@ -281,6 +281,40 @@ func decodeCanonical(data []byte) (t Tick, ok bool) {
 		s.lit(`,"status":"`)
 		t.Status = s.str()
 	}
+	if s.peek(`,"marketTime":"`) {
+		s.lit(`,"marketTime":"`)
+		ts := s.i
+		for s.ok && s.i < len(s.b) && s.b[s.i] != '"' {
+			s.i++
+		}
+		if s.ok {
+			t.MarketTime, s.ok = parseTime(s.b[ts:s.i])
+		}
+		s.lit(`"`)
+	}
+	if s.peek(`,"conditions":["`) {
+		s.lit(`,"conditions":[`)
+		var c [8]byte
+		n := 0
+		for s.ok {
+			s.lit(`"`)
+			if !s.ok || s.i+1 >= len(s.b) || s.b[s.i+1] != '"' || n == len(c) {
+				s.ok = false
+				break
+			}
+			c[n] = s.b[s.i]
+			n++
+			s.i += 2
+			if s.peek("]") {
+				s.i++
+				break
+			}
+			s.lit(",")
+		}
+		if s.ok {
+			t.Conditions = Conditions(c[:n])
+		}
+	}
 	s.lit("}")
 	if !s.ok || s.i != len(s.b) {
 		return Tick{}, false

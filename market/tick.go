@@ -31,6 +31,15 @@ type Tick struct {
 	// on the tick that starts a halt (no ticks follow until one with
 	// "open"). Empty on ordinary ticks.
 	Status string `json:"status,omitempty"`
+
+	// MarketTime is the simulated market time of the trade (US Eastern
+	// trading calendar, carried as a UTC instant); zero (and absent from
+	// the JSON) for ticks from simulators without a market clock.
+	MarketTime time.Time `json:"marketTime,omitzero"`
+	// Conditions are the trade's sale conditions where they matter
+	// (CondOpening, CondClosing, CondExtended), one byte each; written
+	// to JSON as an array of one-character strings, absent when empty.
+	Conditions Conditions `json:"conditions,omitempty"`
 }
 
 // Trading statuses carried in Tick.Status.
@@ -68,6 +77,9 @@ func (t *Tick) Validate() error {
 	if t.Size < 0 || t.Volume < 0 || t.Merged < 0 {
 		return fmt.Errorf("%w: %s: negative size, volume or merged", ErrInvalidTick, t.Symbol)
 	}
+	if !t.Conditions.valid() {
+		return fmt.Errorf("%w: %s: bad conditions %q", ErrInvalidTick, t.Symbol, string(t.Conditions))
+	}
 	return nil
 }
 
@@ -102,6 +114,14 @@ func (t *Tick) AppendJSON(dst []byte) []byte {
 	if t.Status != "" {
 		dst = append(dst, `,"status":`...)
 		dst = strconv.AppendQuote(dst, t.Status)
+	}
+	if !t.MarketTime.IsZero() {
+		dst = append(dst, `,"marketTime":`...)
+		dst = appendTime(dst, t.MarketTime)
+	}
+	if t.Conditions != "" {
+		dst = append(dst, `,"conditions":`...)
+		dst = t.Conditions.appendJSON(dst)
 	}
 	return append(dst, '}')
 }

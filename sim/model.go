@@ -78,6 +78,16 @@ type symbol struct {
 	bid, ask, px int64   // the last tick's quote and trade, in ticks (0: none yet)
 	crash        float64 // the flash-crash offset in logMid since its last tick
 	reopen       bool    // resumed from a halted tick: the next one says "open"
+
+	regPx   int64 // the last regular-session trade, in ticks: the day's close
+	openDay int64 // 1 + the session whose opening trade it has made
+
+	// Limit up/limit down (Config.LULD): the band's reference price
+	// (an average of recent trades; 0: none yet), when it was last
+	// moved (s.elapsed), and the limit state's end (0: trading).
+	ref, refT  float64
+	limitUntil float64
+	limited    bool
 }
 
 func newSymbol(in *market.SymbolInfo, sec int) symbol {
@@ -167,13 +177,26 @@ func (s *Sim) Next(now time.Time) market.Tick {
 	i := forced.sym
 	if !isForced {
 		i = s.pick()
-		for i == s.scn.halted {
+		for try := 0; i == s.scn.halted || s.syms[i].limitUntil > s.elapsed; try++ {
+			if try >= 100 && i != s.scn.halted {
+				s.syms[i].limitUntil = s.elapsed // all paused: end this one's pause early
+				break
+			}
 			i = s.pick()
 		}
 	}
 	st := &s.syms[i]
 	if forced.status == market.StatusHalted {
 		return s.haltTick(st, now)
+	}
+	if forced.status == market.StatusOpen {
+		st.ref = 0 // a halt's reopening sets a new band reference
+	}
+	if st.limited {
+		// The limit state is over: trading resumes, the band recentred
+		// on the first trade.
+		st.limited, st.ref = false, 0
+		s.queueStatus(i, market.StateOpen, "limit state ended", 0, 0)
 	}
 
 	// Bring the sector factor up to now.
@@ -239,11 +262,21 @@ func (s *Sim) Next(now time.Time) market.Tick {
 	}
 
 	if st.session != s.clk.session {
-		if st.px != 0 {
-			s.closeSession(i, st.price(st.px))
+		s.rollSession(i, st)
+	}
+	var cond market.Conditions
+	switch s.clk.phase {
+	case phaseRegular:
+		if s.luld {
+			bid, ask, px = s.checkBand(i, st, bid, ask, px, n)
 		}
-		st.session = s.clk.session
-		st.volume = 0
+		st.regPx = px
+		if st.openDay != s.clk.session+1 && s.clk.on {
+			st.openDay = s.clk.session + 1
+			cond = condOpening
+		}
+	case phasePre, phaseAfter:
+		cond = condExtended
 	}
 	st.seq++
 	st.volume += size
@@ -254,16 +287,105 @@ func (s *Sim) Next(now time.Time) market.Tick {
 	}
 	s.drawGap()
 	return market.Tick{
-		Symbol: st.sym,
-		Seq:    st.seq,
-		Time:   now.UTC(),
-		Price:  st.price(px),
-		Bid:    st.price(bid),
-		Ask:    st.price(ask),
-		Size:   size,
-		Volume: st.volume,
-		Status: status,
+		Symbol:     st.sym,
+		Seq:        st.seq,
+		Time:       now.UTC(),
+		Price:      st.price(px),
+		Bid:        st.price(bid),
+		Ask:        st.price(ask),
+		Size:       size,
+		Volume:     st.volume,
+		Status:     status,
+		MarketTime: s.clk.marketTime(0),
+		Conditions: cond,
 	}
+}
+
+// Trade conditions Next and the closing cross use.
+const (
+	condOpening  = market.Conditions(market.CondOpening)
+	condClosing  = market.Conditions(market.CondClosing)
+	condExtended = market.Conditions(market.CondExtended)
+)
+
+// rollSession starts symbol i's new trading day: the last day's close
+// (its last regular-session trade) becomes its previous close, and its
+// volume starts again.
+func (s *Sim) rollSession(i int, st *symbol) {
+	switch {
+	case st.regPx != 0:
+		s.closeSession(i, st.price(st.regPx))
+	case st.px != 0:
+		s.closeSession(i, st.price(st.px))
+	}
+	st.session = s.clk.session
+	st.volume = 0
+	st.regPx = 0
+	st.ref = 0
+}
+
+// LULD parameters: the band is 5% either side of the reference price
+// (10% at $3 and below), the reference an average of the trades of
+// the last five minutes or so; a limit state lasts 15 s of market time,
+// and at least 5 s of real time so that a compressed session shows it.
+const (
+	luldBand    = 0.05
+	luldBandLow = 0.10
+	luldRef     = 300.0 // seconds of trading: the reference's time constant
+	luldPause   = 15.0
+	luldPauseRT = 5.0
+)
+
+// checkBand keeps symbol i's trade inside its price band: a trade that
+// would cross it prints at the band instead, with the quote pinned to
+// it, and the symbol enters a limit state (no trades) for a while.
+func (s *Sim) checkBand(i int, st *symbol, bid, ask, px, n int64) (int64, int64, int64) {
+	if st.ref == 0 {
+		st.ref, st.refT = st.price(px), s.elapsed
+		return bid, ask, px
+	}
+	pct := luldBand
+	if st.ref <= 3 {
+		pct = luldBandLow
+	}
+	lo := int64(math.Ceil(st.ref * (1 - pct) / st.tick))
+	hi := int64(math.Floor(st.ref * (1 + pct) / st.tick))
+	switch {
+	case px > hi:
+		px, ask, bid = hi, hi, max(hi-n, 1)
+		s.enterLimit(i, st, market.StateLimitUp, lo, hi)
+	case px < lo && lo > 1:
+		px, bid, ask = lo, lo, lo+n
+		s.enterLimit(i, st, market.StateLimitDown, lo, hi)
+	}
+	w := 1 - math.Exp(-(s.elapsed-st.refT)/luldRef)
+	st.ref += w * (st.price(px) - st.ref)
+	st.refT = s.elapsed
+	return bid, ask, px
+}
+
+func (s *Sim) enterLimit(i int, st *symbol, state string, lo, hi int64) {
+	st.limited = true
+	st.limitUntil = s.elapsed + max(luldPause, luldPauseRT*s.speed)
+	s.queueStatus(i, state, "price band reached", st.price(lo), st.price(hi))
+}
+
+// pendingStatus is a status change Next made, for the event loop.
+type pendingStatus struct {
+	sym    int
+	state  string
+	reason string
+	lo, hi float64
+	market time.Time
+}
+
+// queueStatus records a status change of symbol i for Statuses; the
+// queue is bounded (one entry per symbol and state change pending).
+func (s *Sim) queueStatus(i int, state, reason string, lo, hi float64) {
+	if len(s.statusq) == cap(s.statusq) {
+		return // never in practice: the event loop drains it after every Next
+	}
+	s.statusq = append(s.statusq, pendingStatus{sym: i, state: state, reason: reason, lo: lo, hi: hi, market: s.clk.marketTime(0)})
 }
 
 // pick picks a symbol at random by weight: a uniform column, then its

@@ -97,6 +97,40 @@ func (r *Recorder) Publish(ctx context.Context, t market.Tick) error {
 	return r.err
 }
 
+// PublishQuote hands q on to the next Publisher if it is an
+// EventPublisher (a recording holds only ticks); so do PublishBar,
+// PublishStatus and PublishClock.
+func (r *Recorder) PublishQuote(ctx context.Context, q market.Quote) error {
+	if ep, ok := r.next.(EventPublisher); ok {
+		return ep.PublishQuote(ctx, q)
+	}
+	return nil
+}
+
+// PublishBar: see PublishQuote.
+func (r *Recorder) PublishBar(ctx context.Context, b market.Bar) error {
+	if ep, ok := r.next.(EventPublisher); ok {
+		return ep.PublishBar(ctx, b)
+	}
+	return nil
+}
+
+// PublishStatus: see PublishQuote.
+func (r *Recorder) PublishStatus(ctx context.Context, st market.Status) error {
+	if ep, ok := r.next.(EventPublisher); ok {
+		return ep.PublishStatus(ctx, st)
+	}
+	return nil
+}
+
+// PublishClock: see PublishQuote.
+func (r *Recorder) PublishClock(ctx context.Context, c market.Clock) error {
+	if ep, ok := r.next.(EventPublisher); ok {
+		return ep.PublishClock(ctx, c)
+	}
+	return nil
+}
+
 // Flush writes any buffered lines.
 func (r *Recorder) Flush() error {
 	r.mu.Lock()

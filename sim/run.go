@@ -21,7 +21,14 @@ type Publisher interface {
 // so time spent late shows as latency downstream. A tick that is already due (because Publish was slow) is
 // published at once: none is skipped, and Run never sleeps to catch up.
 // A Publish error ends Run, wrapped as "sim: publish SYMBOL: ...".
+//
+// If pub is an EventPublisher, Run also publishes quotes, bars, status
+// changes and the market clock (see Events), in time order with the
+// ticks.
 func (s *Sim) Run(ctx context.Context, pub Publisher) error {
+	if ep, ok := pub.(EventPublisher); ok {
+		return s.runEvents(ctx, ep)
+	}
 	start := time.Now()
 	// One timer, reset for each wait; Stop on return releases it.
 	timer := time.NewTimer(time.Hour)

@@ -303,15 +303,11 @@ func (s *Sim) haltTick(st *symbol, now time.Time) market.Tick {
 		st.bid, st.ask = st.px, st.px+1
 	}
 	if st.session != s.clk.session {
-		if st.px != 0 {
-			for i := range s.syms { // a halt's tick: rare enough to search
-				if &s.syms[i] == st {
-					s.closeSession(i, st.price(st.px))
-				}
+		for i := range s.syms { // a halt's tick: rare enough to search
+			if &s.syms[i] == st {
+				s.rollSession(i, st)
 			}
 		}
-		st.session = s.clk.session
-		st.volume = 0
 	}
 	st.seq++
 	s.drawGap()
@@ -324,5 +320,7 @@ func (s *Sim) haltTick(st *symbol, now time.Time) market.Tick {
 		Ask:    st.price(st.ask),
 		Volume: st.volume,
 		Status: market.StatusHalted,
+
+		MarketTime: s.clk.marketTime(0),
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	_ "time/tzdata" // the market calendar's America/New_York, on any system
 )
 
 // Session is a simulated trading day: the model clock starts at Start
@@ -27,11 +28,46 @@ import (
 // is Speed 39 (23400 s / 600 s); SpeedFor(Session{}, 10*time.Minute)
 // computes it. The mean tick rate stays Config.Rate in real time, so at
 // Speed 39 and Rate 300 a session has 180,000 ticks.
+//
+// # The market calendar
+//
+// With Extended set, each trading day also has a pre-market from 04:00
+// to Open and after-hours from Close to 20:00, with few trades (a
+// tenth of midday's activity, so rare quotes too), each marked with the
+// extended-hours condition. The night and weekends are closed: by
+// default the clock fast-forwards through them (20:00 Friday is
+// followed at once by 04:00 Monday), so a demo never sits idle; with
+// RealTime they pass at Speed like the rest, with no trade or quote.
+//
+// Every tick carries its market time: the trading day's date (Date,
+// then the weekdays after it; no holidays) at the clock's time of day,
+// US Eastern (America/New_York), as a UTC instant.
 type Session struct {
 	Open  time.Duration // time of day the session opens; 0 means 09:30
 	Close time.Duration // time of day it closes; 0 means 16:00
 	Start time.Duration // time of day the model clock starts; 0 means Open
+
+	// Extended adds pre-market (04:00 to Open) and after-hours (Close
+	// to 20:00) to every trading day; Start may then be in them.
+	Extended bool
+	// RealTime keeps the closed night and weekends (with Extended;
+	// without it the next session opens at once): they pass at Speed,
+	// with no trades. False fast-forwards through them.
+	RealTime bool
+	// Date is the first trading day (its year, month and day; a
+	// weekend means the Monday after); zero means DefaultDate.
+	Date time.Time
 }
+
+// Extended hours, and the default first trading day.
+const (
+	PreOpen    = 4 * time.Hour
+	AfterClose = 20 * time.Hour
+)
+
+// DefaultDate is the first trading day of a Session with no Date: a
+// Monday.
+var DefaultDate = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 
 // Default session hours.
 const (
@@ -50,12 +86,21 @@ func (ss Session) withDefaults() (Session, error) {
 	if ss.Start == 0 {
 		ss.Start = ss.Open
 	}
+	if ss.Date.IsZero() {
+		ss.Date = DefaultDate
+	}
+	first, last := ss.Open, ss.Close
+	if ss.Extended {
+		first, last = PreOpen, AfterClose
+	}
 	switch {
 	case ss.Open < 0 || ss.Close > 24*time.Hour || ss.Close-ss.Open < time.Minute:
 		return ss, fmt.Errorf("%w: session %v to %v: want 0 <= open < close <= 24h, at least a minute apart",
 			ErrConfig, ss.Open, ss.Close)
-	case ss.Start < ss.Open || ss.Start >= ss.Close:
-		return ss, fmt.Errorf("%w: session start %v outside %v to %v", ErrConfig, ss.Start, ss.Open, ss.Close)
+	case ss.Extended && (ss.Open <= PreOpen || ss.Close >= AfterClose):
+		return ss, fmt.Errorf("%w: session %v to %v: with extended hours, want 04:00 < open < close < 20:00", ErrConfig, ss.Open, ss.Close)
+	case ss.Start < first || ss.Start >= last:
+		return ss, fmt.Errorf("%w: session start %v outside %v to %v", ErrConfig, ss.Start, first, last)
 	}
 	return ss, nil
 }
@@ -107,57 +152,177 @@ func activity(x float64) float64 {
 	return (1 + actU*u*u) / (1 + actU/3)
 }
 
-// clock is the model's session clock.
+// extAct is the activity of extended hours: a tenth of midday's.
+const extAct = 0.1
+
+// Market phases, as the clock keeps them.
+const (
+	phasePre int8 = iota
+	phaseRegular
+	phaseAfter
+	phaseClosed
+)
+
+var phaseNames = [...]string{"pre", "regular", "after", "closed"}
+
+// clock is the model's session clock and market calendar.
 type clock struct {
-	on      bool    // a Session is configured; else act stays 1
-	open    float64 // seconds after midnight
-	length  float64 // seconds of trading per session
-	pos     float64 // seconds since the open of the current session
-	session int64   // sessions begun since the start, from 0
-	act     float64 // activity at pos
+	on       bool    // a Session is configured; else act stays 1
+	ext      bool    // extended hours
+	real     bool    // the closed night passes (with ext)
+	open     float64 // seconds after midnight
+	length   float64 // seconds of trading per regular session
+	dayStart float64 // seconds after midnight pos counts from: 04:00 (ext) or open
+	dayEnd   float64 // seconds after midnight trading ends: 20:00 (ext) or close
+	dayLen   float64 // seconds of model clock the current day lasts
+	pos      float64 // seconds since dayStart of the current day
+	session  int64   // trading days begun since the start, from 0
+	act      float64 // activity at pos
+	phase    int8
+	date     time.Time // midnight, US Eastern, of the current trading day
+	next     time.Time // midnight of the next one
+}
+
+// eastern is the market's time zone.
+var eastern = func() *time.Location {
+	loc, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		panic(err) // time/tzdata is linked in
+	}
+	return loc
+}()
+
+// tradingDay returns midnight US Eastern of the weekday on or after d's
+// date.
+func tradingDay(d time.Time) time.Time {
+	t := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, eastern)
+	for t.Weekday() == time.Saturday || t.Weekday() == time.Sunday {
+		t = time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, eastern)
+	}
+	return t
+}
+
+func nextTradingDay(d time.Time) time.Time {
+	return tradingDay(time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, eastern))
 }
 
 func newClock(ss *Session) (clock, error) {
 	if ss == nil {
-		return clock{act: 1}, nil
+		d := tradingDay(DefaultDate)
+		return clock{act: 1, phase: phaseRegular, open: DefaultOpen.Seconds(), dayStart: DefaultOpen.Seconds(), date: d, next: nextTradingDay(d)}, nil
 	}
 	d, err := ss.withDefaults()
 	if err != nil {
 		return clock{}, err
 	}
 	c := clock{
-		on:     true,
-		open:   d.Open.Seconds(),
-		length: (d.Close - d.Open).Seconds(),
-		pos:    (d.Start - d.Open).Seconds(),
+		on:       true,
+		ext:      d.Extended,
+		real:     d.Extended && d.RealTime,
+		open:     d.Open.Seconds(),
+		length:   (d.Close - d.Open).Seconds(),
+		dayStart: d.Open.Seconds(),
+		dayEnd:   d.Close.Seconds(),
 	}
-	c.act = activity(c.pos / c.length)
+	if c.ext {
+		c.dayStart, c.dayEnd = PreOpen.Seconds(), AfterClose.Seconds()
+	}
+	c.date = tradingDay(d.Date)
+	c.setDay()
+	c.pos = d.Start.Seconds() - c.dayStart
+	c.update()
 	return c, nil
+}
+
+// setDay sets next and dayLen for the trading day at date.
+func (c *clock) setDay() {
+	c.next = nextTradingDay(c.date)
+	c.dayLen = c.dayEnd - c.dayStart
+	if c.real {
+		c.dayLen = c.next.Sub(c.date).Seconds()
+	}
+}
+
+// update sets act and phase from pos.
+func (c *clock) update() {
+	t := c.dayStart + c.pos
+	switch {
+	case t < c.open:
+		c.act, c.phase = extAct, phasePre
+	case t < c.open+c.length:
+		c.act, c.phase = activity((t-c.open)/c.length), phaseRegular
+	case t < c.dayEnd:
+		c.act, c.phase = extAct, phaseAfter
+	default:
+		c.act, c.phase = 0, phaseClosed
+	}
 }
 
 // advance moves the clock on by dt seconds of trading.
 func (c *clock) advance(dt float64) {
 	if !c.on {
+		c.pos += dt
 		return
 	}
 	c.pos += dt
-	if c.pos >= c.length {
-		n := math.Floor(c.pos / c.length)
-		c.pos -= n * c.length
-		c.session += int64(n)
+	for c.pos >= c.dayLen {
+		c.pos -= c.dayLen
+		c.session++
+		c.date = c.next
+		c.setDay()
 	}
-	c.act = activity(c.pos / c.length)
+	c.update()
+}
+
+// marketTime returns the market time at pos + dt on the clock, as a UTC
+// instant.
+func (c *clock) marketTime(dt float64) time.Time {
+	return c.date.Add(time.Duration((c.dayStart + c.pos + dt) * float64(time.Second))).UTC()
+}
+
+// toNextPhase returns the model seconds from pos to the next phase
+// change, and that phase.
+func (c *clock) toNextPhase() (float64, int8) {
+	if !c.on {
+		return math.Inf(1), phaseRegular
+	}
+	t := c.dayStart + c.pos
+	switch c.phase {
+	case phasePre:
+		return c.open - t, phaseRegular
+	case phaseRegular:
+		if !c.ext {
+			return c.open + c.length - t, phaseRegular // the next session
+		}
+		return c.open + c.length - t, phaseAfter
+	case phaseAfter:
+		if !c.real {
+			return c.dayEnd - t, phasePre // fast-forward: the next day at once
+		}
+		return c.dayEnd - t, phaseClosed
+	}
+	return c.dayLen - c.pos, phasePre
 }
 
 // Clock returns the simulated time of day of the last tick (the session
 // clock; without a Session, the trading time since the start) and the
-// number of sessions begun before it, from 0.
+// number of sessions (trading days) begun before it, from 0.
 func (s *Sim) Clock() (timeOfDay time.Duration, session int64) {
 	if !s.clk.on {
 		return time.Duration(s.elapsed * float64(time.Second)), 0
 	}
-	return time.Duration((s.clk.open + s.clk.pos) * float64(time.Second)), s.clk.session
+	return time.Duration((s.clk.dayStart + s.clk.pos) * float64(time.Second)), s.clk.session
 }
+
+// MarketTime returns the market time of the last tick (of the start,
+// before the first), as a UTC instant: the trading day's date at the
+// clock's time of day, US Eastern. Without a Session, DefaultDate at
+// 09:30 plus the trading time since the start.
+func (s *Sim) MarketTime() time.Time { return s.clk.marketTime(0) }
+
+// Phase returns the market phase of the last tick: "pre", "regular",
+// "after" or "closed" (market.PhasePre, ...).
+func (s *Sim) Phase() string { return phaseNames[s.clk.phase] }
 
 // Due returns when the next tick is due on the Sim's own schedule, as
 // the real time since its first tick (which is due at 0): Run publishes
@@ -174,7 +339,15 @@ func (s *Sim) drawGap() {
 	if s.arrivals == Poisson {
 		e = s.rng.ExpFloat64()
 	}
-	s.gap = s.dt * e / (s.clk.act * s.scn.rate)
+	act := max(s.clk.act, extAct) // closed (act 0): skipped below
+	s.gap = s.dt * e / (act * s.scn.rate)
+	if c := &s.clk; c.real {
+		// Never a tick in the closed night: the gap passes over it.
+		end := c.dayEnd - c.dayStart // pos where the day's trading ends
+		if c.pos < end && c.pos+s.gap >= end || c.pos >= end {
+			s.gap += c.dayLen - max(c.pos, end)
+		}
+	}
 	// Kahan summation keeps Due exact to the nanosecond over long runs.
 	y := s.gap/s.speed - s.dueC
 	t := s.due + y

@@ -54,6 +54,19 @@ type Config struct {
 	// time, after the first tick); see Scenario. The same Config, script
 	// included, gives the same ticks.
 	Scenarios []Scenario
+
+	// LULD turns on limit-up/limit-down price bands in the regular
+	// session, as in US equities: a trade that would cross a band
+	// (5% either side of a reference price averaging the last minutes'
+	// trades) prints at the band and pauses the symbol in a limit state
+	// for 15 s of market time (at least 5 s of real time), after which
+	// the band recentres on the next trade. Off by default, so a
+	// flash-crash falls all the way.
+	LULD bool
+
+	// Events configures the quotes, bars, status and clock events Run
+	// sends to an EventPublisher (see events.go).
+	Events Events
 }
 
 const (
@@ -107,6 +120,12 @@ type Sim struct {
 	barV  float64 // activity-weighted trading seconds in the current bar
 
 	scn scenarios // see scenariorun.go
+
+	luld    bool            // Config.LULD
+	statusq []pendingStatus // status changes made by Next, not yet taken
+	seed    int64
+	evCfg   Events // Config.Events, checked
+	symIdx  map[string]int
 }
 
 // New returns a Sim for cfg, or an error wrapping ErrConfig that says what
@@ -156,6 +175,11 @@ func New(cfg Config) (*Sim, error) {
 		clk:      clk,
 		h:        1,
 		q:        1,
+		luld:     cfg.LULD,
+		seed:     cfg.Seed,
+	}
+	if s.evCfg, err = cfg.Events.check(); err != nil {
+		return nil, err
 	}
 	seen := make(map[string]int, len(universe))
 	sectorIdx := make(map[string]int)
@@ -188,6 +212,8 @@ func New(cfg Config) (*Sim, error) {
 		s.syms[i] = newSymbol(in, sec)
 	}
 	s.sectors = make([]sector, len(sectorIdx))
+	s.symIdx = seen
+	s.statusq = make([]pendingStatus, 0, 2*len(universe)+4)
 	s.prob, s.alias = aliasTable(weights)
 
 	// Open each symbol not resumed at a small gap from its previous close,

@@ -45,6 +45,7 @@ type streamFlags struct {
 	maxBytes int64
 	replicas int
 	memory   bool
+	barsAge  time.Duration
 }
 
 func (s *streamFlags) register(fs *flag.FlagSet) {
@@ -52,10 +53,11 @@ func (s *streamFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&s.maxBytes, "max-bytes", feed.DefaultMaxBytes, "keep at most this many bytes of ticks in the stream")
 	fs.IntVar(&s.replicas, "replicas", 1, "JetStream replicas of the stream (clusters: 3)")
 	fs.BoolVar(&s.memory, "memory", false, "keep the stream in memory instead of on disk (lost on restart)")
+	fs.DurationVar(&s.barsAge, "bars-max-age", feed.DefaultBarsMaxAge, "keep bars (GET /v1/bars history) this long, in the stream's <stream>_BARS companion")
 }
 
 func (s *streamFlags) config() feed.StreamConfig {
-	return feed.StreamConfig{MaxAge: s.maxAge, MaxBytes: s.maxBytes, Replicas: s.replicas, Memory: s.memory}
+	return feed.StreamConfig{MaxAge: s.maxAge, MaxBytes: s.maxBytes, Replicas: s.replicas, Memory: s.memory, BarsMaxAge: s.barsAge}
 }
 
 // simFlags configure the simulator.

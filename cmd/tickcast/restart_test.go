@@ -111,7 +111,7 @@ func TestRestartAfterWindowContinuesSeq(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, "TICKS", jetstream.OrderedConsumerConfig{})
+	cons, err := js.OrderedConsumer(ctx, "TICKS", jetstream.OrderedConsumerConfig{FilterSubjects: []string{"ticks.>"}})
 	if err != nil {
 		t.Fatal(err)
 	}

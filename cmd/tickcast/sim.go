@@ -73,6 +73,10 @@ func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int
 	for s, m := range last {
 		cfg.Resume[s] = m.Tick
 	}
+	cfg.Events.Resume, err = conn.LastCounters(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	cfg.Universe = keepPrevCloses(ctx, conn, cfg, log)
 	s, err := sim.New(cfg)
 	if err != nil {

@@ -25,10 +25,25 @@ type simExtras struct {
 	sessionMinutes float64
 	session        bool
 	arrivals       string
+	quotesPerTrade float64
+	bars           string
+	fastForward    bool
+	extended       bool
+	luld           bool
 
 	replayer *sim.Replay // opened by apply for --replay
 	closeRep func() error
 }
+
+// marketTZ is the simulated market's time zone: the first trading day
+// is today's date there.
+var marketTZ = func() *time.Location {
+	loc, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}()
 
 // scenarioUsage is the help of --scenario (serve and sim).
 const scenarioUsage = `start the simulator in a scenario: a name (flash-crash, halt, gap, burst, quiet), ` +
@@ -45,6 +60,11 @@ func registerSimExtras(fs *flag.FlagSet) *simExtras {
 	fs.BoolVar(&x.session, "session", true, "simulate a trading session clock: more ticks, bigger trades and wider spreads at the open and close (false: flat all day)")
 	fs.StringVar(&x.arrivals, "arrivals", "poisson", "tick spacing: poisson (irregular, each symbol a Poisson process) or regular (exactly 1/rate apart)")
 	fs.StringVar(&x.scenario, "scenario", "", scenarioUsage)
+	fs.Float64Var(&x.quotesPerTrade, "quotes-per-trade", sim.DefaultQuotesPerTrade, "quotes per trade, about (quotes.<SYMBOL> events; Poisson between trades); 0: no quotes")
+	fs.StringVar(&x.bars, "bars", "1s,1m", "bar intervals to build from the trades and publish as each closes (bars.<SYMBOL>.<interval>): 1s, 1m, both, or none")
+	fs.BoolVar(&x.extended, "extended-hours", true, "simulate pre-market (04:00-09:30 ET) and after-hours (16:00-20:00) trading, with few trades, around each session (needs --session)")
+	fs.BoolVar(&x.fastForward, "fast-forward", true, "skip the closed night and weekends at once, so the feed never sits idle (false: they pass at --speed with no trades, as a real calendar)")
+	fs.BoolVar(&x.luld, "luld", true, "limit-up/limit-down bands: a trade that would cross its 5% band pauses the symbol in a limit state (status events)")
 	return x
 }
 
@@ -61,7 +81,27 @@ func (x *simExtras) apply(cfg *sim.Config) error {
 		return fmt.Errorf("--arrivals must be poisson or regular, not %q", x.arrivals)
 	}
 	if x.session {
-		cfg.Session = &sim.Session{}
+		cfg.Session = &sim.Session{Extended: x.extended, RealTime: !x.fastForward, Date: time.Now().In(marketTZ)}
+	}
+	cfg.LULD = x.luld
+	cfg.Events.QuotesPerTrade = x.quotesPerTrade
+	if x.quotesPerTrade == 0 {
+		cfg.Events.QuotesPerTrade = -1 // none
+	}
+	if x.quotesPerTrade < 0 || x.quotesPerTrade > sim.MaxQuotesPerTrade {
+		return fmt.Errorf("--quotes-per-trade %v: want 0 to %d", x.quotesPerTrade, sim.MaxQuotesPerTrade)
+	}
+	cfg.Events.Bars = []string{}
+	if b := strings.TrimSpace(x.bars); b != "" && b != "none" {
+		for _, iv := range strings.Split(b, ",") {
+			iv = strings.TrimSpace(iv)
+			if iv != "1s" && iv != "1m" {
+				return fmt.Errorf("--bars: unknown interval %q (want 1s, 1m, both or none)", iv)
+			}
+			if !slices.Contains(cfg.Events.Bars, iv) {
+				cfg.Events.Bars = append(cfg.Events.Bars, iv)
+			}
+		}
 	}
 	switch m := x.sessionMinutes; {
 	case m < 0 || m > 0 && !x.session:
