@@ -114,6 +114,7 @@ type Sim struct {
 	v     float64 // integrated variance multiplier: the integral of h dt
 	h     float64 // current variance multiplier (GARCH)
 	q     float64 // its slow level
+	x, m  float64 // stochastic volatility: log level and multiplier exp(x - svMean)
 	fm    float64 // market factor: Brownian motion run on clock v
 	barT  float64 // trading seconds into the current GARCH bar
 	barFm float64 // market factor move over the current bar
@@ -175,6 +176,7 @@ func New(cfg Config) (*Sim, error) {
 		clk:      clk,
 		h:        1,
 		q:        1,
+		m:        math.Exp(-svMean),
 		luld:     cfg.LULD,
 		seed:     cfg.Seed,
 	}
