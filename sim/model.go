@@ -57,8 +57,8 @@ const (
 	insideProb     = 0.1 // trades inside the spread, when it is 2+ ticks
 
 	oddLotProb = 0.2 // a trade of less than a round lot
-	sizeBase   = 0.3 // trade size ~ sizeBase + sizeMove * |move in sds| (mean about 1)
-	sizeMove   = 0.9
+	sizeBase   = 0.1 // trade size ~ sizeBase + sizeMove * |move in sds| (mean about 1)
+	sizeMove   = 1.1
 	lotAlpha   = 1.6 // Pareto tail of round-lot counts
 	maxLots    = 500
 
@@ -247,7 +247,7 @@ func (s *Sim) Next(now time.Time) market.Tick {
 
 	// Quote: a spread of a few ticks, wider for volatile stocks and in
 	// volatile markets, centred on the mid; the bid is at least one tick.
-	n := int64(math.Round(st.spreadPr * mid * math.Sqrt(s.h*s.m*act*s.scn.vari) * (0.75 + 0.5*s.rng.Float64())))
+	n := int64(math.Round(st.spreadPr * mid * spreadScale(s.h*s.m*s.scn.vari, act) * (0.75 + 0.5*s.rng.Float64())))
 	n = min(max(n, 1), maxSpreadTicks)
 	bid := int64(math.Round(mid/st.tick - float64(n)/2))
 	bid = max(bid, 1)
@@ -278,7 +278,7 @@ func (s *Sim) Next(now time.Time) market.Tick {
 		size = 1 + s.rng.Int64N(st.lot-1)
 	} else {
 		// Larger when the market is busy or volatile, and with the move.
-		busy := math.Sqrt(act*s.h*s.m) * (sizeBase + sizeMove*zr)
+		busy := math.Sqrt(act) * math.Pow(s.h*s.m, 0.75) * (sizeBase + sizeMove*zr)
 		lots := int64(busy * math.Exp(-math.Log(1-s.rng.Float64())/lotAlpha))
 		size = min(max(lots, 1), maxLots) * st.lot
 	}
@@ -408,6 +408,13 @@ func (s *Sim) queueStatus(i int, state, reason string, lo, hi float64) {
 		return // never in practice: the event loop drains it after every Next
 	}
 	s.statusq = append(s.statusq, pendingStatus{sym: i, state: state, reason: reason, lo: lo, hi: hi, market: s.clk.marketTime(0)})
+}
+
+// spreadScale is how the spread widens with the variance multiplier v
+// and the session's activity act: less than in proportion to the
+// volatility, more to the time of day (spreads are widest at the open).
+func spreadScale(v, act float64) float64 {
+	return math.Pow(v, 0.35) * math.Pow(act, 0.8)
 }
 
 // pick picks a symbol at random by weight: a uniform column, then its

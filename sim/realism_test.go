@@ -199,9 +199,9 @@ func measureMinutes(u []market.SymbolInfo, ticks []market.Tick) minuteStats {
 	return f.stats()
 }
 
-// realismTicks is the session's length: about four trading days (1,560
+// realismTicks is the session's length: about six trading days (2,300
 // one-minute returns per stock).
-func realismTicks() int { return 2_000_000 }
+func realismTicks() int { return 3_000_000 }
 
 // skipHeavy skips a test under -short or the race detector, which make
 // it take minutes; scripts/test.sh runs these without -race.
