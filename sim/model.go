@@ -247,7 +247,7 @@ func (s *Sim) Next(now time.Time) market.Tick {
 
 	// Quote: a spread of a few ticks, wider for volatile stocks and in
 	// volatile markets, centred on the mid; the bid is at least one tick.
-	n := int64(math.Round(st.spreadPr * mid * spreadScale(s.h*s.m*s.scn.vari, act) * (0.75 + 0.5*s.rng.Float64())))
+	n := int64(math.Round(st.spreadPr * mid * s.spreadScale(s.clk.actPow) * (0.75 + 0.5*s.rng.Float64())))
 	n = min(max(n, 1), maxSpreadTicks)
 	bid := int64(math.Round(mid/st.tick - float64(n)/2))
 	bid = max(bid, 1)
@@ -278,7 +278,7 @@ func (s *Sim) Next(now time.Time) market.Tick {
 		size = 1 + s.rng.Int64N(st.lot-1)
 	} else {
 		// Larger when the market is busy or volatile, and with the move.
-		busy := math.Sqrt(act) * math.Pow(s.h*s.m, 0.75) * (sizeBase + sizeMove*zr)
+		busy := math.Sqrt(act) * s.hmSize * (sizeBase + sizeMove*zr)
 		lots := int64(busy * math.Exp(-math.Log(1-s.rng.Float64())/lotAlpha))
 		size = min(max(lots, 1), maxLots) * st.lot
 	}
@@ -410,11 +410,24 @@ func (s *Sim) queueStatus(i int, state, reason string, lo, hi float64) {
 	s.statusq = append(s.statusq, pendingStatus{sym: i, state: state, reason: reason, lo: lo, hi: hi, market: s.clk.marketTime(0)})
 }
 
-// spreadScale is how the spread widens with the variance multiplier v
-// and the session's activity act: less than in proportion to the
-// volatility, more to the time of day (spreads are widest at the open).
-func spreadScale(v, act float64) float64 {
-	return math.Pow(v, 0.35) * math.Pow(act, 0.8)
+// spreadScale is how the spread widens with the variance multiplier
+// (h m, and a scenario's) and the session's activity: less than in
+// proportion to the volatility, more to the time of day (spreads are
+// widest at the open): (h m vari)^0.35 act^0.8, from the powers cached
+// when h, m and act change.
+func (s *Sim) spreadScale(actPow float64) float64 {
+	v := s.hmSpread * actPow
+	if s.scn.vari != 1 {
+		v *= math.Pow(s.scn.vari, 0.35)
+	}
+	return v
+}
+
+// setPowers caches the powers of h m that spreads and sizes use.
+func (s *Sim) setPowers() {
+	hm := s.h * s.m
+	s.hmSpread = math.Pow(hm, 0.35)
+	s.hmSize = math.Pow(hm, 0.75)
 }
 
 // pick picks a symbol at random by weight: a uniform column, then its
@@ -464,6 +477,7 @@ func (s *Sim) advance() {
 		z = min(max(z, -6), 6)
 		s.x = svPhi*s.x + svEta*(svRho*z+math.Sqrt(1-svRho*svRho)*s.rng.NormFloat64())
 		s.m = math.Exp(s.x - svMean)
+		s.setPowers()
 		s.barT, s.barV, s.barFm = 0, 0, 0
 	}
 }
