@@ -59,7 +59,10 @@
 //     and the newest clock), from the stream or _LAST, so a restarted
 //     simulator continues each as LastTicks lets it continue ticks.
 //
-// Note that Tail, Replay and ReadRange still read ticks.> only.
+// Tail, Replay and ReadRange deliver ticks only: Tail consumes every
+// subject (so its stall check sees the stream's newest sequence) and
+// skips the others, ReadRange skips them without taking their sequences
+// for a hole, Replay filters ticks.>.
 //
 // The simulator also stores its universe (symbols, names, sectors,
 // previous closes) in the key-value bucket "tickcast_universe"
