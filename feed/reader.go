@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -189,12 +188,10 @@ func readUntil(ctx context.Context, cons jetstream.Consumer, fn func(jetstream.M
 // the epoch the caller expects; a tick of any other epoch never reaches
 // fn. Malformed messages are passed to bad and skipped.
 func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg), bad func(error)) error {
-	// Every subject, though only ticks reach fn: the stall check below
-	// compares the newest sequence received with the stream's, which
-	// quotes, bars and the clock move on between ticks.
 	cons, err := c.js.OrderedConsumer(ctx, c.stream, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:   after + 1,
+		FilterSubjects: []string{SubjectPrefix + ">"},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    after + 1,
 	})
 	if err != nil {
 		return fmt.Errorf("feed: tail: %w", err)
@@ -215,8 +212,16 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 			return false
 		}
 		if err == nil && st.LastSeq > delivered.Load() && time.Since(time.Unix(0, arrived.Load())) > stallAfter {
-			cancel(errStalled)
-			return false
+			// The stream moved on; if only with other event types
+			// (quotes, bars, the clock), the consumer has no tick
+			// pending and is fine. One that cannot say is lost.
+			ictx, icancel := context.WithTimeout(ctx, tailCheckTimeout)
+			info, ierr := cons.Info(ictx)
+			icancel()
+			if ierr != nil || info.NumPending > 0 {
+				cancel(errStalled)
+				return false
+			}
 		}
 		return true // a transient error: the periodic check tries again
 	}
@@ -235,13 +240,6 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 		defer gate.RUnlock()
 		if stopped || ctx.Err() != nil {
 			return
-		}
-		if !strings.HasPrefix(m.Subject(), SubjectPrefix) {
-			if md, err := m.Metadata(); err == nil {
-				delivered.Store(md.Sequence.Stream)
-				arrived.Store(time.Now().UnixNano())
-			}
-			return // another event type: not a tick
 		}
 		msg, md, err := toMsg(m)
 		if md == nil {
