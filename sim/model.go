@@ -2,7 +2,9 @@ package sim
 
 // The price model's step: the model parameters, a stock's state, and
 // Next, which moves the model clock on and makes one tick. The Sim type,
-// its Config and New are in sim.go.
+// its Config and New are in sim.go. Over 400 lines because the
+// parameters, Next and the helpers it calls per tick (limit bands,
+// session roll-over, the variance clock) are one hot path, read together.
 
 import (
 	"math"
