@@ -36,7 +36,12 @@ func serveArgs(cfg *Config, dir string) []string {
 		"--seed", strconv.FormatInt(cfg.Seed, 10),
 		// An open-loop benchmark needs the offered rate to be exactly
 		// --rate: no intraday activity curve, evenly spaced ticks.
-		"--session=false", "--arrivals", "regular"}
+		"--session=false", "--arrivals", "regular",
+		// Ticks only, as the fan-out it measures: quotes (8 per tick)
+		// and bars would load the server with messages no client
+		// asks for. cfg.ServeArgs can turn them on again (later flags
+		// win).
+		"--quotes-per-trade", "0", "--bars", "none"}
 	if cfg.Symbols > 0 && len(cfg.SymbolList) == 0 {
 		args = append(args, "--symbols", strconv.Itoa(cfg.Symbols))
 	}

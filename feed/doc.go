@@ -59,7 +59,10 @@
 //     and the newest clock), from the stream or _LAST, so a restarted
 //     simulator continues each as LastTicks lets it continue ticks.
 //
-// Note that Tail, Replay and ReadRange still read ticks.> only.
+// Tail, Replay and ReadRange deliver ticks only: Tail and Replay filter
+// ticks.> (Tail's stall check asks its consumer whether ticks are
+// pending when the stream moved on), ReadRange skips other messages
+// without taking their sequences for a hole.
 //
 // The simulator also stores its universe (symbols, names, sectors,
 // previous closes) in the key-value bucket "tickcast_universe"

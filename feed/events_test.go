@@ -217,3 +217,58 @@ func TestReadRangeSkipsEvents(t *testing.T) {
 		t.Fatalf("ReadRange: %v %v", got, err)
 	}
 }
+
+// Tail does not take a stream that moves on with other event types
+// only (quotes, no ticks) for a stalled consumer: no restart, and the
+// next tick arrives.
+func TestTailQuietTicksNoStall(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	srv, c := startConn(t, t.TempDir())
+	defer srv.Shutdown()
+	defer c.Close()
+	st, err := c.EnsureStream(ctx, StreamConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan market.Tick, 10)
+	stalls := make(chan error, 10)
+	tctx, tcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Tail(tctx, st.Epoch, 0, func(m Msg) { got <- m.Tick }, func(err error) { stalls <- err })
+	}()
+	pub(t, c, "AAA", 1)
+	select {
+	case <-got:
+	case <-ctx.Done():
+		t.Fatal("no first tick")
+	}
+	now := time.Now().UTC()
+	quiet := time.Now().Add(3*stallAfter + time.Second)
+	for i := uint64(1); time.Now().Before(quiet); i++ {
+		q := market.Quote{Symbol: "AAA", Seq: i, Time: now, MarketTime: now, Bid: 9, Ask: 10, BidSize: 1, AskSize: 1}
+		if err := c.PublishQuote(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	pub(t, c, "AAA", 2)
+	select {
+	case tk := <-got:
+		if tk.Seq != 2 {
+			t.Fatalf("got %+v", tk)
+		}
+	case <-ctx.Done():
+		t.Fatal("no tick after the quiet spell")
+	}
+	tcancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Tail: %v", err)
+	}
+	select {
+	case err := <-stalls:
+		t.Fatalf("Tail restarted over quotes: %v", err)
+	default:
+	}
+}

@@ -9,7 +9,7 @@ import (
 	"github.com/tickcast/tickcast/market"
 )
 
-func startConn(t *testing.T, dir string) (*Server, *Conn) {
+func startConn(t testing.TB, dir string) (*Server, *Conn) {
 	t.Helper()
 	srv, err := StartServer(ServerConfig{StoreDir: dir})
 	if err != nil {

@@ -225,8 +225,16 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 			return false
 		}
 		if err == nil && st.LastSeq > delivered.Load() && time.Since(time.Unix(0, arrived.Load())) > stallAfter {
-			cancel(errStalled)
-			return false
+			// The stream moved on; if only with other event types
+			// (quotes, bars, the clock), the consumer has no tick
+			// pending and is fine. One that cannot say is lost.
+			ictx, icancel := context.WithTimeout(ctx, tailCheckTimeout)
+			info, ierr := cons.Info(ictx)
+			icancel()
+			if ierr != nil || info.NumPending > 0 {
+				cancel(errStalled)
+				return false
+			}
 		}
 		return true // a transient error: the periodic check tries again
 	}

@@ -18,6 +18,17 @@
 // (merged >= 2, with high and low) stands for several, so a client sees a
 // gap when seq - previous seq is more than merged (1 when absent).
 //
+// # Other event types
+//
+// Quote, Bar, Status and Clock (events.go) are the other messages of the
+// stream (docs/events-design.md), each with Validate, an AppendJSON
+// that writes what encoding/json writes, and a decoder (DecodeQuote,
+// DecodeBar, DecodeStatus, DecodeClock). A Tick may carry its
+// MarketTime and trade Conditions (CondOpening "O", CondClosing "6",
+// CondExtended "T"); both are left out of its JSON when empty, so a tick
+// without them reads as before. Counters holds the newest seq of each
+// event counter, which a restarted simulator continues.
+//
 // # Symbols
 //
 // A symbol is 1 to 16 upper-case ASCII letters, digits and '-'

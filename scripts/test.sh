@@ -24,6 +24,9 @@ go tool staticcheck ./...
 step "go test -race"
 go test -race -count=1 -timeout 10m ./...
 
+step "statistical tests of the simulator, without -race (too slow under it)"
+go test -count=1 -run 'Realism|Stylized' ./sim
+
 step "benchmarks compile and run once"
 go test -run '^$' -bench . -benchtime=1x -count=1 ./... > /dev/null
 

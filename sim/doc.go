@@ -60,8 +60,13 @@
 // since its last tick in one step. All of it is scaled by a market-wide
 // variance multiplier h that follows a component GARCH over 10-second
 // bars (Engle and Lee: a fast part, alpha 0.07 and beta 0.91, around a
-// slow level with a half-life of about an hour; long-run mean 1): calm
-// and stormy spells, of minutes and of hours, in every stock at once.
+// slow level with a half-life of about an hour; long-run mean 1), in
+// which falls count 1.5 times and rises 0.5 times (GJR), times a
+// stochastic-volatility level m = exp(x), x an AR(1) with a half-life
+// of about 30 minutes and a standard deviation of 0.55 whose shocks are
+// correlated -0.6 with the market's moves: calm and stormy spells, of
+// minutes and of hours, in every stock at once, and volatility that
+// rises after falls (the leverage effect).
 //
 // A symbol starts at its PrevClose moved by a small opening gap (a quarter
 // of a daily standard deviation, with the same factor structure), or, when
@@ -77,8 +82,32 @@
 // trade is at the ask (a buyer) or the bid (a seller), more often on the
 // side the mid moved, and one time in ten inside a spread of two or more
 // ticks. Sizes are round lots (100 shares up to $250, 40 up to $1,000,
-// 10 up to $10,000, then 1) in a Pareto-tailed count, or, one time in
+// 10 up to $10,000, then 1) in a Pareto-tailed count that grows with
+// activity, with the variance multiplier and with the size of the
+// tick's own move (so volume goes with volatility), or, one time in
 // five, an odd lot; Volume is their running sum.
+//
+// # Market calendar and events
+//
+// With Session.Extended, each trading day has pre-market and
+// after-hours around the session (few trades, condition "T"); the
+// closed night and weekends are fast-forwarded unless Session.RealTime.
+// Every tick carries its MarketTime (US Eastern calendar, a UTC
+// instant); the first regular trade of a symbol's day has condition
+// "O". With Config.LULD, limit-up/limit-down bands pause a symbol whose
+// trade would cross them.
+//
+// Run given an EventPublisher (feed's Pipeline) also publishes, in time
+// order with the ticks (events.go): quotes, after each trade that moved
+// the quote and between trades as a Poisson process, about
+// Events.QuotesPerTrade (8) per trade, with bid and ask sizes; bars of
+// Events.Bars ("1s", "1m") by wall-clock interval, built from the trades
+// stamped in them and published when they close (a symbol with no trade
+// in an interval gets a flat bar at its last close with volume 0, except
+// while the market is closed); status events for halts and limit states;
+// at the end of each regular session a closing trade per symbol
+// (condition "6"); and the clock at every phase change and every 10 s.
+// Each has its own per-symbol counter, continued from Events.Resume.
 //
 // A Sim is not safe for concurrent use (but for SetScenario and
 // Scenario); Next does not allocate.

@@ -325,7 +325,7 @@ func (e *evState) quote(ctx context.Context, s *Sim, pub EventPublisher, at time
 		return nil
 	}
 	mid := math.Exp(st.logMid + st.sigma*math.Sqrt(marketShare)*(s.fm-st.fm))
-	n := int64(math.Round(st.spreadPr * mid * math.Sqrt(s.h*max(s.clk.act, extAct)*s.scn.vari) * (0.75 + 0.5*e.rng.Float64())))
+	n := int64(math.Round(st.spreadPr * mid * s.spreadScale(max(s.clk.actPow, extActSpread)) * (0.75 + 0.5*e.rng.Float64())))
 	n = min(max(n, 1), maxSpreadTicks)
 	bid := max(int64(math.Round(mid/st.tick-float64(n)/2)), 1)
 	return e.publishQuote(ctx, s, pub, i, bid, bid+n, at.UTC(), e.marketAt(s, at))

@@ -2,7 +2,9 @@ package sim
 
 // The price model's step: the model parameters, a stock's state, and
 // Next, which moves the model clock on and makes one tick. The Sim type,
-// its Config and New are in sim.go.
+// its Config and New are in sim.go. Over 400 lines because the
+// parameters, Next and the helpers it calls per tick (limit bands,
+// session roll-over, the variance clock) are one hot path, read together.
 
 import (
 	"math"
@@ -36,6 +38,18 @@ const (
 	garchRho   = 0.998 // q's persistence per bar: a half-life of about an hour
 	garchPhi   = 0.02
 	qMin, qMax = 0.1, 10.0
+	garchGamma = 0.5 // GJR asymmetry: a fall's squared move counts 1.5 times, a rise's 0.5
+
+	// Stochastic volatility: the variance multiplier is also m = exp(x),
+	// x an AR(1) over the GARCH bars with a half-life of about 30
+	// minutes of trading and a stationary sd of svSD, its shocks
+	// correlated svRho with the market's standardised move (falls raise
+	// volatility: the leverage effect). svMean makes E[m] = 1.
+	svPhi      = 0.99616 // 0.5^(1/180)
+	svSD       = 0.55
+	svEta      = svSD * 0.08755 // svSD * sqrt(1 - svPhi^2)
+	svRho      = -0.6
+	svMean     = svSD * svSD / 2
 	hMin, hMax = 0.1, 25.0
 
 	openGap = 0.25 // sd of the opening gap from PrevClose, in daily sds
@@ -45,6 +59,8 @@ const (
 	insideProb     = 0.1 // trades inside the spread, when it is 2+ ticks
 
 	oddLotProb = 0.2 // a trade of less than a round lot
+	sizeBase   = 0.1 // trade size ~ sizeBase + sizeMove * |move in sds| (mean about 1)
+	sizeMove   = 1.1
 	lotAlpha   = 1.6 // Pareto tail of round-lot counts
 	maxLots    = 500
 
@@ -216,6 +232,12 @@ func (s *Sim) Next(now time.Time) market.Tick {
 	if s.rng.Float64() < jumpRate*dv {
 		r += jumpSize * math.Sqrt(60) * s.rng.NormFloat64()
 	}
+	// How big this move is against its own sd: bigger moves come with
+	// bigger trades (volume goes with volatility).
+	zr := 1.0
+	if dv > 0 {
+		zr = min(math.Abs(r)/math.Sqrt(dv), 6)
+	}
 	r = st.sigma*r - 0.5*st.sigma*st.sigma*dv
 	// Scenarios: a reopening's jump, and the symbol's catch-up to the
 	// market's flash-crash offset.
@@ -227,7 +249,7 @@ func (s *Sim) Next(now time.Time) market.Tick {
 
 	// Quote: a spread of a few ticks, wider for volatile stocks and in
 	// volatile markets, centred on the mid; the bid is at least one tick.
-	n := int64(math.Round(st.spreadPr * mid * math.Sqrt(s.h*act*s.scn.vari) * (0.75 + 0.5*s.rng.Float64())))
+	n := int64(math.Round(st.spreadPr * mid * s.spreadScale(s.clk.actPow) * (0.75 + 0.5*s.rng.Float64())))
 	n = min(max(n, 1), maxSpreadTicks)
 	bid := int64(math.Round(mid/st.tick - float64(n)/2))
 	bid = max(bid, 1)
@@ -257,7 +279,9 @@ func (s *Sim) Next(now time.Time) market.Tick {
 	if st.lot > 1 && s.rng.Float64() < oddLotProb {
 		size = 1 + s.rng.Int64N(st.lot-1)
 	} else {
-		lots := int64(math.Sqrt(act) * math.Exp(-math.Log(1-s.rng.Float64())/lotAlpha))
+		// Larger when the market is busy or volatile, and with the move.
+		busy := math.Sqrt(act) * s.hmSize * (sizeBase + sizeMove*zr)
+		lots := int64(busy * math.Exp(-math.Log(1-s.rng.Float64())/lotAlpha))
 		size = min(max(lots, 1), maxLots) * st.lot
 	}
 
@@ -388,6 +412,26 @@ func (s *Sim) queueStatus(i int, state, reason string, lo, hi float64) {
 	s.statusq = append(s.statusq, pendingStatus{sym: i, state: state, reason: reason, lo: lo, hi: hi, market: s.clk.marketTime(0)})
 }
 
+// spreadScale is how the spread widens with the variance multiplier
+// (h m, and a scenario's) and the session's activity: less than in
+// proportion to the volatility, more to the time of day (spreads are
+// widest at the open): (h m vari)^0.35 act^0.8, from the powers cached
+// when h, m and act change.
+func (s *Sim) spreadScale(actPow float64) float64 {
+	v := s.hmSpread * actPow
+	if s.scn.vari != 1 {
+		v *= math.Pow(s.scn.vari, 0.35)
+	}
+	return v
+}
+
+// setPowers caches the powers of h m that spreads and sizes use.
+func (s *Sim) setPowers() {
+	hm := s.h * s.m
+	s.hmSpread = math.Pow(hm, 0.35)
+	s.hmSize = math.Pow(hm, 0.75)
+}
+
 // pick picks a symbol at random by weight: a uniform column, then its
 // alias by probability.
 func (s *Sim) pick() int {
@@ -406,7 +450,7 @@ func (s *Sim) advance() {
 	s.elapsed += dt
 	s.clk.advance(dt)
 	a := s.clk.act * dt * s.scn.vari
-	dv := s.h * a
+	dv := s.h * s.m * a
 	dfm := math.Sqrt(dv) * s.rng.NormFloat64()
 	s.fm += dfm
 	s.v += dv
@@ -418,11 +462,24 @@ func (s *Sim) advance() {
 		// the intraday pattern (h when nothing unusual happens).
 		//   q' = 1 + rho (q - 1) + phi (eps2 - h)
 		//   h' = q' + alpha (eps2 - q) + beta (h - q)
-		eps2 := s.barFm * s.barFm / s.barV
+		// The move is also net of the stochastic-volatility level m.
+		// Falls count for more than rises (GJR): the leverage effect.
+		z := s.barFm / math.Sqrt(s.barV*s.h*s.m) // the bar's move in its own sds
+		eps2 := s.barFm * s.barFm / (s.barV * s.m)
+		if s.barFm < 0 {
+			eps2 *= 1 + garchGamma
+		} else {
+			eps2 *= 1 - garchGamma
+		}
 		q := 1 + garchRho*(s.q-1) + garchPhi*(eps2-s.h)
 		h := q + garchAlpha*(eps2-s.q) + garchBeta*(s.h-s.q)
 		s.q = min(max(q, qMin), qMax)
 		s.h = min(max(h, hMin), hMax)
+		// log m: an AR(1) whose shocks go against the market's moves.
+		z = min(max(z, -6), 6)
+		s.x = svPhi*s.x + svEta*(svRho*z+math.Sqrt(1-svRho*svRho)*s.rng.NormFloat64())
+		s.m = math.Exp(s.x - svMean)
+		s.setPowers()
 		s.barT, s.barV, s.barFm = 0, 0, 0
 	}
 }

@@ -152,8 +152,12 @@ func activity(x float64) float64 {
 	return (1 + actU*u*u) / (1 + actU/3)
 }
 
-// extAct is the activity of extended hours: a tenth of midday's.
-const extAct = 0.1
+// extAct is the activity of extended hours: a tenth of midday's;
+// extActSpread its power 0.8 (spreads).
+const (
+	extAct       = 0.1
+	extActSpread = 0.15848931924611134
+)
 
 // Market phases, as the clock keeps them.
 const (
@@ -178,6 +182,7 @@ type clock struct {
 	pos      float64 // seconds since dayStart of the current day
 	session  int64   // trading days begun since the start, from 0
 	act      float64 // activity at pos
+	actPow   float64 // act^0.8, for spreads
 	phase    int8
 	date     time.Time // midnight, US Eastern, of the current trading day
 	next     time.Time // midnight of the next one
@@ -209,7 +214,7 @@ func nextTradingDay(d time.Time) time.Time {
 func newClock(ss *Session) (clock, error) {
 	if ss == nil {
 		d := tradingDay(DefaultDate)
-		return clock{act: 1, phase: phaseRegular, open: DefaultOpen.Seconds(), dayStart: DefaultOpen.Seconds(), date: d, next: nextTradingDay(d)}, nil
+		return clock{act: 1, actPow: 1, phase: phaseRegular, open: DefaultOpen.Seconds(), dayStart: DefaultOpen.Seconds(), date: d, next: nextTradingDay(d)}, nil
 	}
 	d, err := ss.withDefaults()
 	if err != nil {
@@ -256,6 +261,7 @@ func (c *clock) update() {
 	default:
 		c.act, c.phase = 0, phaseClosed
 	}
+	c.actPow = math.Pow(c.act, 0.8)
 }
 
 // advance moves the clock on by dt seconds of trading.

@@ -111,13 +111,16 @@ type Sim struct {
 	alias []int32
 
 	// Model clock and common state, in trading seconds.
-	v     float64 // integrated variance multiplier: the integral of h dt
-	h     float64 // current variance multiplier (GARCH)
-	q     float64 // its slow level
-	fm    float64 // market factor: Brownian motion run on clock v
-	barT  float64 // trading seconds into the current GARCH bar
-	barFm float64 // market factor move over the current bar
-	barV  float64 // activity-weighted trading seconds in the current bar
+	v    float64 // integrated variance multiplier: the integral of h dt
+	h    float64 // current variance multiplier (GARCH)
+	q    float64 // its slow level
+	x, m float64 // stochastic volatility: log level and multiplier exp(x - svMean)
+
+	hmSpread, hmSize float64 // (h m)^0.35 and (h m)^0.75 (setPowers)
+	fm               float64 // market factor: Brownian motion run on clock v
+	barT             float64 // trading seconds into the current GARCH bar
+	barFm            float64 // market factor move over the current bar
+	barV             float64 // activity-weighted trading seconds in the current bar
 
 	scn scenarios // see scenariorun.go
 
@@ -175,9 +178,11 @@ func New(cfg Config) (*Sim, error) {
 		clk:      clk,
 		h:        1,
 		q:        1,
+		m:        math.Exp(-svMean),
 		luld:     cfg.LULD,
 		seed:     cfg.Seed,
 	}
+	s.setPowers()
 	if s.evCfg, err = cfg.Events.check(); err != nil {
 		return nil, err
 	}

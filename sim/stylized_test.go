@@ -231,13 +231,19 @@ func measure(u []market.SymbolInfo, n int, next func() market.Tick) stats {
 // walk at its volatility, ticking in turn at a steady pace, quoted a
 // random spread around the price with no rounding, in 100-share trades.
 func randomWalk(seed uint64, u []market.SymbolInfo, rate float64) func() market.Tick {
+	return randomWalkAt(seed, u, rate, factsSpeed)
+}
+
+// randomWalkAt is randomWalk at a given speed (trading seconds per
+// second of its tick times).
+func randomWalkAt(seed uint64, u []market.SymbolInfo, rate, speed float64) func() market.Tick {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	px := make([]float64, len(u))
 	seq := make([]uint64, len(u))
 	for i, in := range u {
 		px[i] = in.PrevClose
 	}
-	dt := float64(len(u)) * factsSpeed / rate // trading seconds between a symbol's ticks
+	dt := float64(len(u)) * speed / rate // trading seconds between a symbol's ticks
 	i := 0
 	return func() market.Tick {
 		j := i % len(u)
