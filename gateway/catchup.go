@@ -230,9 +230,7 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 					}
 					continue
 				}
-				if m.e != nil {
-					// written above
-				} else if c.kinds&kTick != 0 {
+				if m.e == nil && c.kinds&kTick != 0 {
 					js = m.tick.AppendJSON(js[:0])
 					c.buf = appendTickEvent(c.buf, c.h.epoch, m.seq, js)
 					c.nEvents++

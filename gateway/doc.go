@@ -65,6 +65,12 @@
 // first use). A client asks for types with ?events= (default tick only)
 // and skips the entries of other types, so hub positions, stream
 // sequences and ids stay those of the one stream and never decrease.
+// The hub wakes a client only for entries of a type it wants, and every
+// client every 1024 positions, so a cursor follows the ring while only
+// skipped types arrive. MergeAfter counts a tick client's ticks, not
+// the entries it skips. The ring holds every type, so with quotes at 8
+// per trade it spans about a ninth of the time it did with ticks only;
+// resumes from further back go to history.
 // The per-symbol chains link a symbol's entries of every type; the
 // clock has a pseudo-symbol of its own, followed by clients of status.
 // Merging (merge.go): ticks and trades as below, quotes to the newest

@@ -429,3 +429,32 @@ func getJSON(t *testing.T, url string, status int, v any) {
 		t.Fatalf("%s: %v", url, fmt.Errorf("decode: %w", err))
 	}
 }
+
+// A client of ticks is not woken for quotes, but a long run of quotes
+// only (a closed market) does not lap it: the hub wakes every client
+// now and then, so its cursor follows the ring.
+func TestTickClientNotLappedByQuotes(t *testing.T) {
+	e := newEnv(t, Options{RingSize: 2048}, feed.StreamConfig{})
+	e.publish(1, "AAA")
+	a := e.open("", nil)
+	b := e.open("?symbols=AAA", nil)
+	for _, s := range []*stream{a, b} {
+		if ev := s.next(); ev.name != "snapshot" {
+			t.Fatal(ev.name)
+		}
+	}
+	now := time.Now().UTC()
+	for i := uint64(1); i <= 5000; i++ {
+		q := market.Quote{Symbol: "AAA", Seq: i, Time: now, MarketTime: now, Bid: 99, Ask: 100, BidSize: 1, AskSize: 1}
+		if err := e.conn.PublishQuote(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitHub(e.state().LastSeq)
+	e.publish(1, "AAA")
+	for _, s := range []*stream{a, b} {
+		if ev := s.next(); ev.name != "tick" || ev.tick(t).Seq != 2 {
+			t.Fatalf("%s %s", ev.name, ev.data)
+		}
+	}
+}

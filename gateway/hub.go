@@ -182,12 +182,32 @@ func (h *hub) appendSym(m feed.Msg) (int, bool) {
 	subs := h.subs.Load()
 	h.mu.Unlock()
 
+	// Only the clients that want this event type: a client of ticks is
+	// not woken for the quotes in between. Every wakeEvery positions all
+	// are, so a client's cursor follows the ring even while only types
+	// it skips arrive (a closed market's quotes) and the ring cannot lap
+	// it with entries it never wanted.
+	if pos%wakeEvery == 0 {
+		for _, c := range subs.all {
+			c.wake()
+		}
+		for _, l := range subs.bySym {
+			for _, c := range l {
+				c.wake()
+			}
+		}
+		return i, true
+	}
 	for _, c := range subs.all {
-		c.wake()
+		if c.kinds&e.mask != 0 {
+			c.wake()
+		}
 	}
 	if i < len(subs.bySym) {
 		for _, c := range subs.bySym[i] {
-			c.wake()
+			if c.kinds&e.mask != 0 {
+				c.wake()
+			}
 		}
 	}
 	return i, true
@@ -218,6 +238,10 @@ func (h *hub) noteLatestLocked(e *entry) {
 		l[e.sym] = e
 	}
 }
+
+// wakeEvery: every this many positions the hub wakes every client,
+// whatever it wants (see append). A power of two, far below any ring.
+const wakeEvery = 1024
 
 // at returns the entry at pos, or nil if it was overwritten (the reader
 // fell more than the ring's length behind) or not written yet.
