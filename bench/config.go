@@ -59,6 +59,15 @@ type Config struct {
 	// clients decompress what they read (decode.go). Empty: none.
 	AcceptEncoding string
 
+	// Flood mode (Flood > 0): this many more clients resume again and
+	// again from ids FloodMin to FloodMax ticks behind, reading only
+	// their catch-up (flood.go).
+	Flood              int
+	FloodMin, FloodMax uint64
+	// FloodOnce: each flood client resumes once, their starts spread
+	// over the window's first second, instead of again and again.
+	FloodOnce bool
+
 	ReadBuf  int    // per-client read buffer, bytes; default 8192
 	Scenario string // label for the report
 }
@@ -112,6 +121,9 @@ func checkConfig(cfg *Config) error {
 	case "", "gzip", "zstd":
 	default:
 		return fmt.Errorf("bench: accept encoding %q: want gzip or zstd", cfg.AcceptEncoding)
+	}
+	if err := checkFlood(cfg); err != nil {
+		return err
 	}
 	if err := checkStorm(cfg); err != nil {
 		return err

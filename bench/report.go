@@ -78,6 +78,7 @@ type Result struct {
 	WireBytesPerDelivery float64 `json:"wire_bytes_per_delivery"`
 
 	Storm *StormResult `json:"storm,omitempty"` // storm mode: the restart and the resume
+	Flood *FloodResult `json:"flood,omitempty"` // flood mode: the adversarial resumes
 }
 
 // WriteTable writes r as a human-readable table.
@@ -126,6 +127,9 @@ func (r *Result) WriteTable(w io.Writer) {
 	fmt.Fprintf(tw, "  bench\tcpu %.2fs (%.0f%% of a core)\t\n", r.BenchCPUS, 100*r.BenchCPUS/r.DurationS)
 	if r.Storm != nil {
 		r.Storm.writeTable(tw)
+	}
+	if r.Flood != nil {
+		r.Flood.writeTable(tw)
 	}
 	tw.Flush()
 	for _, e := range r.Errors {

@@ -93,6 +93,8 @@ type benchRun struct {
 	// measure
 	winEnd time.Time
 	st     *storm // storm mode: the restart, started by measure
+	base   string // the gateway's http://host:port
+	fl     *flood // flood mode, started by measure
 }
 
 // setup starts the gateway unless cfg.Target is given, waits for it to be
@@ -120,6 +122,7 @@ func (b *benchRun) setup(ctx context.Context) error {
 		r.hostport = net.JoinHostPort(u.Hostname(), "80")
 	}
 	base = "http://" + u.Host
+	b.base = base
 	if err := waitHealthy(ctx, base, 30*time.Second); err != nil {
 		return err
 	}
@@ -313,6 +316,9 @@ func (b *benchRun) measure(ctx context.Context) error {
 	if b.st != nil {
 		b.st.start(ctx, ws.Add(cfg.RestartAt))
 	}
+	if cfg.Flood > 0 {
+		b.fl = b.startFlood(ctx, b.base, ws, we)
+	}
 	var cpu0, self0 time.Duration
 	self := os.Getpid()
 	for {
@@ -336,6 +342,9 @@ func (b *benchRun) measure(ctx context.Context) error {
 			}
 			self1, _ := procCPU(self)
 			res.BenchCPUS = (self1 - self0).Seconds()
+			if b.fl != nil {
+				res.Flood = b.fl.result()
+			}
 			return nil
 		case <-tick.C:
 			pr.print()

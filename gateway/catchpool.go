@@ -5,8 +5,11 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tickcast/tickcast/feed"
 )
 
 // catchups is the gateway's catch-up machinery, shared by its epochs:
@@ -80,4 +83,34 @@ func (g *Gateway) history(h *hub) *history {
 		cu.cacheBytes.Set(0)
 	}
 	return cu.hist
+}
+
+// stateCache keeps the stream's state for catch-ups a short while: a
+// flood of resumes would otherwise cost one JetStream API request each.
+// A catch-up needs it only for the epoch and the first sequence, and a
+// stale first sequence is safe: history that has aged out fails the read
+// and the client gets a reset "expired", never a gap.
+type stateCache struct {
+	mu sync.Mutex // held across the request: one at a time, the rest wait for it
+	st feed.StreamState
+	at time.Time
+}
+
+// stateMaxAge is how old a cached state a catch-up may use.
+const stateMaxAge = 250 * time.Millisecond
+
+// recentState returns the stream's state, at most stateMaxAge old.
+func (g *Gateway) recentState(ctx context.Context) (feed.StreamState, error) {
+	c := &g.stc
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && time.Since(c.at) < stateMaxAge {
+		return c.st, nil
+	}
+	st, err := g.src.State(ctx)
+	if err != nil {
+		return st, err
+	}
+	c.st, c.at = st, time.Now()
+	return st, nil
 }

@@ -63,7 +63,7 @@ func (g *Gateway) awaitHub(ctx context.Context, h *hub, seq uint64) (reset strin
 // head first and reads history up to the hub's last sequence.
 func (g *Gateway) catchUp(ctx context.Context, c *client, seq uint64, lastID string) error {
 	h := c.h
-	st, err := g.src.State(ctx)
+	st, err := g.recentState(ctx)
 	if err != nil {
 		return err
 	}
@@ -195,6 +195,9 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 					c.foldAcc(sa.sym, &sa.acc)
 				}
 			}
+		} else if merge && end == bUntil && hi.foldTail(ctx, c, b, from) {
+			// Started inside a complete block: its summary's tail folded
+			// the rest of it.
 		} else {
 			r, err := hi.raw(ctx, b, from+1, end)
 			if err != nil {

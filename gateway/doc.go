@@ -69,7 +69,13 @@
 //     flight), by one of Options.HistoryReaders readers (default 4; one
 //     short-lived consumer per read, deleted after it, so consumers are
 //     bounded whatever the number of clients), and leaves a summary:
-//     one merge accumulator per symbol. The catch-up folds the messages
+//     one merge accumulator per symbol, and each message's symbol, price
+//     and size (18 bytes a message), so a catch-up that starts inside a
+//     block folds the rest of it exactly without reading it again. The
+//     catch-up takes the stream's state (epoch, first sequence) from a
+//     cache at most 250ms old (a stale first sequence is safe: history
+//     that aged out fails the read, and the client gets a reset
+//     "expired"). The catch-up folds the messages
 //     after the id in its first block, then whole-block summaries, up to
 //     a block boundary the ring covers, joins the ring there and sends
 //     everything up to the ring's head merged per symbol (as in Merging,
@@ -85,7 +91,15 @@
 //     that it got each sequence from its first on: history that ages out
 //     while it is read ends in a reset "expired", never a silent gap.
 //     Options.MaxResume (default 0: none) caps how far behind an id may
-//     be ("too_far").
+//     be ("too_far"). The index is also filled ahead of need
+//     (indexer.go): the tail summarises every block it reads from the
+//     block's first message (about 14 ns per tick, no JetStream read),
+//     and 3s after a gateway is ready a background indexer reads the
+//     complete blocks of the window behind its warm start, newest first,
+//     one at a time, resting three times as long as each read took (a
+//     quarter of a core at most), until the summaries are within a block
+//     of HistoryCacheBytes. So the first deep resume after a restart is
+//     warm too, once that has run.
 //   - An id ahead of this gateway's hub but not of the stream (another
 //     gateway is ahead, or this one's tail lags) waits up to 3s for the
 //     hub; if it does not get there the stream ends with ": lagging" and
@@ -209,6 +223,10 @@
 //     the client close, or after 5s (without half-close support it is
 //     closed at once). These two end by themselves, at most 5s after the
 //     stream; Shutdown does not wait for them.
+//   - The background indexer (indexer.go) is one goroutine per epoch,
+//     started by runEpoch; it ends when it has read the window behind
+//     the tail, or runEpoch returns (Run's context ended or the epoch
+//     changed).
 //   - A load of the symbol universe (universe.go) runs in a goroutine of
 //     its own, at most one at a time, under a 2s timeout rather than the
 //     context of the request that wanted it; it ends by itself.

@@ -36,6 +36,8 @@ type Gateway struct {
 	log  *slog.Logger
 	m    *metrics
 
+	stc stateCache // the stream's state for catch-ups (catchpool.go)
+
 	hub   atomic.Pointer[hub] // current epoch's hub; nil until the first is ready
 	ready atomic.Bool         // the hub is caught up and the feed is readable
 	conns atomic.Int64

@@ -51,10 +51,101 @@ type symAcc struct {
 	acc mergeAcc
 }
 
-// blockSum is a whole block, merged per symbol.
+// blockSum is a whole block, merged per symbol, and what a merged
+// catch-up starting inside the block needs to fold the rest of it
+// exactly without reading it again: each message's symbol, price and
+// size (18 bytes a message; nil when the block holds already merged
+// ticks, which need more).
 type blockSum struct {
 	syms  []symAcc
+	tail  *blockTail
 	bytes int
+}
+
+type blockTail struct {
+	sym   []int16 // by offset in the block; -1: not a tick
+	price []float64
+	size  []int64
+}
+
+func newBlockTail() *blockTail {
+	return &blockTail{sym: make([]int16, 0, blockSeqs), price: make([]float64, 0, blockSeqs), size: make([]int64, 0, blockSeqs)}
+}
+
+// add records the next message of the block; it reports false (and the
+// tail must be dropped) for one it cannot stand for.
+func (bt *blockTail) add(sym int, t *market.Tick) bool {
+	if sym < 0 {
+		bt.sym, bt.price, bt.size = append(bt.sym, -1), append(bt.price, 0), append(bt.size, 0)
+		return true
+	}
+	if sym > 1<<15-1 || t.Merged > 0 {
+		return false
+	}
+	bt.sym, bt.price, bt.size = append(bt.sym, int16(sym)), append(bt.price, t.Price), append(bt.size, t.Size)
+	return true
+}
+
+const tailBytesPerMsg = 2 + 8 + 8
+
+// sumBytes is what s holds, for the cache bound.
+func (s *blockSum) sumBytes() int {
+	n := 64 + len(s.syms)*int(unsafe.Sizeof(symAcc{}))
+	for i := range s.syms {
+		n += len(s.syms[i].acc.last.Symbol) + len(s.syms[i].acc.last.Status)
+	}
+	if s.tail != nil {
+		n += cap(s.tail.sym) * tailBytesPerMsg
+	}
+	return n
+}
+
+// foldTail folds block b's messages after sequence from, to the block's
+// end, into c, exactly (the same as folding each tick), in order of
+// each symbol's first tick after from. It reports false when s has no
+// tail to do it with.
+func (s *blockSum) foldTail(c *client, b, from uint64) bool {
+	bt := s.tail
+	bFrom, _ := blockRange(b)
+	if bt == nil || len(bt.sym) != blockSeqs || from+1 < bFrom {
+		return false
+	}
+	type part struct {
+		n, size   int64
+		first     uint64
+		high, low float64
+	}
+	parts := map[int]*part{}
+	var order []int
+	for i := int(from + 1 - bFrom); i < blockSeqs; i++ {
+		sym := int(bt.sym[i])
+		if sym < 0 || !c.wants(sym) {
+			continue
+		}
+		p := parts[sym]
+		if p == nil {
+			p = &part{first: bFrom + uint64(i), high: bt.price[i], low: bt.price[i]}
+			parts[sym] = p
+			order = append(order, sym)
+		}
+		p.n++
+		p.size += bt.size[i]
+		p.high, p.low = max(p.high, bt.price[i]), min(p.low, bt.price[i])
+	}
+	at := make(map[int]*mergeAcc, len(s.syms))
+	for i := range s.syms {
+		at[s.syms[i].sym] = &s.syms[i].acc
+	}
+	for _, sym := range order {
+		p, whole := parts[sym], at[sym]
+		if whole == nil {
+			return false // cannot be: every tick's symbol is in the summary
+		}
+		acc := mergeAcc{n: p.n, firstSeq: p.first, lastSeq: whole.lastSeq, last: whole.last,
+			high: p.high, low: p.low, size: p.size}
+		c.foldAcc(sym, &acc)
+	}
+	return true
 }
 
 type flight struct {
@@ -177,6 +268,19 @@ func (hi *history) raw(ctx context.Context, b, from, until uint64) (*rawBlock, e
 	}
 }
 
+// foldTail folds block b after sequence from into c from the block's
+// summary (read whole if need be), exactly and with no read when it is
+// cached. It reports false, having folded nothing, when the block is
+// not complete, cannot be read whole (its start aged out) or has no
+// tail: then the caller reads the messages.
+func (hi *history) foldTail(ctx context.Context, c *client, b, from uint64) bool {
+	if _, until := blockRange(b); hi.h.lastSeqNow() < until {
+		return false
+	}
+	s, err := hi.summary(ctx, b)
+	return err == nil && s.foldTail(c, b, from)
+}
+
 func waitFlight(ctx context.Context, f *flight) error {
 	select {
 	case <-f.done:
@@ -275,17 +379,8 @@ func (hi *history) read(ctx context.Context, b, from, until uint64, f *flight) (
 		delete(hi.raws, victim)
 		delete(hi.rawUse, victim)
 	}
-	if sum != nil && hi.sums[b] == nil {
-		hi.sums[b] = sum
-		hi.sumBytes += sum.bytes
-		for hi.sumBytes > hi.g.opts.HistoryCacheBytes && len(hi.sums) > 1 {
-			victim := ^uint64(0)
-			for k := range hi.sums {
-				victim = min(victim, k)
-			}
-			hi.sumBytes -= hi.sums[victim].bytes
-			delete(hi.sums, victim)
-		}
+	if sum != nil {
+		hi.storeSumLocked(b, sum)
 	}
 	cu.cacheBytes.Set(float64(hi.sumBytes))
 	return nil
@@ -294,10 +389,13 @@ func (hi *history) read(ctx context.Context, b, from, until uint64, f *flight) (
 // summarize merges a whole raw block per symbol, in order of each
 // symbol's first tick.
 func summarize(r *rawBlock) *blockSum {
-	s := &blockSum{}
+	s := &blockSum{tail: newBlockTail()}
 	at := map[int]int{}
 	for i := range r.msgs {
 		m := &r.msgs[i]
+		if s.tail != nil && !s.tail.add(m.sym, &m.tick) {
+			s.tail = nil
+		}
 		if m.sym < 0 {
 			continue
 		}
@@ -309,10 +407,7 @@ func summarize(r *rawBlock) *blockSum {
 		}
 		s.syms[k].acc.add(m.seq, &m.tick)
 	}
-	s.bytes = 64 + len(s.syms)*int(unsafe.Sizeof(symAcc{}))
-	for i := range s.syms {
-		s.bytes += len(s.syms[i].acc.last.Symbol) + len(s.syms[i].acc.last.Status)
-	}
+	s.bytes = s.sumBytes()
 	return s
 }
 

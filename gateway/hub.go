@@ -119,12 +119,18 @@ func (h *hub) seed(m feed.Msg) {
 // last sequence, or once the hub is closed. Called from one goroutine
 // only.
 func (h *hub) append(m feed.Msg) bool {
+	_, ok := h.appendSym(m)
+	return ok
+}
+
+// appendSym is append, also returning the tick's symbol index.
+func (h *hub) appendSym(m feed.Msg) (int, bool) {
 	buf := make([]byte, 0, 256)
 	js := m.Tick.AppendJSON(buf[:0])
 	h.mu.Lock()
 	if h.closed || m.Seq <= h.lastSeq {
 		h.mu.Unlock()
-		return false
+		return -1, false
 	}
 	i := h.symbolLocked(m.Tick.Symbol)
 	last := h.symLast[i]
@@ -152,7 +158,7 @@ func (h *hub) append(m feed.Msg) bool {
 			c.wake()
 		}
 	}
-	return true
+	return i, true
 }
 
 // at returns the entry at pos, or nil if it was overwritten (the reader

@@ -77,6 +77,31 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 	if from >= need {
 		g.ready.Store(true)
 	}
+	// The blocks behind the tail's start are indexed in the background
+	// once the gateway is ready (indexer.go); those from it on by the
+	// tail itself.
+	ictx, stopIndex := context.WithCancel(ctx)
+	defer stopIndex()
+	go func() {
+		if g.opts.indexDelay < 0 {
+			return
+		}
+		for !g.ready.Load() { // the tail's warm start and the storm after it go first
+			select {
+			case <-ictx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		select {
+		case <-ictx.Done():
+			return
+		case <-time.After(g.opts.indexDelay):
+		}
+		g.indexBehind(ictx, h, st.FirstSeq, from)
+	}()
+	var live liveBlocks
+	hist := g.history(h)
 	for {
 		after := h.lastSeqNow()
 		err := g.src.Tail(ctx, st.Epoch, after, func(m feed.Msg) {
@@ -84,7 +109,15 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 			if h.head.Load() == 0 {
 				h.noteFirst(m.Seq)
 			}
-			appended := h.append(m) // false once h is closed: a stale callback
+			sym, appended := h.appendSym(m) // false once h is closed: a stale callback
+			if appended {
+				if b, sum := live.observe(m.Seq, sym, &m.Tick); sum != nil {
+					if cur := g.history(h); cur != hist {
+						hist = cur // the index was dropped (tests do that)
+					}
+					hist.storeSum(b, sum)
+				}
+			}
 			g.m.lastSeq.Set(float64(m.Seq))
 			if appended && m.Seq >= need && !g.ready.Load() {
 				g.ready.Store(true)

@@ -50,14 +50,15 @@ Flags:
 // runBench is `tickcast bench`.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
-		cfg       bench.Config
-		symbols   string
-		jsonFile  string
-		sweep     string
-		sweepOut  string
-		serveArgs string
-		gwLog     bool
-		quiet     bool
+		cfg        bench.Config
+		symbols    string
+		jsonFile   string
+		sweep      string
+		sweepOut   string
+		serveArgs  string
+		gwLog      bool
+		quiet      bool
+		floodDepth string
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -95,6 +96,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.RestartAt, "restart-at", 0, "storm: this long into the window, kill the gateway and start it again on the same store (a file store, not --memory); clients resume by Last-Event-ID (0: no restart)")
 	fs.StringVar(&cfg.RestartSignal, "restart-signal", "", "with --restart-at: kill (SIGKILL, the default) or term (SIGTERM, a clean shutdown)")
 	fs.DurationVar(&cfg.Absent, "absent", 0, "with --restart-at: clients stay away this long after the kill before reconnecting")
+	fs.IntVar(&cfg.Flood, "flood", 0, "this many more clients resume again and again from deep ids (--flood-depth), reading only their catch-up; the healthy clients' latency is the fairness figure")
+	fs.BoolVar(&cfg.FloodOnce, "flood-once", false, "with --flood: each flood client resumes once, their starts spread over the window's first second (default: again and again)")
+	fs.StringVar(&floodDepth, "flood-depth", "100000-1000000", "with --flood: MIN-MAX ticks behind the stream's newest")
 	fs.DurationVar(&cfg.ReconnectDelay, "reconnect-delay", 0, "with --restart-at: delay between reconnect attempts (0: the server's retry:, as EventSource)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -125,6 +129,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	default:
 		return fmt.Errorf("%w: unknown --scenario %q", errUsage, cfg.Scenario)
+	}
+	if cfg.Flood > 0 {
+		lo, hi, err := bench.ParseDepth(floodDepth)
+		if err != nil {
+			return fmt.Errorf("%w: --%v", errUsage, err)
+		}
+		cfg.FloodMin, cfg.FloodMax = lo, hi
 	}
 	if symbols != "" {
 		if n, err := strconv.Atoi(symbols); err == nil {

@@ -1,0 +1,164 @@
+package gateway
+
+import (
+	"context"
+	"time"
+	"unsafe"
+
+	"github.com/tickcast/tickcast/market"
+)
+
+// The history index is filled two ways besides catch-ups reading it on
+// demand, so that a client far behind finds the blocks it needs already
+// summarised (a warm resume, well under a millisecond of CPU per block):
+//
+//   - liveBlocks summarises each block as the tail reads it, from the
+//     ticks the hub is appending anyway, at the cost of one merge step per
+//     tick (no JetStream read). It covers everything from the gateway's
+//     warm start on.
+//   - indexBehind reads the rest of the stream's window (the blocks
+//     before the tail's start) from JetStream in the background after
+//     the gateway is ready, newest first, one block at a time and paced
+//     to a quarter of a core, so it never competes with a reconnect storm
+//     for more than one reader.
+
+// liveBlocks builds the summary of the block the tail is in. It is used
+// by the tail goroutine only.
+type liveBlocks struct {
+	b    uint64 // block being built
+	next uint64 // the next stream sequence expected; 0 before the first
+	ok   bool   // every sequence of block b has been seen from its first
+	sum  *blockSum
+	at   []int32 // symbol index -> position in sum.syms + 1; 0 if absent
+}
+
+// observe takes the stream message seq, a tick of symbol sym (sym < 0:
+// not a tick, skipped), and returns block b's summary when seq completes
+// it having seen all of it.
+func (lb *liveBlocks) observe(seq uint64, sym int, t *market.Tick) (uint64, *blockSum) {
+	b := blockOf(seq)
+	if lb.sum == nil || b != lb.b {
+		from, _ := blockRange(b)
+		lb.b, lb.ok = b, seq == from
+		lb.sum = &blockSum{tail: newBlockTail()}
+		clear(lb.at)
+	} else if seq != lb.next {
+		lb.ok = false // a message this summary did not see
+	}
+	lb.next = seq + 1
+	if lb.ok && lb.sum.tail != nil && !lb.sum.tail.add(sym, t) {
+		lb.sum.tail = nil
+	}
+	if sym >= 0 {
+		if sym >= len(lb.at) {
+			lb.at = append(lb.at, make([]int32, sym+1-len(lb.at))...)
+		}
+		k := lb.at[sym]
+		if k == 0 {
+			lb.sum.syms = append(lb.sum.syms, symAcc{sym: sym})
+			k = int32(len(lb.sum.syms))
+			lb.at[sym] = k
+		}
+		lb.sum.syms[k-1].acc.add(seq, t)
+	}
+	if _, until := blockRange(b); seq != until || !lb.ok {
+		return 0, nil
+	}
+	s := lb.sum
+	lb.sum = nil
+	s.bytes = s.sumBytes()
+	return b, s
+}
+
+// storeSum keeps sum as block b's summary unless one is there, within
+// Options.HistoryCacheBytes (the oldest blocks go first).
+func (hi *history) storeSum(b uint64, sum *blockSum) {
+	hi.mu.Lock()
+	defer hi.mu.Unlock()
+	hi.storeSumLocked(b, sum)
+}
+
+func (hi *history) storeSumLocked(b uint64, sum *blockSum) {
+	if hi.sums[b] != nil {
+		return
+	}
+	hi.sums[b] = sum
+	hi.sumBytes += sum.bytes
+	for hi.sumBytes > hi.g.opts.HistoryCacheBytes && len(hi.sums) > 1 {
+		victim := ^uint64(0)
+		for k := range hi.sums {
+			victim = min(victim, k)
+		}
+		hi.sumBytes -= hi.sums[victim].bytes
+		delete(hi.sums, victim)
+	}
+	hi.g.cu.cacheBytes.Set(float64(hi.sumBytes))
+}
+
+// has reports whether block b is summarised.
+func (hi *history) has(b uint64) bool {
+	hi.mu.Lock()
+	defer hi.mu.Unlock()
+	return hi.sums[b] != nil
+}
+
+// full reports whether the summaries are within a block's worth of
+// their bound, so that reading another would drop one.
+func (hi *history) full() bool {
+	hi.mu.Lock()
+	defer hi.mu.Unlock()
+	return hi.sumBytes+hi.maxSumBytesLocked() > hi.g.opts.HistoryCacheBytes
+}
+
+func (hi *history) maxSumBytesLocked() int {
+	most := 64 + 64*int(unsafe.Sizeof(symAcc{})) + blockSeqs*tailBytesPerMsg
+	for _, s := range hi.sums {
+		most = max(most, s.bytes)
+	}
+	return most
+}
+
+// indexDuty is the share of one core the background indexer may use:
+// after a block that took d to read it rests d*(1/indexDuty - 1).
+const indexDuty = 0.25
+
+// indexBehind summarises the complete blocks of the stream's window
+// from first up to the block holding before (the tail's start: the tail
+// summarises only blocks it read from their first message), newest
+// first, until ctx ends, the index is full or they are all summarised.
+func (g *Gateway) indexBehind(ctx context.Context, h *hub, first, before uint64) {
+	if before < first || before == 0 {
+		return
+	}
+	hi := g.history(h)
+	lowest := blockOf(max(first, 1))
+	if from, _ := blockRange(lowest); from < first {
+		lowest++ // its start has aged out: it can only be read in part
+	}
+	start := time.Now()
+	n := 0
+	for b := int64(blockOf(before)); b >= int64(lowest); b-- {
+		if ctx.Err() != nil || hi.full() {
+			break
+		}
+		if _, until := blockRange(uint64(b)); until > h.lastSeqNow() || hi.has(uint64(b)) {
+			continue // not complete yet, or done
+		}
+		t0 := time.Now()
+		if _, err := hi.summary(ctx, uint64(b)); err != nil {
+			if ctx.Err() == nil {
+				g.log.Debug("background indexing stopped", "block", b, "err", err)
+			}
+			break
+		}
+		n++
+		rest := time.Duration(float64(time.Since(t0)) * (1/indexDuty - 1))
+		select {
+		case <-ctx.Done():
+		case <-time.After(rest):
+		}
+	}
+	if n > 0 {
+		g.log.Info("indexed history behind the tail", "blocks", n, "took", time.Since(start).Round(time.Millisecond))
+	}
+}
