@@ -74,7 +74,7 @@ before(async () => {
   page.on('console', (m) => {
     // The scenario control is the shared token's: a scoped one gets 403
     // and the control hides (the browser logs the 403).
-    if (m.type() === 'error' && !(m.location().url || '').includes('/v1/sim/scenario')) consoleErrors.push(m.text());
+    if (m.type() === 'error' && !(m.location().url || '').includes('/v1/sim/scenario')) consoleErrors.push(m.text() + ' ' + m.location().url);
   });
   page.on('pageerror', (e) => consoleErrors.push('page error: ' + e.message));
   page.on('request', (r) => { if (r.url().includes('/v1/stream')) streams.push(r.url()); });

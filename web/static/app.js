@@ -319,11 +319,13 @@ async function main() {
   const keep = Array.isArray(saved) ? saved.filter((s) => app.info.has(s)) : [];
   app.watched = new Set(keep.length ? keep : app.universe);
   buildPicker();
+  const sel = store.get('selected', null);
+  if (app.info.has(sel)) app.selected = sel; // so syncRows keeps it, not the first row
   syncRows();
+  select(app.rows.has(sel) ? sel : app.universe.find((s) => app.rows.has(s)) || null);
+
   for (const row of app.rows.values()) market.loadRowHistory(row);
   market.loadMarket();
-  const sel = store.get('selected', null);
-  select(app.rows.has(sel) ? sel : app.universe.find((s) => app.rows.has(s)) || null);
 
   const symbols = streamSymbols();
   if (symbols && symbols.length > MAX_SYMBOLS) {

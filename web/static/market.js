@@ -50,8 +50,10 @@ async function fetchBars(row, interval, limit) {
   let body;
   try {
     const r = await fetch(u, { cache: 'no-store', headers: api.headers() });
-    if (r.status === 404) {
-      if (!noBars) api.log('no bar history on this gateway · candles from ticks');
+    if (r.status === 404 || r.status === 403) {
+      // 404: an older gateway; 403: not for this access token. Either
+      // way the candles come from the stream alone.
+      if (!noBars) api.log(`no bar history ${r.status === 404 ? 'on this gateway' : 'for this access token'} · candles from the stream`);
       noBars = true;
       return;
     }
