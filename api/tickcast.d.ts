@@ -46,6 +46,14 @@ export type MergedTick = Tick & { merged: number; high: number; low: number };
 export interface SnapshotEvent {
   /** The newest tick of every requested symbol, sorted by symbol. */
   ticks: Tick[];
+  /** With events=quote. */
+  quotes?: Quote[];
+  /** With events=bar: the newest per symbol and interval. */
+  bars?: Bar[];
+  /** With events=status. */
+  statuses?: Status[];
+  /** With events=status. */
+  clock?: Clock;
   [field: string]: unknown;
 }
 
@@ -63,12 +71,126 @@ export interface ResetEvent {
 }
 
 /** The SSE event names of GET /v1/stream. */
-export type StreamEventName = "snapshot" | "tick" | "reset";
+export type StreamEventName = "snapshot" | "tick" | "reset" | "quote" | "trade" | "bar" | "status" | "clock";
+
+/** The event types of events= (status brings clock). */
+export type EventType = "tick" | "trade" | "quote" | "bar" | "status";
+
+/** Bar intervals (bars=). */
+export type BarInterval = "1s" | "1m";
+
+/** A best bid and offer (schemas/quote.json): the data of a `quote` event. */
+export interface Quote {
+  symbol: string;
+  /** The symbol's quote number: seq - previous seq == (merged ?? 1). */
+  seq: number;
+  time: string;
+  marketTime: string;
+  bid: number;
+  ask: number;
+  bidSize: number;
+  askSize: number;
+  /** Only on merged quotes (>= 2). */
+  merged?: number;
+  [field: string]: unknown;
+}
+
+/** A trade (schemas/trade.json): the data of a `trade` event, a tick rendered as a trade. */
+export interface Trade {
+  symbol: string;
+  seq: number;
+  time: string;
+  marketTime?: string;
+  price: number;
+  size: number;
+  /** O opening, 6 closing, T extended hours. */
+  conditions?: ("O" | "6" | "T")[];
+  merged?: number;
+  high?: number;
+  low?: number;
+  [field: string]: unknown;
+}
+
+/** OHLCV over [start, end) (schemas/bar.json): a `bar` event, an element of GET /v1/bars. Never merged. */
+export interface Bar {
+  symbol: string;
+  interval: BarInterval;
+  /** The symbol's bar number of that interval, up by one per bar. */
+  seq: number;
+  start: string;
+  end: string;
+  marketStart: string;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  trades: number;
+  [field: string]: unknown;
+}
+
+/** A trading state (Status.state). */
+export type TradingState = "open" | "halted" | "limit_up" | "limit_down";
+
+/** A trading state change (schemas/status.json): a `status` event. Never merged. */
+export interface Status {
+  symbol: string;
+  seq: number;
+  time: string;
+  marketTime: string;
+  state: TradingState;
+  reason: string;
+  bandLow: number;
+  bandHigh: number;
+  [field: string]: unknown;
+}
+
+/** A market phase. */
+export type MarketPhase = "pre" | "regular" | "after" | "closed";
+
+/** The market clock (schemas/clock.json): a `clock` event (with events=status). */
+export interface Clock {
+  seq: number;
+  time: string;
+  marketTime: string;
+  phase: MarketPhase;
+  /** Market seconds per wall second. */
+  speed: number;
+  nextPhase: MarketPhase;
+  nextPhaseAt: string;
+  tz: "America/New_York";
+  [field: string]: unknown;
+}
+
+/** GET /v1/bars (schemas/bars-response.json). */
+export interface BarsResponse {
+  symbol: string;
+  interval: BarInterval;
+  /** Oldest first. */
+  bars: Bar[];
+  /** Stream with events=bar&lastEventId=id to continue with nothing missed or doubled. */
+  id: EventId;
+  [field: string]: unknown;
+}
+
+/** GET /v1/market (schemas/market-response.json). */
+export interface MarketResponse {
+  /** The newest clock extrapolated to now; null before the first. */
+  clock: Clock | null;
+  /** The newest status of every symbol not open. */
+  statuses: Status[];
+  [field: string]: unknown;
+}
 
 /** One SSE event as a client sees it: its name, id (none on reset) and parsed data. */
 export type StreamEvent =
   | { event: "snapshot"; id: EventId; data: SnapshotEvent }
   | { event: "tick"; id: EventId; data: Tick }
+  | { event: "quote"; id: EventId; data: Quote }
+  | { event: "trade"; id: EventId; data: Trade }
+  | { event: "bar"; id: EventId; data: Bar }
+  | { event: "status"; id: EventId; data: Status }
+  | { event: "clock"; id: EventId; data: Clock }
   | { event: "reset"; id?: undefined; data: ResetEvent };
 
 /** One element of GET /v1/symbols (schemas/symbol-info.json). */

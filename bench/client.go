@@ -32,6 +32,7 @@ type shard struct {
 	slowSt    seqStats                // stalled clients, whole run
 	winEvents uint64                  // healthy tick events whose time is in the window
 	winTicks  uint64                  // ticks they account for
+	winOther  uint64                  // events of other types (quote, trade, bar, ...) received in the window
 	events    uint64                  // all tick events, for the live rate
 	bad       uint64                  // events that did not parse
 	resets    uint64
@@ -71,6 +72,7 @@ type client struct {
 	// pending, flushed into sh
 	st                  seqStats
 	winEvents, winTicks uint64
+	winOther            uint64
 	bad, resets, snaps  uint64
 	lat                 [latBatch]int64
 	nlat                int
@@ -141,6 +143,10 @@ func (c *client) Event(typ, _, data []byte) {
 		c.resets++
 		clear(c.last)
 		clear(c.extra)
+	default: // another event type (--events): counted, not parsed
+		if !c.slow && c.now >= c.r.winStart.Load() && c.now < c.r.winEnd.Load() {
+			c.winOther++
+		}
 	}
 }
 
@@ -225,6 +231,7 @@ func (c *client) flush() {
 	sh.events += c.st.Events
 	sh.winEvents += c.winEvents
 	sh.winTicks += c.winTicks
+	sh.winOther += c.winOther
 	sh.bad += c.bad
 	sh.resets += c.resets
 	sh.snapshots += c.snaps
@@ -234,7 +241,7 @@ func (c *client) flush() {
 	c.wire, c.plain = 0, 0
 	c.nlat = 0
 	c.st = seqStats{}
-	c.winEvents, c.winTicks, c.bad, c.resets, c.snaps = 0, 0, 0, 0, 0
+	c.winEvents, c.winTicks, c.winOther, c.bad, c.resets, c.snaps = 0, 0, 0, 0, 0, 0
 }
 
 // run reads a connected healthy client until ctx ends, reconnecting (with

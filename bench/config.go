@@ -23,6 +23,7 @@ type Config struct {
 	// symbols); N > 0 gives each client N symbols of the set, round robin.
 	PerClientSymbols int
 	Throttle         time.Duration // throttle= on every request; 0: none
+	Events           string        // events= on every request (e.g. "tick,quote,trade,bar,status"); empty: ticks only
 
 	Slow       float64 // share of clients that connect and never read, 0..1
 	SlowRcvBuf int     // SO_RCVBUF of a stalled client, bytes; default 4096

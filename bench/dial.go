@@ -131,8 +131,9 @@ func checkHead(h []byte) (chunked bool, enc string, err error) {
 	return chunked, enc, nil
 }
 
-// streamQuery builds the request path for a symbol list and throttle.
-func streamQuery(symbols []string, throttle time.Duration) string {
+// streamQuery builds the request path for a symbol list, throttle and
+// event types.
+func streamQuery(symbols []string, throttle time.Duration, events string) string {
 	q := "/v1/stream"
 	sep := "?"
 	if len(symbols) > 0 {
@@ -141,6 +142,10 @@ func streamQuery(symbols []string, throttle time.Duration) string {
 	}
 	if throttle > 0 {
 		q += sep + "throttle=" + url.QueryEscape(throttle.String())
+		sep = "&"
+	}
+	if events != "" {
+		q += sep + "events=" + url.QueryEscape(events)
 	}
 	return q
 }

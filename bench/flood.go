@@ -162,7 +162,7 @@ func (f *flood) once(ctx context.Context, hc *http.Client, rng *rand.Rand) {
 	}
 	back := cfg.FloodMin + rng.Uint64N(cfg.FloodMax-cfg.FloodMin+1)
 	from := last - min(back, last-1)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.base+streamQuery(f.b.set, 0), nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.base+streamQuery(f.b.set, 0, ""), nil)
 	req.Header.Set("Last-Event-ID", *ep+"-"+strconv.FormatUint(from, 10))
 	t0 := time.Now()
 	resp, err := hc.Do(req)

@@ -35,8 +35,12 @@ type Result struct {
 	DurationS        float64 `json:"duration_s"`
 	WarmupS          float64 `json:"warmup_s"`
 
-	Delivered        uint64  `json:"delivered"`
-	Events           uint64  `json:"events"`
+	Delivered uint64 `json:"delivered"`
+	Events    uint64 `json:"events"`
+	// OtherEvents: events of other types than tick (--events) received
+	// in the window; not in Delivered or Events.
+	OtherEvents      uint64  `json:"other_events,omitempty"`
+	EventTypes       string  `json:"event_types,omitempty"`
 	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
 	OfferedPerSec    float64 `json:"offered_per_sec"` // what the rate and subscriptions imply
 	Latency          Latency `json:"latency_us"`
@@ -100,6 +104,9 @@ func (r *Result) WriteTable(w io.Writer) {
 	fmt.Fprintf(tw, "  delivered\t%s ticks in %s events\t%s/s (offered %s/s)\n",
 		fmtCount(float64(r.Delivered)), fmtCount(float64(r.Events)),
 		fmtCount(r.DeliveriesPerSec), fmtCount(r.OfferedPerSec))
+	if r.OtherEvents > 0 {
+		fmt.Fprintf(tw, "  other events\t%s (events=%s)\t\n", fmtCount(float64(r.OtherEvents)), r.EventTypes)
+	}
 	l := r.Latency
 	fmt.Fprintf(tw, "  latency\tp50 %s  p90 %s  p99 %s  p99.9 %s  max %s\tmean %s\n",
 		fmtUs(l.P50), fmtUs(l.P90), fmtUs(l.P99), fmtUs(l.P999), fmtUs(l.Max), fmtUs(int64(l.Mean)))

@@ -145,6 +145,7 @@ func (b *benchRun) setup(ctx context.Context) error {
 		Universe: len(universe), DurationS: cfg.Duration.Seconds(), WarmupS: cfg.Warmup.Seconds(),
 		CPUs: runtime.NumCPU(),
 	}
+	b.res.EventTypes = cfg.Events
 	if cfg.Throttle > 0 {
 		b.res.Throttle = cfg.Throttle.String()
 	}
@@ -199,7 +200,7 @@ func (b *benchRun) makeClients() error {
 			symTotal += n
 		}
 		c := &client{r: b.r, sh: b.shards[i%nshards], n: i, slow: slow,
-			query: streamQuery(syms, cfg.Throttle), buf: make([]byte, cfg.ReadBuf),
+			query: streamQuery(syms, cfg.Throttle, cfg.Events), buf: make([]byte, cfg.ReadBuf),
 			last: make([]uint64, len(b.universe)), retry: -1}
 		if cfg.Addrs > 1 {
 			c.local = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%cfg.Addrs))}
@@ -396,6 +397,7 @@ func (b *benchRun) aggregate() {
 		slowSt.add(&sh.slowSt)
 		res.Delivered += sh.winTicks
 		res.Events += sh.winEvents
+		res.OtherEvents += sh.winOther
 		res.BadEvents += sh.bad
 		res.Resets += sh.resets
 		res.Snapshots += sh.snapshots

@@ -179,8 +179,8 @@ func TestReadBars(t *testing.T) {
 	}
 }
 
-// ReadRange reads the ticks of a range that holds other event types
-// too, skipping those, without taking their sequences for a hole.
+// ReadRange reads a range that holds other event types too, passing
+// those undecoded (Subject, Data), every sequence once.
 func TestReadRangeSkipsEvents(t *testing.T) {
 	ctx := context.Background()
 	srv, c := startConn(t, t.TempDir())
@@ -197,14 +197,22 @@ func TestReadRangeSkipsEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var got []uint64
+	var got, seqs []uint64
 	err := c.ReadRange(ctx, 2, 10, func(m Msg, bad error) error {
 		if bad != nil {
 			t.Errorf("bad: %v", bad)
 		}
-		got = append(got, m.Tick.Seq)
+		seqs = append(seqs, m.Seq)
+		if m.IsTick() {
+			got = append(got, m.Tick.Seq)
+		} else if m.Subject != QuoteSubject("AAA") || len(m.Data) == 0 {
+			t.Errorf("event %d: %q %q", m.Seq, m.Subject, m.Data)
+		}
 		return nil
 	})
+	if !slices.Equal(seqs, []uint64{2, 3, 4, 5, 6, 7, 8, 9, 10}) {
+		t.Errorf("sequences %v", seqs)
+	}
 	if err != nil || !slices.Equal(got, []uint64{2, 3, 4, 5}) {
 		t.Fatalf("ReadRange: %v %v", got, err)
 	}

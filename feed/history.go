@@ -13,9 +13,9 @@ import (
 )
 
 // ReadRange calls fn for every tick stored from sequence from to
-// until, both included, in stream order, each sequence exactly once
-// (messages of other subjects, such as quotes, are skipped):
-// with the tick, or with a non-nil bad (wrapping market.ErrInvalidTick)
+// until, both included, in stream order, each sequence exactly once:
+// with the tick (a message of another event type, such as a quote, with
+// Msg.Subject and Msg.Data set and a nil bad), or with a non-nil bad (wrapping market.ErrInvalidTick)
 // for a message that is not a valid tick. It reads with one short-lived
 // consumer, deleted when it returns (so readers never pile up against
 // the server's consumer limit).
@@ -37,7 +37,7 @@ func (c *Conn) ReadRange(ctx context.Context, from, until uint64, fn func(m Msg,
 		OptStartSeq:   from,
 		AckPolicy:     jetstream.AckNonePolicy,
 		// Every subject, so the range stays contiguous when the stream
-		// holds other event types (skipped below) between the ticks.
+		// holds other event types between the ticks.
 		FilterSubject:     ">",
 		InactiveThreshold: 10 * time.Second, // if the delete below is lost
 		MemoryStorage:     true,
@@ -77,14 +77,11 @@ func (c *Conn) ReadRange(ctx context.Context, from, until uint64, fn func(m Msg,
 			if seq > until {
 				break
 			}
-			if !strings.HasPrefix(m.Subject(), SubjectPrefix) {
-				next = seq + 1 // a quote, bar, status or clock: not a tick
-				continue
-			}
 			msg := Msg{Seq: seq}
 			var bad error
-			msg.Tick, bad = market.DecodeTick(m.Data())
-			if bad != nil {
+			if !strings.HasPrefix(m.Subject(), SubjectPrefix) {
+				msg.Subject, msg.Data = m.Subject(), m.Data() // a quote, bar, status or clock
+			} else if msg.Tick, bad = market.DecodeTick(m.Data()); bad != nil {
 				bad = fmt.Errorf("feed: %s seq %d: %w", m.Subject(), seq, bad)
 			}
 			if err := fn(msg, bad); err != nil {

@@ -45,11 +45,20 @@ const (
 	tailCheckTimeout = 1500 * time.Millisecond
 )
 
-// Msg is one tick read from the stream, with its position.
+// Msg is one tick read from the stream, with its position. Tail and
+// ReadRange also pass the stream's other messages (quotes, bars, status,
+// the clock) as a Msg with Subject and Data set and a zero Tick; a tick
+// has an empty Subject.
 type Msg struct {
 	Seq  uint64 // stream sequence; 0 for a tick LastTicks knows only from the companion stream
 	Tick market.Tick
+	// Subject and Data: a message of another event type, undecoded.
+	Subject string
+	Data    []byte
 }
+
+// IsTick reports whether m is a tick (not another event type).
+func (m *Msg) IsTick() bool { return m.Subject == "" }
 
 // Publish stores t in the stream on ticks.<SYMBOL> and waits for the
 // stream's acknowledgement, retrying with the same Nats-Msg-Id until ctx
@@ -182,16 +191,17 @@ func readUntil(ctx context.Context, cons jetstream.Consumer, fn func(jetstream.M
 	}
 }
 
-// Tail calls fn, from one goroutine, for every tick stored after
+// Tail calls fn, from one goroutine, for every message stored after
 // sequence after, in stream order, until ctx ends or it stalls (it
 // returns nil; call it again from the last sequence received) or the
 // stream is deleted or recreated (it returns ErrEpochChanged). epoch is
 // the epoch the caller expects; a tick of any other epoch never reaches
-// fn. Malformed messages are passed to bad and skipped.
+// fn. Malformed ticks are passed to bad and skipped. Messages of the
+// other event types reach fn undecoded (Msg.Subject, Msg.Data).
 func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg), bad func(error)) error {
-	// Every subject, though only ticks reach fn: the stall check below
-	// compares the newest sequence received with the stream's, which
-	// quotes, bars and the clock move on between ticks.
+	// Every subject: the gateway serves every event type, and the stall
+	// check below compares the newest sequence received with the
+	// stream's.
 	cons, err := c.js.OrderedConsumer(ctx, c.stream, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   after + 1,
@@ -236,14 +246,18 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 		if stopped || ctx.Err() != nil {
 			return
 		}
+		var msg Msg
+		var md *jetstream.MsgMetadata
+		var err error
 		if !strings.HasPrefix(m.Subject(), SubjectPrefix) {
-			if md, err := m.Metadata(); err == nil {
-				delivered.Store(md.Sequence.Stream)
-				arrived.Store(time.Now().UnixNano())
+			md, err = m.Metadata() // another event type: passed undecoded
+			msg = Msg{Subject: m.Subject(), Data: m.Data()}
+			if md != nil {
+				msg.Seq = md.Sequence.Stream
 			}
-			return // another event type: not a tick
+		} else {
+			msg, md, err = toMsg(m)
 		}
-		msg, md, err := toMsg(m)
 		if md == nil {
 			bad(err)
 			return

@@ -182,10 +182,13 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 		b := blockOf(from + 1)
 		bFrom, bUntil := blockRange(b)
 		end := min(bUntil, to)
-		if merge {
+		// Summaries hold ticks only: a client of other event types reads
+		// every block raw.
+		summaries := merge && c.kinds&kMemoryOnly == 0
+		if summaries {
 			prefetch(b)
 		}
-		if merge && from+1 == bFrom && end == bUntil {
+		if summaries && from+1 == bFrom && end == bUntil {
 			s, err := hi.summary(ctx, b)
 			if err != nil {
 				return err
@@ -195,7 +198,7 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 					c.foldAcc(sa.sym, &sa.acc)
 				}
 			}
-		} else if merge && end == bUntil && hi.foldTail(ctx, c, b, from) {
+		} else if summaries && end == bUntil && hi.foldTail(ctx, c, b, from) {
 			// Started inside a complete block: its summary's tail folded
 			// the rest of it.
 		} else {
@@ -208,14 +211,38 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 				if m.sym < 0 || !c.wants(m.sym) {
 					continue
 				}
-				if merge {
-					c.fold(m.sym, m.seq, &m.tick)
+				if m.e != nil { // another event type
+					if m.e.mask&c.kinds == 0 {
+						continue
+					}
+					if merge {
+						c.foldEntry(m.e)
+						continue
+					}
+					c.buf = append(c.buf, m.e.frame...)
+					c.nEvents++
+				} else if merge {
+					if c.kinds&kTick != 0 {
+						c.fold(m.sym, m.seq, &m.tick)
+					}
+					if c.kinds&kTrade != 0 {
+						c.foldTrade(m.sym, m.seq, &m.tick)
+					}
 					continue
 				}
-				js = m.tick.AppendJSON(js[:0])
-				c.buf = appendTickEvent(c.buf, c.h.epoch, m.seq, js)
+				if m.e != nil {
+					// written above
+				} else if c.kinds&kTick != 0 {
+					js = m.tick.AppendJSON(js[:0])
+					c.buf = appendTickEvent(c.buf, c.h.epoch, m.seq, js)
+					c.nEvents++
+				}
+				if m.e == nil && c.kinds&kTrade != 0 {
+					js = appendTradeJSON(js[:0], &m.tick)
+					c.buf = appendNamedEvent(c.buf, "trade", c.h.epoch, m.seq, js)
+					c.nEvents++
+				}
 				c.lastSeq = m.seq
-				c.nEvents++
 				if len(c.buf) >= flushSize {
 					if err := c.flush(); err != nil {
 						return err
@@ -236,7 +263,14 @@ func (c *client) dropAcc() {
 	for _, i := range c.active {
 		c.acc[i] = mergeAcc{}
 	}
-	c.active = c.active[:0]
+	for _, i := range c.tactive {
+		c.tacc[i] = mergeAcc{}
+	}
+	for _, i := range c.qactive {
+		c.qacc[i] = quoteAcc{}
+	}
+	clear(c.keep)
+	c.active, c.tactive, c.qactive, c.keep = c.active[:0], c.tactive[:0], c.qactive[:0], c.keep[:0]
 }
 
 // startFailed ends a stream whose start failed with err: never a bare

@@ -33,6 +33,8 @@ type client struct {
 	pend    []uint64
 
 	throttle time.Duration // 0: every tick
+	kinds    uint8         // the event types it wants (k* bits, events.go)
+	from     time.Time     // ?from=: start at this wall time (zero: no)
 
 	signaled atomic.Bool   // a wake-up is pending
 	events   atomic.Uint32 // ev* bits waiting to be handled
@@ -49,11 +51,25 @@ type client struct {
 
 	key string     // symbol set as a window cache key (throttled clients)
 	acc []mergeAcc // by symbol index, for merging; grown on demand
+	// Merging of the other types (events.go): trades and quotes by
+	// symbol index, and the bars, status and clock events kept whole.
+	tacc             []mergeAcc
+	qacc             []quoteAcc
+	tactive, qactive []int
+	keep             []*entry
+	items            []mitem // scratch for encodeMerged
 
 	// Counts added to the shared Prometheus counters every 64 writes and
 	// at the end (shared atomics on every write cost ~5% of CPU).
 	nEvents, nBytes, nWrites, wakes int
 	active                          []int // symbol indexes with acc[i].n > 0
+
+	// On the event loop (loop.go): lp, set before the hand-over, is the
+	// worker's; lpa is the same pointer for wake and notify, which run
+	// anywhere. Both nil on the goroutine path.
+	lp  *loopState
+	lpa atomic.Pointer[loopState]
+	pc  *pconn // the poller's connection, when the loop may serve it
 }
 
 // flushSize is how much output a client gathers before writing it.
@@ -88,6 +104,12 @@ func (c *client) wake() {
 	if c.signaled.Load() {
 		return
 	}
+	if lp := c.lpa.Load(); lp != nil {
+		if !lp.blocked.Load() && c.signaled.CompareAndSwap(false, true) {
+			lp.w.push(c)
+		}
+		return
+	}
 	if c.signaled.CompareAndSwap(false, true) {
 		select {
 		case c.wakeCh <- struct{}{}:
@@ -113,6 +135,12 @@ const (
 // notify records events and makes sure the client wakes up to see them.
 func (c *client) notify(ev uint32) {
 	c.events.Or(ev)
+	if lp := c.lpa.Load(); lp != nil {
+		if !c.signaled.Swap(true) {
+			lp.w.push(c)
+		}
+		return
+	}
 	c.signaled.Store(true)
 	select {
 	case c.wakeCh <- struct{}{}:
@@ -195,6 +223,12 @@ func (c *client) run(ctx context.Context) error {
 			}
 		}
 		if c.throttle == 0 {
+			if d := c.g.opts.FlushInterval; d > 0 {
+				// Lossless coalescing: at most one write per d.
+				if wait := d - time.Since(c.lastWrite); wait > 0 {
+					time.Sleep(wait)
+				}
+			}
 			err = c.pump()
 		}
 		if err != nil {
@@ -206,6 +240,9 @@ func (c *client) run(ctx context.Context) error {
 // flush writes the pending output and flushes it to the network, under
 // the write timeout.
 func (c *client) flush() error {
+	if c.lp != nil {
+		return c.flushNB()
+	}
 	if len(c.buf) == 0 {
 		return nil
 	}

@@ -8,7 +8,7 @@
 //
 // One Gateway holds one live JetStream consumer, never one per browser:
 //
-//	JetStream stream --Source.Tail--> hub ring --> client goroutines --> sink --> browser
+//	JetStream stream --Source.Tail--> hub ring --> fan-out workers (or client goroutines) --> socket --> browser
 //
 // Run reads the stream with Source.Tail. Its callback, hub.append, parses
 // each tick once, encodes its SSE frame once ("event: tick", "id:",
@@ -20,8 +20,26 @@
 // channel, so a slow client never slows the hub or other clients. The
 // wake lists are copy-on-write and read without a lock.
 //
-// Each client has one goroutine that does all of its work: it reads the
-// ring from its own cursor, merges when needed, and writes. A client of
+// An HTTP/1.1 stream on TCP that is not compressed is served by the event
+// loop (loop.go, poll_linux.go; Options.NoEventLoop, --event-loop=false,
+// turns it off): it holds no goroutine. A few fan-out workers (one per
+// core, shared by the process) run a woken client's step, which writes
+// the shared frames with non-blocking writes. When the socket is full the
+// unsent rest stays in the client's buffer, the poller (one epoll
+// goroutine per process) waits for EPOLLOUT, and ticks stop waking the
+// client until the socket drains; what it missed meanwhile is then
+// merged per symbol as below, and if nothing drains for WriteTimeout it
+// is shed. The poller also notices a client's close (EPOLLRDHUP, EOF) and
+// reads and discards what a client sends (at most 64 KiB per wake-up, so
+// a client sending without end gets no more than its share). Compressed,
+// HTTP/2 and TLS streams, and systems without epoll, keep the goroutine
+// path. Options.FlushInterval (--flush-interval) coalesces a client's
+// writes, on both paths: at most one per interval, never holding a tick
+// longer, every tick sent.
+//
+// On the goroutine path each client has one goroutine that does all of
+// its work: it reads the ring from its own cursor, merges when needed,
+// and writes. The worker's step does the same work without waiting. A client of
 // some symbols reads only their entries: each entry links to its
 // symbol's previous one (entry.prev) and the hub keeps each symbol's
 // newest position (hub.symLast), so the client walks its symbols' chains
@@ -37,6 +55,26 @@
 // new client, an "event: snapshot" with the newest tick of each wanted
 // symbol (the hub keeps it per symbol, seeded from Source.LastTicks when
 // an epoch starts); then ticks. A comment line ":" is a heartbeat.
+//
+// # Event types
+//
+// The stream holds ticks, quotes, bars, status and the market clock
+// (docs/events-design.md), and the hub's ring holds every message: each
+// entry carries its kind and the event types it is sent as (events.go;
+// a tick message is both a tick and a trade, the trade frame encoded on
+// first use). A client asks for types with ?events= (default tick only)
+// and skips the entries of other types, so hub positions, stream
+// sequences and ids stay those of the one stream and never decrease.
+// The per-symbol chains link a symbol's entries of every type; the
+// clock has a pseudo-symbol of its own, followed by clients of status.
+// Merging (merge.go): ticks and trades as below, quotes to the newest
+// with merged, bars, status and clock never merged: each goes whole in
+// its place in stream order. History blocks (history.go) keep the
+// other types' messages raw; summaries hold ticks only, so a catch-up
+// of a client of other types reads its blocks raw. ?from= starts at the
+// first ring entry at or after a wall time. GET /v1/bars reads
+// feed.Conn.ReadBars (BarReader), GET /v1/market the newest clock and
+// statuses the hub keeps (seeded from <stream>_LAST at an epoch start).
 //
 // # Event ids
 //
@@ -200,9 +238,19 @@
 //     changes or the tail stalls; Run calls Tail again for the same hub
 //     unless the epoch changed. hub.append ignores a tick at or below the
 //     hub's last sequence, and any tick once the hub is closed.
-//   - Each admitted stream has one client goroutine: on HTTP/1.1 the
-//     handler starts it and returns once the connection is hijacked; else
-//     it is the handler's own. It ends when the client goes away, its
+//   - The event loop's workers (GOMAXPROCS of them) and the poller's
+//     goroutine start on first use and live as long as the process, as
+//     the runtime's netpoller does; they hold no stream once it ends. A
+//     stream on the loop is handed to a worker after its start (snapshot
+//     or catch-up, on the goroutine that serves the hijacked connection,
+//     which then ends); the worker runs what that goroutine would have
+//     deferred when the stream ends, in the same order, and recovers a
+//     panic in a step, ending that stream only. Its timers (write
+//     timeout, flush interval, throttle clock, leave) are runtime timers
+//     that only notify it, stopped at its end.
+//   - Each admitted stream off the loop has one client goroutine: on
+//     HTTP/1.1 the handler starts it and returns once the connection is
+//     hijacked; else it is the handler's own. It ends when the client goes away, its
 //     write fails or times out, it is lapped, its hub's epoch ends, or it
 //     leaves on Shutdown; then it releases, in reverse order, what
 //     admission took (the connection's end, the stream context, the
@@ -215,7 +263,11 @@
 //     All are stopped when its loop returns. Without hijacking, a
 //     context.AfterFunc on the request's context ends the stream context;
 //     it is stopped with the rest of what admission took.
-//   - A hijacked connection has a reader goroutine (sink.go) that
+//   - A hijacked TCP connection is watched by the poller (poll_linux.go),
+//     which reports the client gone; at the end it is half-closed and
+//     closed when the client closes too, or after 5s (a runtime timer),
+//     leaving the epoll set first so a reused descriptor is never
+//     touched. Without epoll it has a reader goroutine (sink.go) that
 //     discards what the client sends and, when a read fails, reports the
 //     client gone (it cancels the stream context). When the stream ends
 //     the connection is half-closed, so the last events arrive before the
@@ -272,5 +324,6 @@
 // windows), hub.go, sse.go (ids and event encoding), sink.go, access.go
 // (CORS and the access token), jwt.go (scoped tokens), query.go,
 // errors.go, metrics.go, listener.go, tlsconn.go (StickyWriteTimeout),
-// compress.go (gzip and zstd streams).
+// compress.go (gzip and zstd streams), events.go (event types, their
+// merging and snapshots), bars.go (GET /v1/bars, GET /v1/market).
 package gateway

@@ -84,6 +84,8 @@ func (g *Gateway) Handler() http.Handler {
 		r.Get("/v1/stream", g.handleStream)
 		r.Get("/v1/symbols", g.handleSymbols)
 		r.Get("/v1/snapshot", g.handleSnapshot)
+		r.Get("/v1/bars", g.handleBars)
+		r.Get("/v1/market", g.handleMarket)
 		if g.opts.Routes != nil {
 			g.opts.Routes(r)
 		}

@@ -32,11 +32,14 @@ type RangeReader interface {
 }
 
 // rawMsg is one stream message of a raw block; sym < 0 for one that was
-// not a valid tick.
+// neither a valid tick nor an event the gateway knows. e is set for a
+// message of another event type (a quote, bar, status, the clock): its
+// hub-style entry, frame encoded; summaries leave those out.
 type rawMsg struct {
 	seq  uint64
 	sym  int
 	tick market.Tick
+	e    *entry
 }
 
 // rawBlock is a contiguous run of messages of one block, from to until.
@@ -337,12 +340,19 @@ func (hi *history) read(ctx context.Context, b, from, until uint64, f *flight) (
 			return fmt.Errorf("gateway: history block %d: sequence %d, want %d: %w", b, m.Seq, from+uint64(len(r.msgs)), feed.ErrTooOld)
 		}
 		sym := -1
-		if bad == nil {
-			sym = symOf(m.Tick.Symbol)
-		} else {
+		var e *entry
+		switch {
+		case bad != nil:
 			hi.g.m.badMsgs.Inc()
+		case m.IsTick():
+			sym = symOf(m.Tick.Symbol)
+		default:
+			if ev, s, ok := eventEntry(hi.h.epoch, &m); ok {
+				e, sym = ev, symOf(s)
+				e.sym = sym
+			}
 		}
-		r.msgs = append(r.msgs, rawMsg{seq: m.Seq, sym: sym, tick: m.Tick})
+		r.msgs = append(r.msgs, rawMsg{seq: m.Seq, sym: sym, tick: m.Tick, e: e})
 		return nil
 	}
 	if rr, ok := hi.g.src.(RangeReader); ok {
@@ -393,10 +403,11 @@ func summarize(r *rawBlock) *blockSum {
 	at := map[int]int{}
 	for i := range r.msgs {
 		m := &r.msgs[i]
-		if s.tail != nil && !s.tail.add(m.sym, &m.tick) {
+		tick := m.sym >= 0 && m.e == nil
+		if s.tail != nil && !s.tail.add(map[bool]int{true: m.sym, false: -1}[tick], &m.tick) {
 			s.tail = nil
 		}
-		if m.sym < 0 {
+		if !tick {
 			continue
 		}
 		k, ok := at[m.sym]
@@ -427,8 +438,20 @@ func (a *mergeAcc) combine(b *mergeAcc) {
 }
 
 // foldAcc adds b, a run of symbol sym's ticks, to the client's
-// accumulator.
+// accumulators of the types it wants (tick, trade).
 func (c *client) foldAcc(sym int, b *mergeAcc) {
+	if c.kinds&kTrade != 0 {
+		if sym >= len(c.tacc) {
+			c.tacc = append(c.tacc, make([]mergeAcc, sym+1-len(c.tacc))...)
+		}
+		if c.tacc[sym].n == 0 {
+			c.tactive = append(c.tactive, sym)
+		}
+		c.tacc[sym].combine(b)
+	}
+	if c.kinds&kTick == 0 {
+		return
+	}
 	if sym >= len(c.acc) {
 		c.acc = append(c.acc, make([]mergeAcc, sym+1-len(c.acc))...)
 	}

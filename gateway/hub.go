@@ -1,3 +1,8 @@
+// hub.go is over 400 lines: the ring, its per-symbol chains, the wake
+// lists and the newest entry of each kind are one structure under one
+// lock, and splitting them would scatter the ordering rules between
+// append and the readers.
+
 package gateway
 
 import (
@@ -22,8 +27,16 @@ type entry struct {
 	seq   uint64 // stream sequence
 	sym   int    // symbol index
 	prev  uint64 // position of the symbol's previous entry in this hub; 0 if none
+	kind  uint8  // entTick, entQuote, ... (events.go)
+	mask  uint8  // the event types (k* bits) it is sent as
+	wall  int64  // its wall time (a bar's: its end), Unix ns, for ?from=
+	ticks uint64 // tick entries in this hub up to and including this one
 	tick  market.Tick
-	frame []byte // "event: tick\nid: ...\ndata: ...\n\n"
+	frame []byte // "event: tick\nid: ...\ndata: ...\n\n" (or quote, bar, ...)
+	js    []byte // the data of frame, for snapshots (not for ticks)
+	q     *market.Quote
+	clk   *market.Clock
+	trade atomic.Pointer[[]byte] // a tick's trade frame, made on first use
 }
 
 // subscribers is an immutable view of who wants wake-ups; replaced whole
@@ -44,11 +57,16 @@ type hub struct {
 
 	mu       sync.Mutex // guards the fields below and ordering of appends vs. registration
 	epoch    string
-	startSeq uint64         // the ring holds every stream message after startSeq that is still in it
-	lastSeq  uint64         // stream sequence of the newest tick (startSeq if none)
-	latest   []*entry       // newest tick by symbol index
-	symIndex map[string]int // symbol -> index
-	symNames []string       // index -> symbol
+	startSeq uint64   // the ring holds every stream message after startSeq that is still in it
+	lastSeq  uint64   // stream sequence of the newest message (startSeq if none)
+	nTicks   uint64   // tick entries appended
+	latest   []*entry // newest tick by symbol index
+	// The newest quote, 1s and 1m bar and status by symbol index, and
+	// the newest clock: for snapshots and GET /v1/market.
+	latestQ, latestBar1s, latestBar1m, latestSt []*entry
+	latestClock                                 *entry
+	symIndex                                    map[string]int // symbol -> index
+	symNames                                    []string       // index -> symbol
 	// symLast holds, by symbol index, the position of the symbol's newest
 	// entry (0 if none). With entry.prev it chains each symbol's entries,
 	// newest first, so a client of a few symbols reads only theirs. The
@@ -90,6 +108,8 @@ func (h *hub) symbolLocked(sym string) int {
 	h.symIndex[sym] = i
 	h.symNames = append(h.symNames, sym)
 	h.latest = append(h.latest, nil)
+	h.latestQ, h.latestSt = append(h.latestQ, nil), append(h.latestSt, nil)
+	h.latestBar1s, h.latestBar1m = append(h.latestBar1s, nil), append(h.latestBar1m, nil)
 	h.symLast = append(h.symLast, new(atomic.Uint64))
 	return i
 }
@@ -123,25 +143,37 @@ func (h *hub) append(m feed.Msg) bool {
 	return ok
 }
 
-// appendSym is append, also returning the tick's symbol index.
+// appendSym is append, also returning the symbol index of the message
+// (the tick's, the quote's, ...).
 func (h *hub) appendSym(m feed.Msg) (int, bool) {
-	buf := make([]byte, 0, 256)
-	js := m.Tick.AppendJSON(buf[:0])
+	var e *entry
+	sym := m.Tick.Symbol
+	if m.IsTick() {
+		e = &entry{seq: m.Seq, kind: entTick, mask: kTickTrade, wall: m.Tick.Time.UnixNano(), tick: m.Tick}
+		js := m.Tick.AppendJSON(make([]byte, 0, 256))
+		e.frame = appendTickEvent(make([]byte, 0, len(js)+48), h.epoch, m.Seq, js)
+	} else {
+		var ok bool
+		if e, sym, ok = eventEntry(h.epoch, &m); !ok {
+			return -1, false
+		}
+	}
 	h.mu.Lock()
 	if h.closed || m.Seq <= h.lastSeq {
 		h.mu.Unlock()
 		return -1, false
 	}
-	i := h.symbolLocked(m.Tick.Symbol)
+	i := h.symbolLocked(sym)
 	last := h.symLast[i]
-	e := &entry{seq: m.Seq, sym: i, prev: last.Load(), tick: m.Tick}
-	e.frame = appendTickEvent(make([]byte, 0, len(js)+48), h.epoch, m.Seq, js)
+	e.sym, e.prev = i, last.Load()
+	if e.kind == entTick {
+		h.nTicks++
+	}
+	e.ticks = h.nTicks
 	pos := h.head.Load() + 1
 	e.pos, e.at = pos, int64(time.Since(monoBase))
 	h.ring[pos&h.mask].Store(e)
-	if cur := h.latest[i]; cur == nil || cur.seq < m.Seq {
-		h.latest[i] = e
-	}
+	h.noteLatestLocked(e)
 	h.lastSeq = m.Seq
 	// The symbol's chain before head: a reader that sees head also sees
 	// every entry up to it in the chains.
@@ -159,6 +191,32 @@ func (h *hub) appendSym(m feed.Msg) (int, bool) {
 		}
 	}
 	return i, true
+}
+
+// noteLatestLocked records e as its symbol's newest of its kind.
+func (h *hub) noteLatestLocked(e *entry) {
+	var l []*entry
+	switch e.kind {
+	case entTick:
+		l = h.latest
+	case entQuote:
+		l = h.latestQ
+	case entStatus:
+		l = h.latestSt
+	case entBar:
+		l = h.latestBar1s
+		if e.mask == kBar1m {
+			l = h.latestBar1m
+		}
+	case entClock:
+		if h.latestClock == nil || h.latestClock.seq < e.seq {
+			h.latestClock = e
+		}
+		return
+	}
+	if cur := l[e.sym]; cur == nil || cur.seq < e.seq {
+		l[e.sym] = e
+	}
 }
 
 // at returns the entry at pos, or nil if it was overwritten (the reader
@@ -324,7 +382,7 @@ func (h *hub) positionBefore(t time.Time, from uint64) (uint64, error) {
 // newFilter builds a client value carrying only a symbol filter: the
 // symbol indexes idx (from resolve), or every symbol when idx is empty.
 func (h *hub) newFilter(idx []int) *client {
-	c := &client{h: h, all: len(idx) == 0, symIdx: idx}
+	c := &client{h: h, all: len(idx) == 0, symIdx: idx, kinds: kTick}
 	h.mu.Lock()
 	c.want = make([]bool, len(h.symNames))
 	for _, i := range idx {

@@ -70,6 +70,7 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 		h.seed(m)
 		need = max(need, m.Seq)
 	}
+	g.seedEvents(ctx, h)
 	if old := g.hub.Swap(h); old != nil {
 		old.close()
 	}
@@ -111,6 +112,9 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 			}
 			sym, appended := h.appendSym(m) // false once h is closed: a stale callback
 			if appended {
+				if !m.IsTick() {
+					sym = -1 // a quote, bar, ...: summaries hold ticks
+				}
 				if b, sum := live.observe(m.Seq, sym, &m.Tick); sum != nil {
 					if cur := g.history(h); cur != hist {
 						hist = cur // the index was dropped (tests do that)

@@ -1,10 +1,6 @@
 package gateway
 
-import (
-	"sort"
-
-	"github.com/tickcast/tickcast/market"
-)
+import "github.com/tickcast/tickcast/market"
 
 // mergeAcc accumulates one symbol's pending ticks, added in any order
 // (the per-symbol chains are walked newest first).
@@ -68,7 +64,9 @@ func (c *client) collect(head uint64) error {
 		if e == nil {
 			return errLapped
 		}
-		c.fold(e.sym, e.seq, &e.tick)
+		if e.mask&c.kinds != 0 && c.wants(e.sym) {
+			c.foldEntry(e)
+		}
 	}
 	c.advance(head)
 	return nil
@@ -101,7 +99,7 @@ func (c *client) fold(sym int, seq uint64, t *market.Tick) {
 // last carries the position read up to), so any id the client holds is a
 // cursor from which a resume loses nothing.
 func (c *client) emitMerged() error {
-	if len(c.active) == 0 {
+	if !c.pendingMerge() {
 		return nil
 	}
 	c.grab()
@@ -110,27 +108,60 @@ func (c *client) emitMerged() error {
 }
 
 // encodeMerged appends the merged events (see emitMerged) to c.buf and
-// clears the accumulators; it returns how many events and ticks.
+// clears the accumulators; it returns how many events and merged
+// messages. Bars, status and clock events are never merged: each is
+// sent as it is, in its place.
 func (c *client) encodeMerged() (events, merged int) {
-	sort.Slice(c.active, func(i, j int) bool { return c.acc[c.active[i]].firstSeq < c.acc[c.active[j]].firstSeq })
+	items := c.mergeItems()
 	var js []byte
-	for k, sym := range c.active {
-		a := &c.acc[sym]
+	for k := range items {
+		it := &items[k]
 		id := c.lastSeq
-		if k+1 < len(c.active) {
-			id = c.acc[c.active[k+1]].firstSeq - 1
+		if k+1 < len(items) {
+			id = items[k+1].first - 1
 		}
-		t := a.tick()
-		if a.n >= 2 {
-			merged += int(a.n)
+		switch it.kind {
+		case entTick, entTick + itemTrade:
+			acc := c.acc
+			if it.kind != entTick {
+				acc = c.tacc
+			}
+			a := &acc[it.sym]
+			t := a.tick()
+			if a.n >= 2 {
+				merged += int(a.n)
+			}
+			if it.kind == entTick {
+				js = t.AppendJSON(js[:0])
+				c.buf = appendTickEvent(c.buf, c.h.epoch, id, js)
+			} else {
+				js = appendTradeJSON(js[:0], &t)
+				c.buf = appendNamedEvent(c.buf, "trade", c.h.epoch, id, js)
+			}
+			*a = mergeAcc{}
+		case entQuote:
+			a := &c.qacc[it.sym]
+			q := *a.last
+			if a.n >= 2 {
+				q.Merged = a.n
+				merged += int(a.n)
+			}
+			js = q.AppendJSON(js[:0])
+			c.buf = appendNamedEvent(c.buf, "quote", c.h.epoch, id, js)
+			*a = quoteAcc{}
+		default:
+			c.buf = appendNamedEvent(c.buf, eventName[it.kind], c.h.epoch, id, it.e.js)
 		}
-		js = t.AppendJSON(js[:0])
-		c.buf = appendTickEvent(c.buf, c.h.epoch, id, js)
-		*a = mergeAcc{}
 	}
-	events = len(c.active)
+	events = len(items)
 	c.nEvents += events
 	c.g.m.mergedTicks.Add(float64(merged))
-	c.active = c.active[:0]
+	c.active, c.tactive, c.qactive = c.active[:0], c.tactive[:0], c.qactive[:0]
+	clear(c.keep)
+	c.keep = c.keep[:0]
+	clear(c.items)
+	c.items = c.items[:0]
 	return events, merged
 }
+
+var eventName = [...]string{entTick: "tick", entQuote: "quote", entBar: "bar", entStatus: "status", entClock: "clock"}

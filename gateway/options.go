@@ -89,6 +89,15 @@ type Options struct {
 	// CompressZstd or CompressAuto. Default DefaultCompress; an unknown
 	// value is CompressOff.
 	Compress Compress
+	// FlushInterval, if set, coalesces a client's writes: its pending
+	// events are written together at most once per FlushInterval, never
+	// held longer, every tick still sent (throttled streams have their
+	// own clock and ignore it). Default 0: each wake-up writes at once.
+	FlushInterval time.Duration
+	// NoEventLoop serves every stream from goroutines of its own, as
+	// before the event loop (loop.go). Default false: HTTP/1.1 streams
+	// on TCP that are not compressed are served by the event loop.
+	NoEventLoop bool
 }
 
 func (o *Options) setDefaults() {

@@ -17,32 +17,30 @@ func (c *client) pump() error {
 	if c.wakes++; c.wakes%8 == 1 {
 		c.g.m.backlog.Observe(float64(head - c.cursor)) // sampled: 1 wake-up in 8
 	}
-	if head-c.cursor > uint64(c.g.opts.MergeAfter) {
+	if c.backlog(head) > uint64(c.g.opts.MergeAfter) {
 		if err := c.collect(head); err != nil {
 			return err
 		}
 		return c.emitMerged()
 	}
-	events := 0
 	for pos := c.cursor + 1; pos <= head; pos++ {
 		e := c.h.at(pos)
 		if e == nil {
 			return errLapped
 		}
-		c.buf = append(c.buf, e.frame...)
+		if e.mask&c.kinds == 0 {
+			continue // an event type c did not ask for
+		}
+		c.appendEntry(e)
 		c.lastSeq = e.seq
-		events++
 		if len(c.buf) >= flushSize {
 			c.cursor = pos
-			c.nEvents += events
-			events = 0
 			if err := c.flush(); err != nil {
 				return err
 			}
 		}
 	}
 	c.cursor = head
-	c.nEvents += events
 	return c.flush()
 }
 
@@ -67,19 +65,15 @@ func (c *client) pumpSymbols(head uint64) error {
 		return c.emitMerged()
 	}
 	c.grab()
-	events := 0
 	for _, pos := range c.pend {
 		e := c.h.at(pos)
 		if e == nil {
 			return errLapped
 		}
-		c.buf = append(c.buf, e.frame...)
+		c.appendEntry(e)
 		c.lastSeq = e.seq
-		events++
 		if len(c.buf) >= flushSize {
 			c.cursor = pos // every entry of c's symbols up to pos is sent
-			c.nEvents += events
-			events = 0
 			if err := c.flush(); err != nil {
 				return err
 			}
@@ -87,7 +81,6 @@ func (c *client) pumpSymbols(head uint64) error {
 	}
 	c.pend = c.pend[:0]
 	c.cursor = head
-	c.nEvents += events
 	return c.flush()
 }
 
@@ -107,9 +100,9 @@ func (c *client) pending(head uint64, limit int) (folded bool, err error) {
 				c.pend = c.pend[:0]
 				return folded, errLapped
 			}
-			if p <= head {
+			if p <= head && e.mask&c.kinds != 0 { // an event type c wants
 				if folded {
-					c.fold(e.sym, e.seq, &e.tick)
+					c.foldEntry(e)
 				} else if c.pend = append(c.pend, p); len(c.pend) > limit {
 					folded = true
 					for _, q := range c.pend {
@@ -118,7 +111,7 @@ func (c *client) pending(head uint64, limit int) (folded bool, err error) {
 							c.pend = c.pend[:0]
 							return folded, errLapped
 						}
-						c.fold(e.sym, e.seq, &e.tick)
+						c.foldEntry(e)
 					}
 					c.pend = c.pend[:0]
 				}
@@ -130,4 +123,26 @@ func (c *client) pending(head uint64, limit int) (folded bool, err error) {
 		slices.Sort(c.pend)
 	}
 	return folded, nil
+}
+
+// backlog is how many events a client of every symbol has pending up to
+// head, for MergeAfter: for a client of ticks and trades only, the tick
+// entries (the ring also holds quotes, bars, ..., which it skips); for
+// others, every entry.
+func (c *client) backlog(head uint64) uint64 {
+	n := head - c.cursor
+	if c.kinds&^kTickTrade != 0 {
+		return n
+	}
+	eh := c.h.at(head)
+	if eh == nil {
+		return n
+	}
+	if c.cursor == 0 {
+		return eh.ticks
+	}
+	if ec := c.h.at(c.cursor); ec != nil {
+		return eh.ticks - ec.ticks
+	}
+	return n // lapped: the read finds out
 }

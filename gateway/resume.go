@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/tickcast/tickcast/market"
 )
@@ -31,6 +32,9 @@ var resetText = map[string]string{
 // c is not registered.
 func (g *Gateway) start(ctx context.Context, c *client, lastID string, hasID bool) error {
 	h := c.h
+	if !hasID && !c.from.IsZero() {
+		return g.startFrom(c)
+	}
 	if !hasID {
 		return g.snapshot(c)
 	}
@@ -85,12 +89,37 @@ func (g *Gateway) snapshot(c *client) error {
 	h := c.h
 	h.mu.Lock()
 	c.cursor, c.lastSeq = h.head.Load(), h.lastSeq
-	c.buf = appendSnapshot(c.buf, h.epoch, h.lastSeq, h.snapshotLocked(c))
+	c.buf = h.appendSnapshotLocked(c.buf, c)
 	ok := h.registerLocked(c)
 	h.mu.Unlock()
 	if !ok {
 		return errEpoch
 	}
+	if err := c.flush(); err != nil {
+		h.unregister(c)
+		return err
+	}
+	return nil
+}
+
+// startFrom registers c at the first message at or after c.from in the
+// ring: no snapshot, the stream's events from that moment on. A moment
+// the ring no longer covers gets a reset "expired" and a snapshot.
+func (g *Gateway) startFrom(c *client) error {
+	h := c.h
+	h.mu.Lock()
+	pos, seq, ok := h.positionAtLocked(c.from)
+	if !ok {
+		h.mu.Unlock()
+		return g.reset(c, resetExpired, c.from.UTC().Format(time.RFC3339Nano))
+	}
+	c.cursor, c.lastSeq = pos, seq
+	ok = h.registerLocked(c)
+	h.mu.Unlock()
+	if !ok {
+		return errEpoch
+	}
+	g.m.resumes.WithLabelValues("memory").Inc()
 	if err := c.flush(); err != nil {
 		h.unregister(c)
 		return err

@@ -118,14 +118,15 @@ func (s rawSink) SetWriteDeadline(t time.Time) error { return s.conn.SetWriteDea
 
 // openSink sends the 200 response head and returns the sink for the
 // body, and a func to call when the stream ends. On HTTP/1.1 it takes
-// the connection over (the response ends with the connection): a small
-// reader goroutine, as net/http has per connection anyway, calls gone
-// when the client closes, and the end is a half-close that lets the last
+// the connection over (the response ends with the connection): the
+// poller (poll_linux.go; without epoll, a small reader goroutine) calls
+// gone when the client closes, and writable when a full socket drains
+// after pc.armOut (pc is nil without the poller), and the end is a half-close that lets the last
 // events arrive before the socket closes (no RST). Only HTTP/1.1 is
 // hijacked: an HTTP/2 (or h2c) request shares its connection with other
 // streams, and its ResponseWriter cannot be taken over; it gets an
 // httpSink, as does an HTTP/1.1 ResponseWriter that refuses the hijack.
-func openSink(w http.ResponseWriter, r *http.Request, gone func()) (out sink, end func(), hijacked bool, err error) {
+func openSink(w http.ResponseWriter, r *http.Request, gone, writable func()) (out sink, end func(), pc *pconn, hijacked bool, err error) {
 	sseHeaders(w)
 	rc := http.NewResponseController(w)
 	if r.ProtoMajor == 1 {
@@ -138,7 +139,14 @@ func openSink(w http.ResponseWriter, r *http.Request, gone func()) (out sink, en
 			}
 			if _, err := conn.Write(head); err != nil {
 				conn.Close()
-				return nil, func() {}, false, err
+				return nil, func() {}, nil, false, err
+			}
+			if tc, ok := conn.(*net.TCPConn); ok && tc != nil {
+				if p, err := getPoller(); err == nil {
+					if pc, err := p.add(tc, gone, writable); err == nil {
+						return rawSink{conn}, pc.end, pc, true, nil
+					}
+				}
 			}
 			readDone := make(chan struct{})
 			go func() {
@@ -164,14 +172,14 @@ func openSink(w http.ResponseWriter, r *http.Request, gone func()) (out sink, en
 				}
 				conn.Close()
 			}
-			return rawSink{conn}, end, true, nil
+			return rawSink{conn}, end, nil, true, nil
 		}
 	}
 	w.WriteHeader(http.StatusOK)
 	if err := rc.Flush(); err != nil {
-		return nil, func() {}, false, err
+		return nil, func() {}, nil, false, err
 	}
-	return &httpSink{w: w, rc: rc}, func() {}, false, nil
+	return &httpSink{w: w, rc: rc}, func() {}, nil, false, nil
 }
 
 var noNewlines = strings.NewReplacer("\r", "", "\n", "")

@@ -207,17 +207,17 @@ func testSlowReader(t *testing.T, query string, syms []string) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	}(startReading)
-	end := time.Now().Add(2 * time.Second)
-	stallEnd := time.Now().Add(time.Second)
-	for time.Now().Before(end) {
+	// Stalled until 3,000 ticks (about 500 KB, far beyond the socket
+	// buffers) are out, however slowly this machine publishes; then 1s
+	// more of publishing while the client reads slowly.
+	var end time.Time
+	for published := 0; end.IsZero() || time.Now().Before(end); published += 100 {
 		e.publish(100)
-		if startReading != nil && time.Now().After(stallEnd) {
+		if startReading != nil && published >= 3000 {
 			close(startReading)
 			startReading = nil
+			end = time.Now().Add(time.Second)
 		}
-	}
-	if startReading != nil {
-		close(startReading)
 	}
 	e.mu.Lock()
 	final := map[string]market.Tick{}

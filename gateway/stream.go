@@ -32,6 +32,18 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, r, err)
 		return
 	}
+	kinds, err := parseEventTypes(r)
+	if err != nil {
+		g.m.rejected.WithLabelValues("bad_request").Inc()
+		g.writeError(w, r, err)
+		return
+	}
+	from, err := parseFrom(r)
+	if err != nil {
+		g.m.rejected.WithLabelValues("bad_request").Inc()
+		g.writeError(w, r, err)
+		return
+	}
 	lastID, hasID := r.Header.Get("Last-Event-ID"), true
 	if lastID == "" {
 		lastID = r.URL.Query().Get("lastEventId")
@@ -83,14 +95,24 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	holds = append(holds, g.clients.Done)
 
+	if kinds&kStatus != 0 && len(idx) > 0 {
+		idx = append(idx, h.clockIndex()) // the clock comes with status
+	}
 	c := h.newFilter(idx)
-	c.g, c.syms, c.throttle = g, syms, throttle
+	c.g, c.syms, c.throttle, c.kinds, c.from = g, syms, throttle, kinds, from
 	c.wakeCh = make(chan struct{}, 1)
-	// The stream's own context: ended when the client goes away.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	// The stream's own context: ended when the client goes away. Of the
+	// request's values it keeps only the access grant (endAtExpiry), so
+	// the request's contexts (net/http's, chi's route context) are freed
+	// once the connection is hijacked.
+	base := context.Background()
+	if gr, ok := r.Context().Value(grantKey{}).(*grant); ok {
+		base = context.WithValue(base, grantKey{}, gr)
+	}
+	ctx, cancel := context.WithCancel(base)
 	holds = append(holds, cancel)
 	enc := g.encoding(w, r) // compress.go
-	out, done, hijacked, err := openSink(w, r, func() { c.notify(evGone); cancel() })
+	out, done, pc, hijacked, err := openSink(w, r, func() { c.notify(evGone); cancel() }, func() { c.notify(evWritable) })
 	if err != nil {
 		release()
 		g.log.Debug("stream open failed", "err", err)
@@ -99,6 +121,10 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	out, done = g.compressSink(enc, out, done)
 	holds = append(holds, done)
 	c.out = out
+	if enc != "" || g.opts.NoEventLoop {
+		pc = nil // compressed streams keep the goroutine path
+	}
+	c.pc = pc
 	if hijacked {
 		// The connection is ours: serve it from a goroutine of our own
 		// and let the handler return, so net/http's per-connection state
@@ -127,11 +153,24 @@ func (g *Gateway) serve(ctx context.Context, c *client, lastID string, hasID boo
 			g.log.Error("stream panicked; ended it", "panic", p, "stack", string(debug.Stack()))
 		}
 	}()
-	defer release()
+	// What the stream holds is let go in reverse order, when serve
+	// returns or, on the event loop, when the worker ends the stream.
+	var ends []func()
+	finish := func() {
+		for i := len(ends) - 1; i >= 0; i-- {
+			ends[i]()
+		}
+	}
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			finish()
+		}
+	}()
+	ends = append(ends, release)
 	g.m.conns.Inc()
 	g.m.connsTotal.Inc()
-	defer g.m.conns.Dec()
-	defer c.flushCounts()
+	ends = append(ends, g.m.conns.Dec, c.flushCounts)
 	c.buf = append(c.buf, "retry: "...)
 	c.buf = strconv.AppendInt(c.buf, g.opts.Retry.Milliseconds(), 10)
 	c.buf = append(c.buf, "\n\n"...)
@@ -152,12 +191,29 @@ func (g *Gateway) serve(ctx context.Context, c *client, lastID string, hasID boo
 		g.startFailed(ctx, c, err)
 		return
 	}
-	defer c.h.unregister(c)
+	ends = append(ends, func() { c.h.unregister(c) })
 	g.track(c, true)
-	defer g.track(c, false)
-	defer g.endAtExpiry(ctx, c)()
+	ends = append(ends, func() { g.track(c, false) }, g.endAtExpiry(ctx, c))
 	if testHookRun != nil {
 		testHookRun(c)
+	}
+	if c.pc != nil {
+		// The event loop (loop.go): this goroutine ends here.
+		// ctx ends only by gone (which notifies evGone itself) and at
+		// the end, so it needs no callback of its own here.
+		s2 := context.AfterFunc(g.shutdownCtx, func() { c.notify(evShutdown) })
+		s3 := context.AfterFunc(c.h.ctx, func() { c.notify(evEpoch) })
+		ends = append(ends, func() { s2(); s3() })
+		handedOver = true
+		g.startLoop(c, c.pc, func() {
+			defer func() {
+				if p := recover(); p != nil {
+					g.log.Error("stream end panicked", "panic", p, "stack", string(debug.Stack()))
+				}
+			}()
+			finish()
+		})
+		return
 	}
 	err = c.run(ctx)
 	switch {

@@ -20,6 +20,7 @@ type windowKey struct {
 	throttle time.Duration
 	from, to uint64 // ring positions: after from, up to and including to
 	syms     string // "*" or the sorted symbol indexes
+	kinds    uint8  // the event types
 }
 
 // window is a merged window, encoded.
@@ -109,7 +110,7 @@ func (c *client) emitWindow(t time.Time) error {
 	if err != nil {
 		return err
 	}
-	if len(c.active) > 0 || end == c.cursor {
+	if c.pendingMerge() || end == c.cursor {
 		// Ticks folded earlier (a replay, or a long window) make this
 		// client's window its own.
 		if err := c.collect(end); err != nil {
@@ -120,7 +121,7 @@ func (c *client) emitWindow(t time.Time) error {
 	if c.key == "" {
 		c.key = c.symKey()
 	}
-	k := windowKey{throttle: c.throttle, from: c.cursor, to: end, syms: c.key}
+	k := windowKey{throttle: c.throttle, from: c.cursor, to: end, syms: c.key, kinds: c.kinds}
 	if w := c.h.windows.get(k); w != nil {
 		c.g.m.windowHits.Inc()
 		c.grab()

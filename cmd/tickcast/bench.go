@@ -74,6 +74,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&cfg.Slow, "slow", 0, "share of clients, 0 to 1, that connect and never read; reports how many the gateway shed")
 	fs.IntVar(&cfg.SlowRcvBuf, "slow-rcvbuf", 4096, "socket receive buffer of a stalled client, bytes (small, so the gateway feels it soon)")
 	fs.DurationVar(&cfg.Throttle, "throttle", 0, "throttle= for every client, e.g. 250ms (0: every tick)")
+	fs.StringVar(&cfg.Events, "events", "", "events= for every client, e.g. tick,quote,trade,bar,status (default: ticks only); other events are counted, not timed")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured window")
 	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "warm-up after all clients connected, excluded from the figures")
 	fs.DurationVar(&cfg.Drain, "drain", 3*time.Second, "after the window, wait at most this long for its ticks still in flight")

@@ -123,11 +123,15 @@ type gatewayFlags struct {
 	tlsCert      string
 	tlsKey       string
 	h2c          bool
+	flushEvery   time.Duration
+	eventLoop    bool
 }
 
 func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.addr, "addr", "127.0.0.1:8080", "HTTP listen address (port 0: any free port)")
 	fs.DurationVar(&g.writeTimeout, "write-timeout", 10*time.Second, "disconnect a client whose write blocks this long")
+	fs.DurationVar(&g.flushEvery, "flush-interval", 0, "write a client's pending events together at most once per this long (lossless; e.g. 16ms for 60 Hz dashboards); 0: write at once")
+	fs.BoolVar(&g.eventLoop, "event-loop", true, "serve HTTP/1.1 streams from a few epoll workers instead of goroutines per connection (Linux; compressed, HTTP/2 and TLS streams keep goroutines)")
 	fs.IntVar(&g.maxConns, "max-conns", 0, "cap on concurrent SSE connections (0: none); past it clients are told to retry later")
 	fs.DurationVar(&g.heartbeat, "heartbeat", 15*time.Second, "longest silence on a stream before a comment line")
 	fs.IntVar(&g.ring, "ring", 1<<16, "recent ticks held in memory for fan-out and quick resumes")
@@ -199,6 +203,9 @@ func (g *gatewayFlags) options(log *slog.Logger) (gateway.Options, error) {
 		MaxResume:    g.maxResume,
 		MergeAfter:   g.mergeAfter,
 		Logger:       log,
+
+		FlushInterval: g.flushEvery,
+		NoEventLoop:   !g.eventLoop,
 
 		MaxConnsPerIP:  g.perIP,
 		AllowedOrigins: splitList(g.cors),

@@ -1,0 +1,208 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/httpapi"
+	"github.com/tickcast/tickcast/market"
+)
+
+// GET /v1/bars and GET /v1/market (docs/events-design.md).
+
+// BarReader is what GET /v1/bars needs from the feed beyond Source:
+// bar history (feed.Conn.ReadBars). Without it /v1/bars answers 503.
+type BarReader interface {
+	ReadBars(ctx context.Context, symbol, interval string, from, to time.Time, limit int) ([]feed.BarMsg, error)
+}
+
+// LastAller is what the gateway needs to seed snapshots and the market
+// clock with events from before its ring (feed.Conn.LastAll). Optional.
+type LastAller interface {
+	LastAll(ctx context.Context, filter string) ([]feed.RawMsg, error)
+}
+
+// Limits of GET /v1/bars.
+const (
+	DefaultBarsLimit = 500
+	MaxBarsLimit     = 5000
+)
+
+// barsResponse is GET /v1/bars's answer.
+type barsResponse struct {
+	Symbol   string       `json:"symbol"`
+	Interval string       `json:"interval"`
+	Bars     []market.Bar `json:"bars"`
+	ID       string       `json:"id"`
+}
+
+// handleBars serves GET /v1/bars?symbol=&interval=&from=&to=&limit=:
+// the symbol's bars of the interval, oldest first, and the id from which
+// /v1/stream?events=bar continues with nothing missed or doubled (the
+// newest bar's; with no bar, the hub's position read before the bars).
+func (g *Gateway) handleBars(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	sym := strings.ToUpper(strings.TrimSpace(q.Get("symbol")))
+	if sym == "" || !market.ValidSymbol(sym) {
+		g.writeError(w, r, badRequest("symbol= is required: one symbol of 1 to 16 letters, digits or '-'"))
+		return
+	}
+	iv := q.Get("interval")
+	if iv == "" {
+		iv = market.Interval1m
+	}
+	if _, ok := market.IntervalDuration(iv); !ok {
+		g.writeError(w, r, badRequest("unknown interval %q: want 1s or 1m", cut(iv)))
+		return
+	}
+	var from, to time.Time
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				g.writeError(w, r, badRequest("invalid %s %q: want an RFC 3339 time", p.name, cut(v)))
+				return
+			}
+			*p.t = t
+		}
+	}
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		g.writeError(w, r, badRequest("from must be before to"))
+		return
+	}
+	limit := DefaultBarsLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxBarsLimit {
+			g.writeError(w, r, badRequest("invalid limit %q: want 1 to %d", cut(v), MaxBarsLimit))
+			return
+		}
+		limit = n
+	}
+	if syms, ok := g.scope(w, r, []string{sym}); !ok || len(syms) != 1 {
+		return
+	}
+	h, ok := g.waitReady(r.Context())
+	if !ok {
+		g.writeError(w, r, httpapi.Unavailable("the gateway is not reading the stream yet; try again"))
+		return
+	}
+	if _, err := g.resolve(r.Context(), h, []string{sym}); err != nil {
+		g.writeError(w, r, err)
+		return
+	}
+	br, ok := g.src.(BarReader)
+	if !ok {
+		g.writeError(w, r, httpapi.Unavailable("this gateway's feed keeps no bar history"))
+		return
+	}
+	seq := h.lastSeqNow()
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	msgs, err := br.ReadBars(ctx, sym, iv, from, to, limit)
+	if errors.Is(err, feed.ErrBadRequest) {
+		g.writeError(w, r, badRequest("%v", err))
+		return
+	}
+	if err != nil {
+		g.log.Warn("bars: reading history failed", "err", err)
+		g.writeError(w, r, httpapi.Unavailable("bar history cannot be read just now; try again"))
+		return
+	}
+	out := barsResponse{Symbol: sym, Interval: iv, Bars: make([]market.Bar, 0, len(msgs))}
+	for _, m := range msgs {
+		out.Bars = append(out.Bars, m.Bar)
+	}
+	if n := len(msgs); n > 0 && msgs[n-1].Seq > 0 {
+		seq = msgs[n-1].Seq
+	}
+	out.ID = h.id(seq)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// marketResponse is GET /v1/market's answer.
+type marketResponse struct {
+	// Clock is the newest market.clock event extrapolated to now (time
+	// and marketTime moved on by speed); null before the first.
+	Clock *market.Clock `json:"clock"`
+	// Statuses lists the newest status of every symbol not open.
+	Statuses []market.Status `json:"statuses"`
+}
+
+// handleMarket serves GET /v1/market.
+func (g *Gateway) handleMarket(w http.ResponseWriter, r *http.Request) {
+	h, ok := g.waitReady(r.Context())
+	if !ok {
+		g.writeError(w, r, httpapi.Unavailable("the gateway is not reading the stream yet; try again"))
+		return
+	}
+	out := marketResponse{Statuses: []market.Status{}}
+	h.mu.Lock()
+	if e := h.latestClock; e != nil {
+		k := *e.clk
+		out.Clock = &k
+	}
+	var sts [][]byte
+	for _, i := range h.snapshotOrderLocked(&client{all: true}) {
+		if e := h.latestSt[i]; e != nil {
+			sts = append(sts, e.js)
+		}
+	}
+	h.mu.Unlock()
+	for _, js := range sts {
+		if s, err := market.DecodeStatus(js); err == nil && s.State != market.StateOpen {
+			out.Statuses = append(out.Statuses, s)
+		}
+	}
+	if k := out.Clock; k != nil {
+		now := time.Now().UTC()
+		if el := now.Sub(k.Time); el > 0 && k.Speed > 0 {
+			k.MarketTime = k.MarketTime.Add(time.Duration(float64(el) * k.Speed))
+			if !k.NextPhaseAt.IsZero() && !k.MarketTime.Before(k.NextPhaseAt) {
+				k.MarketTime = k.NextPhaseAt // the next clock event says what follows
+			}
+		}
+		k.Time = now
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// seedEvents records the newest quote, bar, status and clock of before
+// the ring (from the <stream>_LAST companion) for snapshots and
+// /v1/market; a message the ring will hold (Seq > h.startSeq) comes
+// from the tail instead.
+func (g *Gateway) seedEvents(ctx context.Context, h *hub) {
+	la, ok := g.src.(LastAller)
+	if !ok {
+		return
+	}
+	for _, f := range []string{feed.QuoteSubjectPrefix + ">", feed.BarSubjectPrefix + ">", feed.StatusSubjectPrefix + ">", feed.ClockSubject} {
+		msgs, err := la.LastAll(ctx, f)
+		if err != nil {
+			g.log.Warn("seeding events from the last-message companion failed", "filter", f, "err", err)
+			continue
+		}
+		for i := range msgs {
+			m := feed.Msg{Seq: msgs[i].Seq, Subject: msgs[i].Subject, Data: msgs[i].Data}
+			if m.Seq > h.startSeq {
+				continue
+			}
+			e, sym, ok := eventEntry(h.epoch, &m)
+			if !ok {
+				continue
+			}
+			h.mu.Lock()
+			e.sym = h.symbolLocked(sym)
+			h.noteLatestLocked(e)
+			h.mu.Unlock()
+		}
+	}
+}

@@ -1,0 +1,266 @@
+//go:build linux
+
+package gateway
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// poller is a small epoll loop for hijacked HTTP/1.1 streams: it notices
+// a client's close (EPOLLRDHUP, EPOLLHUP, EPOLLERR, or a read of EOF),
+// reads and discards whatever a client sends after its request, and says
+// when a full socket has drained (EPOLLOUT), so no goroutine waits in
+// Read or Write per connection. One per process, started on first use;
+// its goroutine lives as long as the process, as the runtime's own
+// netpoller does.
+//
+// The socket stays in the runtime's netpoller too (a socket may be in
+// several epoll sets); every read and write here goes through
+// syscall.RawConn.Control, which holds the descriptor open, and a
+// connection leaves the epoll set before it is closed, so a reused
+// descriptor number is never touched.
+type poller struct {
+	epfd int
+
+	mu    sync.Mutex
+	conns map[uint32]*pconn // by the id carried in each epoll event
+	next  uint32
+}
+
+var (
+	pollOnce sync.Once
+	thePoll  *poller
+	pollErr  error
+)
+
+// getPoller returns the process's poller, or an error if epoll is not
+// available.
+func getPoller() (*poller, error) {
+	pollOnce.Do(func() {
+		fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err != nil {
+			pollErr = err
+			return
+		}
+		thePoll = &poller{epfd: fd, conns: map[uint32]*pconn{}}
+		go thePoll.loop()
+	})
+	return thePoll, pollErr
+}
+
+// pconn is one connection in the poller.
+type pconn struct {
+	p    *poller
+	id   uint32
+	fd   int
+	rc   syscall.RawConn
+	conn *net.TCPConn
+
+	gone     func() // called once, when the client is gone
+	writable func() // called when EPOLLOUT fires after armOut
+
+	mu     sync.Mutex
+	done   bool // out of the epoll set: the client is gone or we closed
+	ending bool // end was called: close once the client has closed too
+	out    bool // EPOLLOUT armed
+	timer  *time.Timer
+}
+
+const pollIn = syscall.EPOLLIN | syscall.EPOLLRDHUP
+
+// add registers conn. gone is called (from the poller's goroutine, once)
+// when the client closes or the connection fails; writable, after armOut,
+// when the socket can take more.
+func (p *poller) add(conn *net.TCPConn, gone, writable func()) (*pconn, error) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	pc := &pconn{p: p, rc: rc, conn: conn, gone: gone, writable: writable}
+	if err := rc.Control(func(fd uintptr) { pc.fd = int(fd) }); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.next++
+	pc.id = p.next
+	p.conns[pc.id] = pc
+	p.mu.Unlock()
+	ev := syscall.EpollEvent{Events: pollIn, Fd: int32(pc.id)}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, pc.fd, &ev); err != nil {
+		p.mu.Lock()
+		delete(p.conns, pc.id)
+		p.mu.Unlock()
+		return nil, err
+	}
+	return pc, nil
+}
+
+func (p *poller) loop() {
+	events := make([]syscall.EpollEvent, 256)
+	for {
+		n, err := syscall.EpollWait(p.epfd, events, -1)
+		if err != nil {
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			panic("gateway: epoll_wait: " + err.Error()) // a bad epfd: a bug
+		}
+		for i := 0; i < n; i++ {
+			p.mu.Lock()
+			pc := p.conns[uint32(events[i].Fd)]
+			p.mu.Unlock()
+			if pc != nil {
+				pc.handle(events[i].Events)
+			}
+		}
+	}
+}
+
+// discard is the poller's read buffer; only its goroutine reads.
+var discard [16 << 10]byte
+
+func (pc *pconn) handle(ev uint32) {
+	if ev&syscall.EPOLLOUT != 0 {
+		pc.mu.Lock()
+		armed := pc.out && !pc.done
+		if armed {
+			pc.out = false
+			pc.ctl(pollIn)
+		}
+		pc.mu.Unlock()
+		if armed {
+			pc.writable()
+		}
+	}
+	if ev&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		pc.hangup()
+		return
+	}
+	if ev&syscall.EPOLLIN != 0 {
+		// Read and discard at most 64 KiB per wake-up (level-triggered:
+		// the rest comes next time), so a client sending without end
+		// gets no more than its share of the poller.
+		for range 4 {
+			var n int
+			var rerr error
+			if err := pc.rc.Control(func(fd uintptr) { n, rerr = syscall.Read(int(fd), discard[:]) }); err != nil {
+				pc.hangup()
+				return
+			}
+			if errors.Is(rerr, syscall.EAGAIN) || errors.Is(rerr, syscall.EINTR) {
+				return
+			}
+			if rerr != nil || n == 0 {
+				pc.hangup()
+				return
+			}
+			if n < len(discard) {
+				return
+			}
+		}
+	}
+}
+
+// ctl sets the events pc waits for; pc.mu held, !pc.done.
+func (pc *pconn) ctl(events uint32) {
+	ev := syscall.EpollEvent{Events: events, Fd: int32(pc.id)}
+	_ = syscall.EpollCtl(pc.p.epfd, syscall.EPOLL_CTL_MOD, pc.fd, &ev)
+}
+
+// leaveLocked takes pc out of the epoll set; pc.mu held.
+func (pc *pconn) leaveLocked() {
+	if pc.done {
+		return
+	}
+	pc.done = true
+	_ = syscall.EpollCtl(pc.p.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
+	pc.p.mu.Lock()
+	delete(pc.p.conns, pc.id)
+	pc.p.mu.Unlock()
+}
+
+// hangup: the client closed (or the connection failed).
+func (pc *pconn) hangup() {
+	pc.mu.Lock()
+	if pc.done {
+		pc.mu.Unlock()
+		return
+	}
+	pc.leaveLocked()
+	ending := pc.ending
+	if ending {
+		if pc.timer != nil {
+			pc.timer.Stop()
+		}
+		pc.conn.Close()
+	}
+	pc.mu.Unlock()
+	if !ending {
+		pc.gone()
+	}
+}
+
+// armOut asks for writable once the socket drains. It reports false if
+// the connection has left the poller (the client is gone).
+func (pc *pconn) armOut() bool {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.done {
+		return false
+	}
+	if !pc.out {
+		pc.out = true
+		pc.ctl(pollIn | syscall.EPOLLOUT)
+	}
+	return true
+}
+
+// write writes as much of b as the socket takes now, without waiting:
+// n < len(b) with a nil error means the socket is full.
+func (pc *pconn) write(b []byte) (int, error) {
+	total := 0
+	for total < len(b) {
+		var n int
+		var werr error
+		if err := pc.rc.Control(func(fd uintptr) { n, werr = syscall.Write(int(fd), b[total:]) }); err != nil {
+			return total, err
+		}
+		if werr != nil {
+			if errors.Is(werr, syscall.EINTR) {
+				continue
+			}
+			if errors.Is(werr, syscall.EAGAIN) {
+				return total, nil
+			}
+			return total, werr
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// end half-closes the connection so the last events arrive before it
+// closes (no RST), and closes it when the client closes too, or after
+// 5s.
+func (pc *pconn) end() {
+	_ = pc.conn.CloseWrite()
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.ending = true
+	if pc.done {
+		pc.conn.Close()
+		return
+	}
+	pc.timer = time.AfterFunc(5*time.Second, func() {
+		pc.mu.Lock()
+		defer pc.mu.Unlock()
+		if !pc.done {
+			pc.leaveLocked()
+			pc.conn.Close()
+		}
+	})
+}
