@@ -14,9 +14,9 @@
 //
 // The other modules, by concern: model.js (view state, settings),
 // status.js (header status, feed panel, log), market.js (bar history,
-// market clock, trading states), selection.js (quote and chart), table.js (rows, sort, filter), controls.js (picker, throttle,
-// theme, keyboard), watchlist.js (one row), chart.js, scenario.js,
-// format.js.
+// market clock, trading states), selection.js (quote and chart),
+// table.js (rows, sort, filter), controls.js (picker, throttle, theme,
+// keyboard), watchlist.js (one row), chart.js, scenario.js, format.js.
 
 import { Feed } from './feed.js';
 import { expireFlashes } from './watchlist.js';
