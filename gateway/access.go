@@ -100,7 +100,7 @@ func (g *Gateway) auth(next http.Handler) http.Handler {
 
 // apiPath: the market-data endpoints a scoped token may use.
 func apiPath(p string) bool {
-	return p == "/v1/stream" || p == "/v1/snapshot" || p == "/v1/symbols"
+	return p == "/v1/stream" || p == "/v1/snapshot" || p == "/v1/symbols" || p == "/v1/bars" || p == "/v1/market"
 }
 
 // unauthorized is a 401 with a JSON reason; code is RFC 6750's error

@@ -276,6 +276,17 @@ func TestJWTSymbolScope(t *testing.T) {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
 	})
+	t.Run("bars and market take a scoped token", func(t *testing.T) {
+		// Inside the claim: not refused (no bar history in this test
+		// feed: 503); outside it: 403 naming the symbol.
+		if resp := get(t, e.hs.URL+"/v1/bars"+q+"&symbol=AAA", nil); resp.StatusCode == 401 || resp.StatusCode == 403 {
+			t.Fatalf("bars inside the claim: status %d", resp.StatusCode)
+		}
+		forbidden(t, "/v1/bars"+q+"&symbol=CCC", "CCC")
+		if resp := get(t, e.hs.URL+"/v1/market"+q, nil); resp.StatusCode != 200 {
+			t.Fatalf("market: status %d", resp.StatusCode)
+		}
+	})
 	t.Run("inside the claim", func(t *testing.T) {
 		s := e.open(q+"&symbols=bbb", nil)
 		if ev := s.next(); ev.name != "snapshot" || !strings.Contains(ev.data, `"BBB"`) || strings.Count(ev.data, `"symbol"`) != 1 {

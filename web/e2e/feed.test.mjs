@@ -98,7 +98,7 @@ test('snapshot, then ticks: gaps are reported before the tick, merged ticks are 
   es.send('tick', tick('MSFT', 23), 'e-4'); // 21 and 22 missing
   es.send('tick', tick('MSFT', 24), 'e-5');
   assert.deepEqual(only('tick').flat(), ['AAPL:11', 'AAPL:14', 'MSFT:23', 'MSFT:24']);
-  assert.deepEqual(only('gap').flat(), [{ symbol: 'MSFT', missed: 2, prev: 20, next: 23 }]);
+  assert.deepEqual(only('gap').flat(), [{ type: 'tick', symbol: 'MSFT', missed: 2, prev: 20, next: 23 }]);
   assert.equal(feed.latest('MSFT').seq, 24);
   assert.equal(feed.lastId, 'e-5');
   feed.stop('idle');
@@ -248,4 +248,69 @@ test('access tokens: access_token= on streams, Bearer on fetches, a fresh token 
   } finally {
     globalThis.fetch = realFetch;
   }
+});
+
+test('other event types: events= and bars= in the URL, the snapshot\'s parts, the gap rule per type, repeats skipped, reset clears', () => {
+  const got = [];
+  const feed = new Feed(BASE, {
+    status: (state) => got.push(['conn', state]),
+    snapshot: (ticks, o) => got.push(['snapshot', o]),
+    quote: (q) => got.push(['quote', `${q.symbol}:${q.seq}`]),
+    bar: (b) => got.push(['bar', `${b.symbol}:${b.interval}:${b.seq}`]),
+    symbolStatus: (s) => got.push(['symbolStatus', `${s.symbol}:${s.state}`]),
+    clock: (c) => got.push(['clock', `${c.seq}:${c.phase}`]),
+    gap: (g) => got.push(['gap', g]),
+  });
+  feed.open({ events: ['tick', 'quote', 'bar', 'status'], bars: ['1s', '1m'] });
+  let es = last();
+  let u = new URL(es.url);
+  assert.equal(u.searchParams.get('events'), 'tick,quote,bar,status');
+  assert.equal(u.searchParams.get('bars'), '1s,1m');
+  es.open();
+  const q = (symbol, seq, extra = {}) => ({ symbol, seq, time: new Date().toISOString(), bid: 9.99, ask: 10.01, bidSize: 300, askSize: 500, ...extra });
+  const bar = (symbol, interval, seq) => ({ symbol, interval, seq, start: new Date(Date.now() - 1000).toISOString(), end: new Date().toISOString(), open: 1, high: 1, low: 1, close: 1, volume: 0, trades: 0 });
+  const clk = { seq: 4, time: new Date().toISOString(), marketTime: new Date().toISOString(), phase: 'regular', speed: 10 };
+  es.send('snapshot', { ticks: [tick('AAPL', 10)], quotes: [q('AAPL', 7)], bars: [bar('AAPL', '1s', 3), bar('AAPL', '1m', 1)], statuses: [], clock: clk }, 'e-1');
+  const snap = got.find((e) => e[0] === 'snapshot')[1];
+  assert.equal(snap.quotes.length, 1);
+  assert.equal(snap.bars.length, 2);
+  assert.equal(snap.clock.seq, 4);
+  assert.equal(feed.state, 'live');
+
+  es.send('quote', q('AAPL', 7), 'e-2'); // the snapshot's: a repeat
+  es.send('quote', q('AAPL', 8), 'e-3');
+  es.send('quote', q('AAPL', 12, { merged: 4 }), 'e-4'); // 9-12 merged: no gap
+  es.send('quote', q('AAPL', 14), 'e-5'); // 13 missing
+  es.send('bar', bar('AAPL', '1s', 4), 'e-6');
+  es.send('bar', bar('AAPL', '1m', 2), 'e-7'); // its own counter
+  es.send('bar', bar('AAPL', '1s', 6), 'e-8'); // 5 missing
+  es.send('status', { symbol: 'AAPL', seq: 1, time: new Date().toISOString(), state: 'halted' }, 'e-9');
+  es.send('clock', { ...clk, seq: 5, phase: 'after' }, 'e-10');
+  assert.equal(feed.lastId, 'e-10');
+  const kinds = (k) => got.filter((e) => e[0] === k).map((e) => e[1]);
+  assert.deepEqual(kinds('quote'), ['AAPL:8', 'AAPL:12', 'AAPL:14']);
+  assert.deepEqual(kinds('bar'), ['AAPL:1s:4', 'AAPL:1m:2', 'AAPL:1s:6']);
+  assert.deepEqual(kinds('symbolStatus'), ['AAPL:halted']);
+  assert.deepEqual(kinds('clock'), ['5:after']);
+  assert.deepEqual(kinds('gap').map((g) => `${g.type}:${g.symbol}:${g.interval || ''}:${g.missed}`), ['quote:AAPL::1', 'bar:AAPL:1s:1']);
+  assert.ok(!got.some((e) => e[0] === 'conn' && e[1] !== 'connecting' && e[1] !== 'live'), 'status() is the connection\'s only');
+
+  // A reset: counters start over from the snapshot that follows.
+  es.send('reset', { reason: 'expired' }, 'e-11');
+  es.send('snapshot', { ticks: [], quotes: [q('AAPL', 2)], bars: [], statuses: [], clock: { ...clk, seq: 1 } }, 'e-12');
+  es.send('quote', q('AAPL', 3), 'e-13');
+  es.send('clock', { ...clk, seq: 2 }, 'e-14');
+  assert.deepEqual(kinds('quote').slice(-1), ['AAPL:3']);
+  assert.deepEqual(kinds('clock').slice(-1), ['2:regular']);
+  assert.equal(kinds('gap').length, 2, 'no gap across a reset');
+  assert.equal(got.filter((e) => e[0] === 'snapshot')[1][1].reset, true);
+
+  // Without events= the URL is today's.
+  feed.stop('idle');
+  feed.set({ events: null });
+  feed.open({});
+  es = last();
+  u = new URL(es.url);
+  assert.equal(u.searchParams.get('events'), null);
+  assert.equal(u.searchParams.get('bars'), null);
 });

@@ -38,6 +38,7 @@ let context;
 let page;
 const consoleErrors = [];
 const streams = []; // stream request URLs
+const barRequests = []; // {url, auth} of /v1/bars and /v1/market
 
 before(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'tickcast-token-'));
@@ -74,10 +75,17 @@ before(async () => {
   page.on('console', (m) => {
     // The scenario control is the shared token's: a scoped one gets 403
     // and the control hides (the browser logs the 403).
-    if (m.type() === 'error' && !(m.location().url || '').includes('/v1/sim/scenario')) consoleErrors.push(m.text());
+    if (m.type() === 'error' && !(m.location().url || '').includes('/v1/sim/scenario')) consoleErrors.push(m.text() + ' ' + m.location().url);
   });
   page.on('pageerror', (e) => consoleErrors.push('page error: ' + e.message));
-  page.on('request', (r) => { if (r.url().includes('/v1/stream')) streams.push(r.url()); });
+  page.on('request', (r) => {
+    if (r.url().includes('/v1/stream')) streams.push(r.url());
+    if (r.url().includes('/v1/bars') || r.url().includes('/v1/market')) {
+      const entry = { url: r.url(), auth: '' };
+      barRequests.push(entry);
+      r.allHeaders().then((h) => { entry.auth = h.authorization || ''; }, () => {});
+    }
+  });
 }, { timeout: 120000 });
 
 after(async () => {
@@ -120,6 +128,15 @@ test('the dashboard with ?access_token= for three symbols shows those rows, upda
     (r) => r.querySelector('[data-field="price"]').textContent.trim() !== b[r.dataset.symbol]), first, { timeout: 10000, polling: 100 });
   assert.ok(streams.length >= 1 && new URL(streams[0]).searchParams.get('access_token') === tok, 'the stream carries the token');
   assert.equal(await page.$eval('#stream-url', (el, t) => el.textContent.includes(t), tok), false, 'the page does not show the token');
+
+  // The market data works behind the token too: sizes from quotes, the
+  // clock, candles with history from /v1/bars (sent with the token).
+  await page.waitForFunction(() => [...document.querySelectorAll('tr[data-symbol] [data-field="bidSize"]')]
+    .every((c) => /^\d/.test(c.textContent.trim())), null, { timeout: 5000, polling: 100 });
+  await page.waitForFunction(() => !document.querySelector('#market').hidden, null, { timeout: 5000 });
+  await page.waitForFunction(() => Number(document.querySelector('#chart').dataset.bars) >= 1, null, { timeout: 5000, polling: 100 });
+  assert.ok(barRequests.some((r) => r.url.includes('/v1/bars')) && barRequests.some((r) => r.url.includes('/v1/market')), JSON.stringify(barRequests));
+  assert.ok(barRequests.every((r) => r.auth === 'Bearer ' + tok && !r.url.includes(tok)), 'history and market asked with Authorization: Bearer');
 
   // Hand over a fresh token before the first expires; the stream ends at
   // exp (about 5 s) and feed.js reopens it with the new one, from its id.

@@ -7,11 +7,16 @@
 // the DOM and the canvases are touched once per animation frame, for the
 // rows that changed. Nothing in the tick path reads layout.
 //
+// The stream asks for ticks, quotes, 1 s and 1 min bars and status (with
+// the market clock); the chart's history comes from /v1/bars, the header's
+// market clock from /v1/market (market.js). A gateway that has none of
+// these still works: the candles are then folded from ticks.
+//
 // The other modules, by concern: model.js (view state, settings),
-// status.js (header status, feed panel, log), selection.js (quote and
-// chart), table.js (rows, sort, filter), controls.js (picker, throttle,
-// theme, keyboard), watchlist.js (one row), chart.js, scenario.js,
-// format.js.
+// status.js (header status, feed panel, log), market.js (bar history,
+// market clock, trading states), selection.js (quote and chart),
+// table.js (rows, sort, filter), controls.js (picker, throttle, theme,
+// keyboard), watchlist.js (one row), chart.js, scenario.js, format.js.
 
 import { Feed } from './feed.js';
 import { expireFlashes } from './watchlist.js';
@@ -20,6 +25,7 @@ import * as fmt from './format.js';
 import { $, app, store, dirty, selectedRow, MAX_SYMBOLS } from './model.js';
 import { log, countEvent, showStatus, renderConn, renderStats } from './status.js';
 import { chart, select, renderQuote, setRes } from './selection.js';
+import * as market from './market.js';
 import { applySort, renderSortHeaders, syncRows } from './table.js';
 import { buildPicker, renderPickerCount, setTheme, wire } from './controls.js';
 
@@ -87,6 +93,7 @@ function applyTick(t, fromSnapshot) {
     row.seq = t.seq;
     row.volume = t.volume;
     row.halted = t.status === 'halted';
+    if (row.q) { row.q.bid = t.bid; row.q.ask = t.ask; }
     dirty.add(row);
     return;
   }
@@ -96,41 +103,93 @@ function applyTick(t, fromSnapshot) {
   // Volume from the cumulative counter, so overlaps are not counted twice.
   const vol = row.volume != null && t.volume >= row.volume ? t.volume - row.volume : t.size || 0;
   row.c1.add(ms, t.price, hi, lo, vol, n);
-  row.c5.add(ms, t.price, hi, lo, vol, n);
+  row.m1.add(ms, t.price, hi, lo, vol, n);
   row.tick = t;
+  if (row.q) { row.q.bid = t.bid; row.q.ask = t.ask; } // the quote at this trade
   row.seq = t.seq;
   row.volume = t.volume;
   // Halts: a tick with status "halted" starts one, and the next tick
-  // (status "open", or merged with later ones) ends it.
-  const halted = t.status === 'halted';
-  if (halted !== row.halted && !fromSnapshot) log(halted ? `halted · ${t.symbol}` : `reopened · ${t.symbol}`);
-  row.halted = halted;
+  // (status "open", or merged with later ones) ends it; status events say
+  // it too (market.applyStatus), whichever comes first is logged.
+  const was = row.tradingState;
+  row.halted = t.status === 'halted';
+  const now = row.tradingState;
+  if (now !== was && !fromSnapshot) log(now === 'open' ? `reopened · ${t.symbol}` : `${now.replace('_', ' ')} · ${t.symbol}`);
   dirty.add(row);
   if (app.sort.key) app.sortStale = true;
+}
+
+// applyQuote shows a quote's bid, ask and sizes on its row.
+function applyQuote(q) {
+  const row = app.rows.get(q.symbol);
+  if (!row) return;
+  row.q = { bid: q.bid, ask: q.ask, bidSize: q.bidSize, askSize: q.askSize };
+  dirty.add(row);
+  if (app.sort.key) app.sortStale = true;
+}
+
+// applyBar puts a closed bar in its row's candles.
+function applyBar(b) {
+  const row = app.rows.get(b.symbol);
+  if (!row) return;
+  if (b.interval === '1s') row.c1.bar(b);
+  else if (b.interval === '1m') row.m1.bar(b);
+}
+
+// forgetAll drops every row's market state, for a reset: the snapshot
+// that comes with it, and history read again, replace it.
+function forgetAll() {
+  for (const row of app.rows.values()) {
+    market.forgetHistory(row);
+    row.seq = 0;
+    row.volume = null;
+    row.q = null;
+    row.state = 'open';
+    row.stateSeq = 0;
+    row.band = null;
+    row.halted = false;
+    row.shown = null;
+    dirty.add(row);
+  }
+  market.forgetClock();
 }
 
 const feed = new Feed(base, {
   token: accessToken,
   tokenProvider: accessToken || tokenURL ? currentToken : undefined,
   status: showStatus,
-  snapshot(ticks, { reset }) {
+  snapshot(ticks, { reset, quotes, bars, statuses, clock }) {
+    if (reset) forgetAll();
     for (const t of ticks) applyTick(t, true);
-    if (reset) app.sortStale = true;
+    for (const q of quotes || []) applyQuote(q);
+    for (const b of bars || []) applyBar(b);
+    for (const s of statuses || []) market.applyStatus(s, true);
+    if (clock) market.applyClock(clock, reset);
+    if (reset) {
+      app.sortStale = true;
+      for (const row of app.rows.values()) market.loadRowHistory(row);
+      market.loadChartHistory(selectedRow());
+    }
   },
   tick(t) {
     countEvent(t);
     applyTick(t, false);
   },
+  quote: applyQuote,
+  bar: applyBar,
+  symbolStatus(s) { market.applyStatus(s, false); },
+  clock(c) { market.applyClock(c, false); },
   ignored(t) {
     if (t) countEvent(t); // the stats count every event received
   },
-  gap({ symbol, missed, prev, next }) {
+  gap({ type, symbol, interval, missed, prev, next }) {
     const row = app.rows.get(symbol);
-    if (!row) return;
+    if (!row && type !== 'clock') return;
     app.gaps++;
     app.gapTicks += missed;
-    row.gaps++;
-    if (app.gapLogs++ < 20) log(`gap ${symbol} · ${missed} tick${missed === 1 ? '' : 's'} missing between seq ${prev} and ${next}`);
+    if (row) row.gaps++;
+    const what = type === 'tick' ? 'tick' : type === 'bar' ? `${interval} bar` : type;
+    if (app.gapLogs++ < 20) log(`gap ${symbol || type} · ${missed} ${what}${missed === 1 ? '' : 's'} missing between seq ${prev} and ${next}`);
   },
   reset() {
     app.resets++;
@@ -138,6 +197,7 @@ const feed = new Feed(base, {
   log,
 });
 showStatus(feed.state, feed.text);
+market.setup(base, () => feed.authHeaders(), log);
 window.tickcast = { setToken(tok) { accessToken = String(tok || ''); feed.token = accessToken; } };
 
 const scenario = new ScenarioControl(base, $('#scenario-ctl'), { selectedSymbol: () => app.selected, log, headers: () => feed.authHeaders() });
@@ -162,6 +222,7 @@ function frame() {
   if (app.sort.key && app.sortStale && now - app.sortedAt >= LIVE_SORT_MS) applySort();
 
   chart.frame(now);
+  market.renderClock(now);
 
   renderConn();
 
@@ -199,6 +260,7 @@ function watchChanged() {
   for (const sym of syncRows()) {
     const t = feed.latest(sym);
     if (t) applyTick(t, true);
+    market.loadRowHistory(app.rows.get(sym));
   }
   clearTimeout(watchTimer);
   watchTimer = setTimeout(() => {
@@ -233,7 +295,7 @@ async function loadSymbols() {
 async function main() {
   setTheme(store.get('theme', 'dark'));
   const th = store.get('throttle', '0');
-  feed.set({ throttle: ['0', '100ms', '250ms', '1s'].includes(th) ? th : '0' });
+  feed.set({ throttle: ['0', '100ms', '250ms', '1s'].includes(th) ? th : '0', events: ['tick', 'quote', 'bar', 'status'], bars: ['1s', '1m'] });
   wire({
     throttle: feed.throttle,
     onThrottle(value) {
@@ -257,9 +319,13 @@ async function main() {
   const keep = Array.isArray(saved) ? saved.filter((s) => app.info.has(s)) : [];
   app.watched = new Set(keep.length ? keep : app.universe);
   buildPicker();
-  syncRows();
   const sel = store.get('selected', null);
+  if (app.info.has(sel)) app.selected = sel; // so syncRows keeps it, not the first row
+  syncRows();
   select(app.rows.has(sel) ? sel : app.universe.find((s) => app.rows.has(s)) || null);
+
+  for (const row of app.rows.values()) market.loadRowHistory(row);
+  market.loadMarket();
 
   const symbols = streamSymbols();
   if (symbols && symbols.length > MAX_SYMBOLS) {

@@ -3,14 +3,51 @@
 
 import { fixed, compact, clock } from './format.js';
 
-// CandleSeries folds ticks into OHLC candles of res milliseconds, keyed by
-// the bucket number floor(time / res), keeping at most max candles.
+// CandleSeries holds OHLC candles of res milliseconds, keyed by the
+// bucket number floor(time / res), keeping at most max candles. Closed
+// candles come from the feed's bars (history from /v1/bars, then bar
+// events), which replace whatever was there; the candle still forming
+// is folded from ticks, as is everything when the gateway sends no bars.
 export class CandleSeries {
   constructor(res, max) {
     this.res = res;
     this.max = max;
-    this.c = []; // {b, o, h, l, c, v, n}, oldest first
+    this.c = []; // {b, o, h, l, c, v, n, bar}, oldest first
     this.version = 0; // bumped on every change, for redraw checks
+    this.barEnd = 0; // end (ms) of the newest bar: older ticks are in bars
+    this.bars = 0; // candles taken from bars
+  }
+
+  clear() {
+    this.c = [];
+    this.barEnd = 0;
+    this.bars = 0;
+    this.version++;
+  }
+
+  // bar puts a closed bar of this series' interval ({start, end, open,
+  // high, low, close, volume, trades}) in its place: it replaces a candle
+  // folded from ticks, or the same bar again; bars may come out of order
+  // (history after live ones).
+  bar(b) {
+    const ms = Date.parse(b.start);
+    const end = Date.parse(b.end);
+    if (!Number.isFinite(ms) || !(b.close > 0)) return;
+    const k = { b: Math.floor(ms / this.res), o: b.open, h: b.high, l: b.low, c: b.close, v: b.volume || 0, n: b.trades || 0, bar: true };
+    const c = this.c;
+    let i = c.length;
+    while (i > 0 && c[i - 1].b > k.b) i--;
+    if (i > 0 && c[i - 1].b === k.b) {
+      if (!c[i - 1].bar) this.bars++;
+      c[i - 1] = k;
+    } else {
+      if (i === 0 && c.length >= this.max) return; // older than all we keep
+      c.splice(i, 0, k);
+      this.bars++;
+      if (c.length > this.max) this.bars -= c.splice(0, c.length - this.max).filter((x) => x.bar).length;
+    }
+    if (end > this.barEnd) this.barEnd = end;
+    this.version++;
   }
 
   // add folds one tick in. A merged tick brings the high and low of all
@@ -18,6 +55,7 @@ export class CandleSeries {
   // so a candle it starts opens at the previous close (kept within range).
   add(ms, price, high, low, vol, n) {
     if (!Number.isFinite(ms) || !Number.isFinite(price)) return;
+    if (ms < this.barEnd) return; // a bar already holds it
     const b = Math.floor(ms / this.res);
     const c = this.c;
     let k = c[c.length - 1];
@@ -30,8 +68,9 @@ export class CandleSeries {
       if (n > 1 && k) o = Math.min(Math.max(k.c, low), high);
       k = { b, o, h: o, l: o, c: price, v: 0, n: 0 };
       c.push(k);
-      if (c.length > this.max) c.splice(0, c.length - this.max);
+      if (c.length > this.max) this.bars -= c.splice(0, c.length - this.max).filter((x) => x.bar).length;
     }
+    if (k.bar) return; // a closed bar is final
     if (high > k.h) k.h = high;
     if (low < k.l) k.l = low;
     if (price > k.h) k.h = price;
@@ -44,6 +83,45 @@ export class CandleSeries {
 
   last() {
     return this.c[this.c.length - 1];
+  }
+}
+
+// Rollup shows the candles of a finer series (src) in buckets of res ms,
+// computed again only when src changed.
+export class Rollup {
+  constructor(src, res) {
+    this.src = src;
+    this.res = res;
+    this.made = -1;
+    this.cs = [];
+  }
+
+  get version() { return this.src.version; }
+
+  get c() {
+    if (this.made === this.src.version) return this.cs;
+    this.made = this.src.version;
+    const out = [];
+    let k = null;
+    for (const x of this.src.c) {
+      const b = Math.floor(x.b * this.src.res / this.res);
+      if (!k || b !== k.b) {
+        k = { b, o: x.o, h: x.h, l: x.l, c: x.c, v: 0, n: 0 };
+        out.push(k);
+      }
+      if (x.h > k.h) k.h = x.h;
+      if (x.l < k.l) k.l = x.l;
+      k.c = x.c;
+      k.v += x.v;
+      k.n += x.n;
+    }
+    this.cs = out;
+    return out;
+  }
+
+  last() {
+    const c = this.c;
+    return c[c.length - 1];
   }
 }
 
@@ -153,6 +231,8 @@ export class CandleChart {
     const vis = s ? s.c.slice(i) : [];
     this.candles = vis.length;
     if (this.canvas.dataset.candles !== String(vis.length)) this.canvas.dataset.candles = String(vis.length);
+    const fromBars = String(vis.filter((k) => k.bar).length);
+    if (this.canvas.dataset.bars !== fromBars) this.canvas.dataset.bars = fromBars;
 
     // Frame: axis separator and volume separator.
     ctx.fillStyle = col.grid;
@@ -288,7 +368,7 @@ export class CandleChart {
       ctx.fillText(text, x, yy);
       x += ctx.measureText(text).width + 4;
     };
-    put(`${this.info.symbol} · ${res / 1000}s`, col.text);
+    put(`${this.info.symbol} · ${res >= 60000 ? res / 60000 + 'm' : res / 1000 + 's'}`, col.text);
     x += 6;
     if (!k) return;
     const c = k.c >= k.o ? col.up : col.down;

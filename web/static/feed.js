@@ -11,12 +11,21 @@
 //     reset({ reason, requested }) {}, // cannot resume exactly: a snapshot follows
 //   });
 //   feed.open({ symbols: ['AAPL', 'MSFT'], throttle: '250ms' }); // symbols null: all
+//   feed.open({ events: ['tick', 'quote', 'bar', 'status'], bars: ['1s', '1m'] }); // other event types
 //   feed.open({ symbols: null }); // later: another request, resuming from the last id
 //   feed.stop('idle');            // close on purpose; the next open starts over
 //
 // Every handler is optional. Also: ignored(t) for a tick event not passed
 // to tick() (a repeat or overlap after a resume), and log(text) for the
-// moments worth a line in a connection log. Fields to read: state, text,
+// moments worth a line in a connection log.
+//
+// Other event types (docs/api.md), asked for with open({events: [...]};
+// without it the stream carries ticks only, as it always has): quote(q),
+// trade(t), bar(b), symbolStatus(s) (a status event: status() is the
+// connection's) and clock(c) get each event of their type in order, repeats skipped by the same gap rule per type (bars per
+// symbol and interval, the clock once); gap(g) then has g.type ('tick',
+// 'quote', ...). The snapshot's other parts come in its second argument:
+// snapshot(ticks, {reset, partial, quotes, bars, statuses, clock}). Fields to read: state, text,
 // lastId, connections, streamURL (its token redacted); latest(symbol) is
 // the last tick held.
 //
@@ -77,6 +86,9 @@ export class Feed {
     this.throttle = '0';
     this.lastId = '';
     this.held = new Map(); // symbol -> latest tick: the per-symbol state
+    this.seen = new Map(); // 'quote:AAPL', 'bar:AAPL:1s', 'clock', ... -> latest seq of other types
+    this.events = null; // null: ticks only (no events=); else e.g. ['tick', 'quote']
+    this.bars = null; // bar intervals (bars=), null: the server's default
     this.es = null;
     this.state = 'connecting';
     this.text = 'connecting';
@@ -119,9 +131,13 @@ export class Feed {
 
   // set records what the next connection asks for, without connecting:
   // symbols (an array, or null for all) and throttle ('0', '250ms', ...).
-  set({ symbols, throttle } = {}) {
+  // events (an array of event types, or null: ticks only) and bars (bar
+  // intervals) too.
+  set({ symbols, throttle, events, bars } = {}) {
     if (symbols !== undefined) this.symbols = symbols;
     if (throttle !== undefined) this.throttle = throttle;
+    if (events !== undefined) this.events = events;
+    if (bars !== undefined) this.bars = bars;
   }
 
   // open (re)connects with the current or given request. With an id to
@@ -143,6 +159,7 @@ export class Feed {
     this.close();
     this.stopped = true;
     this.held.clear();
+    this.seen.clear();
     clearTimeout(this.holdTimer);
     this.setState('idle', text);
   }
@@ -154,6 +171,8 @@ export class Feed {
     const u = new URL('v1/stream', this.base);
     if (this.symbols) u.searchParams.set('symbols', this.symbols.join(','));
     if (this.throttle && this.throttle !== '0') u.searchParams.set('throttle', this.throttle);
+    if (this.events && this.events.length) u.searchParams.set('events', this.events.join(','));
+    if (this.events && this.events.includes('bar') && this.bars && this.bars.length) u.searchParams.set('bars', this.bars.join(','));
     if (this.lastId) u.searchParams.set('lastEventId', this.lastId);
     if (this.token) u.searchParams.set('access_token', this.token);
     return u.href;
@@ -176,6 +195,7 @@ export class Feed {
       if (this.symbols) {
         const keep = new Set(this.symbols);
         for (const sym of this.held.keys()) if (!keep.has(sym)) this.held.delete(sym);
+        for (const k of this.seen.keys()) if (k !== 'clock' && !keep.has(k.split(':')[1])) this.seen.delete(k);
       }
     } else if (mode === 'reconnect') this.log('reopening the stream');
     if (!this.tokenProvider) {
@@ -204,6 +224,9 @@ export class Feed {
     this.connections++;
     es.addEventListener('snapshot', (e) => { if (es === this.es) this.onSnapshot(e); });
     es.addEventListener('tick', (e) => { if (es === this.es) this.onTick(e); });
+    for (const type of ['quote', 'trade', 'bar', 'status', 'clock']) {
+      es.addEventListener(type, (e) => { if (es === this.es) this.onOther(type, e); });
+    }
     es.addEventListener('reset', (e) => { if (es === this.es) this.onReset(e); });
     es.onopen = () => { if (es === this.es) this.onOpen(); };
     es.onerror = () => { if (es === this.es) this.onError(es); };
@@ -310,10 +333,23 @@ export class Feed {
     const first = this.firstEvent;
     this.began();
     const ticks = valid(data.ticks);
+    const extra = { reset: !!reset, partial: false };
+    if (this.events) {
+      // The other types' newest, each the state to continue from.
+      if (reset) this.seen.clear();
+      extra.quotes = valid(data.quotes);
+      extra.bars = valid(data.bars);
+      extra.statuses = valid(data.statuses);
+      extra.clock = data.clock && typeof data.clock === 'object' ? data.clock : null;
+      for (const q of extra.quotes) this.seen.set(seenKey('quote', q), q.seq);
+      for (const b of extra.bars) this.seen.set(seenKey('bar', b), b.seq);
+      for (const s of extra.statuses) this.seen.set(seenKey('status', s), s.seq);
+      if (extra.clock && extra.clock.seq > 0) this.seen.set('clock', extra.clock.seq);
+    }
     this.log(`${reset ? 'snapshot after reset' : this.mode === 'first' ? 'connected' : 'reconnected'} · ${this.describe()} · snapshot of ${ticks.length}`);
     // The stream continues from these ticks: no gap is counted across them.
     for (const t of ticks) this.held.set(t.symbol, t);
-    this.emit('snapshot', ticks, { reset: !!reset, partial: false });
+    this.emit('snapshot', ticks, extra);
     if (reset) this.hold('reset', 'reset · ' + (reset.reason || 'state replaced'));
     else if (first) {
       clearTimeout(this.holdTimer);
@@ -324,6 +360,32 @@ export class Feed {
   onTick(e) {
     if (e.lastEventId) this.lastId = e.lastEventId;
     const t = JSON.parse(e.data);
+    this.arrived(t, true);
+    this.take(t);
+  }
+
+  // onOther takes an event of another type (quote, trade, bar, status,
+  // clock), with the same gap rule per type, symbol (and bar interval).
+  onOther(type, e) {
+    if (e.lastEventId) this.lastId = e.lastEventId;
+    let v;
+    try { v = JSON.parse(e.data); } catch { return; }
+    this.arrived(v, false);
+    if (!v || !(v.seq > 0) || (type !== 'clock' && typeof v.symbol !== 'string')) return;
+    const key = seenKey(type, v);
+    const prev = this.seen.get(key);
+    if (prev !== undefined && v.seq <= prev) return; // a repeat after a resume
+    this.seen.set(key, v.seq);
+    if (prev !== undefined) {
+      const n = missed(prev, v);
+      if (n > 0) this.emit('gap', { type, symbol: v.symbol || '', interval: v.interval, missed: n, prev, next: prev + n + 1 });
+    }
+    this.emit(type === 'status' ? 'symbolStatus' : type, v);
+  }
+
+  // arrived handles the first event of a connection and the catch-up
+  // after a resume; tick says whether t is a tick (counted as caught up).
+  arrived(t, tick) {
     if (this.firstEvent) {
       this.began();
       if (this.mode === 'reconnect') {
@@ -336,9 +398,11 @@ export class Feed {
         this.setState('live', 'live');
       }
     }
-    if (this.catching) {
+    if (this.catching && t) {
       const now = Date.now();
-      if (now - Date.parse(t.time) <= CAUGHT_UP_MS || now - this.catchStart > CATCH_UP_LIMIT_MS) {
+      const at = Date.parse(t.time || t.end);
+      if (!tick && !(now - at <= CAUGHT_UP_MS)) return;
+      if (now - at <= CAUGHT_UP_MS || now - this.catchStart > CATCH_UP_LIMIT_MS) {
         this.catching = false;
         const n = this.caught;
         this.hold('resumed', n === 0 ? 'resumed · nothing missed'
@@ -349,7 +413,6 @@ export class Feed {
         this.setState('resumed', `resumed · catching up ${this.caught.toLocaleString('en-US')} ticks`);
       }
     }
-    this.take(t);
   }
 
   // take applies the gap rule to a tick event and passes it on.
@@ -362,7 +425,7 @@ export class Feed {
     this.held.set(t.symbol, t);
     if (prev) {
       const n = missed(prev.seq, t);
-      if (n > 0) this.emit('gap', { symbol: t.symbol, missed: n, prev: prev.seq, next: prev.seq + n + 1 });
+      if (n > 0) this.emit('gap', { type: 'tick', symbol: t.symbol, missed: n, prev: prev.seq, next: prev.seq + n + 1 });
     }
     this.emit('tick', t);
   }
@@ -375,6 +438,7 @@ export class Feed {
     this.catching = false;
     this.pendingReset = data;
     this.held.clear(); // replaced by the snapshot that follows
+    this.seen.clear();
     this.setState('reset', 'reset · ' + (data.reason || 'state replaced'));
     this.log(`reset · ${data.reason || 'no reason given'} · requested ${data.requested || '–'}`);
     this.emit('reset', data);
@@ -449,7 +513,15 @@ export class Feed {
   }
 }
 
-// valid keeps the ticks of a snapshot that a client can follow.
+// valid keeps the events of a snapshot that a client can follow.
 function valid(ticks) {
   return Array.isArray(ticks) ? ticks.filter((t) => t && typeof t.symbol === 'string' && t.seq > 0) : [];
+}
+
+// seenKey is the counter an event of another type counts on: per type
+// and symbol, per interval for bars, one for the clock. A trade counts
+// on its tick's seq, apart from tick events.
+function seenKey(type, v) {
+  if (type === 'clock') return 'clock';
+  return type === 'bar' ? `bar:${v.symbol}:${v.interval}` : `${type}:${v.symbol}`;
 }

@@ -2,7 +2,7 @@
 // shown, the selection, sort and filter, the counters of the feed panel,
 // and the settings kept in localStorage.
 
-export const SORT_KEYS = ['symbol', 'name', 'price', 'change', 'pctChange', 'bid', 'ask', 'spread', 'volume'];
+export const SORT_KEYS = ['symbol', 'name', 'price', 'change', 'pctChange', 'bid', 'ask', 'bidSize', 'askSize', 'spread', 'volume'];
 export const MAX_SYMBOLS = 100; // the stream's symbols= limit
 
 export const $ = (sel) => document.querySelector(sel);

@@ -1,8 +1,17 @@
 // The selected symbol: its row's highlight, the quote above the chart and
-// the candle chart (1 s or 5 s candles).
+// the candle chart (1 s, 5 s or 1 min candles; their history from
+// /v1/bars, market.js).
 
 import { CandleChart } from './chart.js';
+import { loadChartHistory } from './market.js';
 import { $, app, store, selectedRow } from './model.js';
+
+const RES = [1000, 5000, 60000];
+
+// seriesFor is the row's candle series for the chart's interval.
+export function seriesFor(row) {
+  return app.res === 60000 ? row.m1 : app.res === 5000 ? row.c5 : row.c1;
+}
 
 export const chart = new CandleChart($('#chart'));
 
@@ -31,14 +40,21 @@ export function select(sym, focus) {
   store.set('selected', sym);
   $('#chart-symbol').textContent = sym;
   $('#chart-name').textContent = row.info.name || '';
-  chart.set(app.res === 5000 ? row.c5 : row.c1, row.info);
+  chart.set(seriesFor(row), row.info);
+  loadChartHistory(row);
   renderQuote();
 }
 
 export function renderQuote() {
   const row = selectedRow();
   const badge = $('#chart-status');
-  if (badge.hidden !== !(row && row.halted)) badge.hidden = !(row && row.halted);
+  const st = row ? row.tradingState : 'open';
+  if (badge.hidden !== (st === 'open')) badge.hidden = st === 'open';
+  if (st !== 'open') {
+    const text = st === 'limit_up' ? 'LIMIT UP' : st === 'limit_down' ? 'LIMIT DOWN' : 'HALTED';
+    if (badge.textContent !== text) badge.textContent = text;
+    badge.className = 'badge ' + (st === 'halted' ? 'halted' : 'limit');
+  }
   if (!row || !row.tick) return;
   $('#chart-price').textContent = row.text.price;
   const ch = $('#chart-change');
@@ -47,7 +63,7 @@ export function renderQuote() {
 }
 
 export function setRes(res) {
-  app.res = res === 5000 ? 5000 : 1000;
+  app.res = RES.includes(res) ? res : 1000;
   store.set('res', app.res);
   for (const b of document.querySelectorAll('.seg-btn')) b.setAttribute('aria-checked', String(Number(b.dataset.res) === app.res));
   select(app.selected);

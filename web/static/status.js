@@ -55,7 +55,7 @@ export function renderStats(p, feed) {
   const g = $('#gaps');
   if (g.dataset.count !== String(app.gaps)) {
     g.dataset.count = String(app.gaps);
-    g.textContent = app.gaps ? `${fmt.integer(app.gaps)} (${fmt.integer(app.gapTicks)} ticks)` : '0';
+    g.textContent = app.gaps ? `${fmt.integer(app.gaps)} (${fmt.integer(app.gapTicks)} missed)` : '0';
   }
   const id = feed.lastId || '–';
   setText('#last-id', id);

@@ -1,8 +1,9 @@
-// A watchlist row: one symbol's latest tick, its candles, and its <tr>.
+// A watchlist row: one symbol's latest tick and quote, its trading state,
+// its candles (1 s and 1 min bars, 5 s rolled up from 1 s), and its <tr>.
 // The row is rendered once per animation frame at most (render), only
 // writing cells whose text changed.
 
-import { CandleSeries, drawSpark } from './chart.js';
+import { CandleSeries, Rollup, drawSpark } from './chart.js';
 import * as fmt from './format.js';
 
 const FLASH_MS = 120; // a changed cell stays lit this long, then fades (CSS)
@@ -33,9 +34,15 @@ export class Row {
     this.volume = null;
     this.gaps = 0;
     this.halted = false; // from tick.status: "halted" until a tick without it
-    this.shownHalted = false;
+    this.state = 'open'; // from status events: open, halted, limit_up, limit_down
+    this.stateSeq = 0;
+    this.band = null; // [low, high] of a limit state
+    this.shownState = 'open';
+    this.q = null; // {bid, ask, bidSize, askSize}: the newest quote (or tick's quote)
     this.c1 = new CandleSeries(1000, 900);
-    this.c5 = new CandleSeries(5000, 720);
+    this.c5 = new Rollup(this.c1, 5000);
+    this.m1 = new CandleSeries(60000, 720);
+    this.history = {}; // interval -> bars asked of /v1/bars (limit), so far
     this.sparkAt = 0;
     this.sparkKey = '';
     this.text = {};
@@ -92,24 +99,30 @@ export class Row {
       case 'price': return t.price;
       case 'change': return pc ? t.price - pc : null; // null: previous close unknown
       case 'pctChange': return pc ? (t.price - pc) / pc : null;
-      case 'bid': return t.bid;
-      case 'ask': return t.ask;
-      case 'spread': return t.ask - t.bid;
+      case 'bid': return this.q ? this.q.bid : t.bid;
+      case 'ask': return this.q ? this.q.ask : t.ask;
+      case 'bidSize': return this.q ? this.q.bidSize : null;
+      case 'askSize': return this.q ? this.q.askSize : null;
+      case 'spread': return this.q ? this.q.ask - this.q.bid : t.ask - t.bid;
       case 'volume': return t.volume;
       default: return null;
     }
   }
 
   render(now) {
+    this.renderState();
     const t = this.tick;
     if (!t) return;
     const d = this.info.decimals;
     const pc = this.info.prevClose;
     const ch = pc ? t.price - pc : null; // null: previous close unknown
+    const q = this.q || t;
     this.put('price', fmt.fixed(t.price, d));
-    this.put('bid', fmt.fixed(t.bid, d));
-    this.put('ask', fmt.fixed(t.ask, d));
-    this.put('spread', fmt.fixed(t.ask - t.bid, d));
+    this.put('bid', fmt.fixed(q.bid, d));
+    this.put('ask', fmt.fixed(q.ask, d));
+    this.put('bidSize', q.bidSize > 0 ? fmt.compact(q.bidSize) : '–');
+    this.put('askSize', q.askSize > 0 ? fmt.compact(q.askSize) : '–');
+    this.put('spread', fmt.fixed(q.ask - q.bid, d));
     this.put('change', ch === null ? '–' : fmt.signed(ch, d));
     this.put('pctChange', ch === null ? '–' : fmt.signed(ch / pc * 100, 2) + '%');
     this.put('volume', fmt.compact(t.volume));
@@ -118,28 +131,37 @@ export class Row {
     const s = this.shown;
     if (s) {
       flash(this.cells.price, t.price - s.price, now, 'flash');
-      flash(this.cells.bid, t.bid - s.bid, now, 'tint');
-      flash(this.cells.ask, t.ask - s.ask, now, 'tint');
+      flash(this.cells.bid, q.bid - s.bid, now, 'tint');
+      flash(this.cells.ask, q.ask - s.ask, now, 'tint');
     }
-    this.shown = t;
+    this.shown = { price: t.price, bid: q.bid, ask: q.ask };
     if (this.gaps && this.tr.dataset.gaps !== String(this.gaps)) this.tr.dataset.gaps = String(this.gaps);
-    if (this.halted !== this.shownHalted) this.renderHalt();
   }
 
-  // renderHalt marks the row of a halted symbol: data-status="halted"
-  // and a HALTED badge by the symbol.
-  renderHalt() {
-    this.shownHalted = this.halted;
-    const badge = this.cells.symbol.querySelector('.badge');
-    if (this.halted) {
-      this.tr.dataset.status = 'halted';
+  // tradingState is the state to show: a status event's, or a halt the
+  // ticks say (a gateway without status events).
+  get tradingState() {
+    return this.state !== 'open' ? this.state : this.halted ? 'halted' : 'open';
+  }
+
+  // renderState marks the row of a symbol that is not trading freely:
+  // data-status="halted" (or limit_up, limit_down) and a badge by the
+  // symbol.
+  renderState() {
+    const st = this.tradingState;
+    if (st === this.shownState) return;
+    this.shownState = st;
+    let badge = this.cells.symbol.querySelector('.badge');
+    if (st !== 'open') {
+      this.tr.dataset.status = st;
       if (!badge) {
-        const b = document.createElement('span');
-        b.className = 'badge halted';
-        b.textContent = 'HALTED';
-        b.title = 'Trading halted: no ticks until it reopens';
-        this.cells.symbol.appendChild(b);
+        badge = document.createElement('span');
+        this.cells.symbol.appendChild(badge);
       }
+      const b = BADGES[st] || BADGES.halted;
+      badge.className = 'badge ' + b.cls;
+      badge.textContent = b.text;
+      badge.title = b.title + (this.band && st !== 'halted' ? ` (band ${this.band[0]} – ${this.band[1]})` : '');
     } else {
       delete this.tr.dataset.status;
       if (badge) badge.remove();
@@ -154,6 +176,12 @@ export class Row {
     drawSpark(this.spark, this.c1, now, look.sparkW, look.sparkH, look.colors);
   }
 }
+
+const BADGES = {
+  halted: { cls: 'halted', text: 'HALTED', title: 'Trading halted: no ticks until it reopens' },
+  limit_up: { cls: 'limit', text: 'LIMIT UP', title: 'Limit up: trading paused, a trade would cross the upper band' },
+  limit_down: { cls: 'limit', text: 'LIMIT DOWN', title: 'Limit down: trading paused, a trade would cross the lower band' },
+};
 
 // flash lights a cell that moved: kind 'flash' lights the background (the
 // last price), 'tint' only the figures (bid, ask), so the screen stays calm
