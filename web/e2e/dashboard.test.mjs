@@ -390,11 +390,12 @@ test('a halt shows on its row; the scenario control shows and sets the scenario'
   await page.waitForFunction(() => !document.querySelector('#scenario-ctl').hidden, null, { timeout: 5000 });
   assert.equal(await page.inputValue('#scenario'), 'normal');
 
-  // Halt the third row's symbol for a few seconds, from outside the page.
+  // Halt the third row's symbol for a few seconds, from outside the page
+  // (status events end it as soon as it reopens, not at the next trade).
   const sym = await page.$eval('tbody tr[data-symbol]:nth-child(3)', (r) => r.dataset.symbol);
   let r = await fetch(api, {
     method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ name: 'halt', symbol: sym, duration: '4s' }),
+    body: JSON.stringify({ name: 'halt', symbol: sym, duration: '8s' }), // long enough for the checks below on a loaded machine
   });
   assert.equal(r.status, 200, await r.clone().text());
   assert.equal((await r.json()).scenario.symbol, sym);
@@ -419,7 +420,7 @@ test('a halt shows on its row; the scenario control shows and sets the scenario'
   assert.equal(await page.isVisible('#chart-status'), true, 'HALTED by the selected quote');
 
   // It reopens by itself: the mark goes, the row trades again, no gap.
-  await page.waitForFunction((row) => !document.querySelector(row).dataset.status, row, { timeout: 8000, polling: 50 });
+  await page.waitForFunction((row) => !document.querySelector(row).dataset.status, row, { timeout: 12000, polling: 50 });
   assert.equal(await page.locator(`${row} .badge`).count(), 0);
   assert.equal(await page.isVisible('#chart-status'), false);
   assert.match(await page.textContent('#log'), new RegExp(`reopened · ${sym}`));
