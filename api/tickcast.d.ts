@@ -35,6 +35,10 @@ export interface Tick {
   low?: number;
   /** Only when the trading status changes. */
   status?: TradingStatus;
+  /** The simulated market time (RFC 3339 UTC); see GET /v1/market. */
+  marketTime?: string;
+  /** Trade conditions where they matter: "O" opening, "6" closing, "T" extended hours. */
+  conditions?: ("O" | "6" | "T")[];
   /** Fields added later. */
   [field: string]: unknown;
 }

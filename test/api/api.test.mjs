@@ -24,11 +24,16 @@ const genDir = path.join(here, 'gen');
 
 // The TypeScript type of each schema file (api/tickcast.d.ts).
 const TS_TYPE = {
+  'bar.json': 'Bar',
+  'bars-response.json': 'BarsResponse',
+  'clock.json': 'Clock',
   'duration.json': 'Duration',
   'error.json': 'ErrorBody',
   'event-id.json': 'EventId',
   'health-unavailable.json': 'HealthUnavailableResponse',
   'health.json': 'HealthResponse',
+  'market-response.json': 'MarketResponse',
+  'quote.json': 'Quote',
   'ready.json': 'ReadyResponse',
   'reset-event.json': 'ResetEvent',
   'scenario-reply.json': 'ScenarioReply',
@@ -36,9 +41,11 @@ const TS_TYPE = {
   'scenario.json': 'ScenarioRequest',
   'snapshot-event.json': 'SnapshotEvent',
   'snapshot-response.json': 'SnapshotResponse',
+  'status.json': 'Status',
   'symbol-info.json': 'SymbolInfo',
   'symbols.json': 'SymbolsResponse',
   'tick.json': 'Tick',
+  'trade.json': 'Trade',
 };
 // Schemas no run of this test sees a real value of (a 503 of /healthz
 // needs a gateway that cannot read its stream).
@@ -145,7 +152,7 @@ function eventSchema(name) {
 function checkEvents(rec, what) {
   for (const [i, ev] of rec.events.entries()) {
     const w = `${what} event #${i} (${ev.event}, id ${ev.id})`;
-    assert.ok(['snapshot', 'tick', 'reset'].includes(ev.event), `${w}: unknown event name`);
+    assert.ok(['snapshot', 'tick', 'reset', 'quote', 'trade', 'bar', 'status', 'clock'].includes(ev.event), `${w}: unknown event name`);
     let data;
     try { data = JSON.parse(ev.data); } catch { assert.fail(`${w}: data is not JSON: ${ev.data}`); }
     validate(eventSchema(ev.event), data, w);
@@ -213,18 +220,19 @@ test('the documents parse, and every $ref resolves to an existing schema', () =>
 
   // The REST surface and the stream, as the gateway serves them.
   assert.deepEqual(Object.keys(openapi.paths).sort(),
-    ['/healthz', '/metrics', '/readyz', '/v1/sim/scenario', '/v1/snapshot', '/v1/stream', '/v1/symbols']);
+    ['/healthz', '/metrics', '/readyz', '/v1/bars', '/v1/market', '/v1/sim/scenario', '/v1/snapshot', '/v1/stream', '/v1/symbols']);
   assert.deepEqual(Object.keys(openapi.paths['/v1/sim/scenario']).sort(), ['get', 'post']);
   const stream = openapi.paths['/v1/stream'].get;
   assert.ok(stream.responses['200'].content['text/event-stream'], 'the stream is text/event-stream');
   assert.match(stream.description, /asyncapi\.yaml/);
   const params = stream.parameters.map((p) => deref(openapi, p)).map((p) => `${p.in}:${p.name}`).sort();
-  assert.deepEqual(params, ['header:Last-Event-ID', 'query:lastEventId', 'query:symbols', 'query:throttle', 'query:token']);
+  assert.deepEqual(params, ['header:Last-Event-ID', 'query:bars', 'query:events', 'query:from', 'query:lastEventId', 'query:symbols', 'query:throttle', 'query:token']);
   assert.deepEqual(Object.keys(openapi.components.securitySchemes).sort(), ['bearer', 'queryToken']);
 
   assert.equal(asyncapi.channels.stream.address, '/v1/stream');
-  assert.deepEqual(Object.keys(asyncapi.channels.stream.messages).sort(), ['reset', 'snapshot', 'tick']);
-  for (const name of ['snapshot', 'tick', 'reset']) {
+  const names = ['bar', 'clock', 'quote', 'reset', 'snapshot', 'status', 'tick', 'trade'];
+  assert.deepEqual(Object.keys(asyncapi.channels.stream.messages).sort(), names);
+  for (const name of names) {
     const m = deref(asyncapi, asyncapi.channels.stream.messages[name]);
     const v = ajv.getSchema(eventSchema(name));
     for (const [i, ex] of (m.examples || []).entries()) {
@@ -255,6 +263,17 @@ test('REST bodies match their schemas', async () => {
   await checkREST(b, '/healthz', { status: 200 });
   await checkREST(b, '/readyz', { status: 200 });
   await checkREST(b, '/v1/sim/scenario', { status: 200 });
+  await checkREST(b, '/v1/market', { status: 200 });
+  const sym = syms.json[0].symbol;
+  const deadline = Date.now() + 15000;
+  let bars;
+  do { // the first 1s bars close a second or two after start
+    bars = await checkREST(b, '/v1/bars', { pathAndQuery: `/v1/bars?symbol=${sym}&interval=1s`, status: 200 });
+    if (bars.json.bars.length > 0) break;
+    await new Promise((r) => setTimeout(r, 250));
+  } while (Date.now() < deadline);
+  assert.ok(bars.json.bars.length > 0, 'GET /v1/bars has bars');
+  await checkREST(b, '/v1/bars', { pathAndQuery: `/v1/bars?symbol=${sym}&interval=2m`, status: 400 });
   const m = await checkREST(b, '/metrics', { status: 200, ctype: 'text/plain' });
   assert.match(m.text, /^tickcast_connections \d+$/m);
 });
@@ -304,6 +323,16 @@ test('stream: a snapshot, then ticks', async () => {
   assert.ok(JSON.parse(rec.events[0].data).ticks.length >= 5);
   assert.ok(rec.events.slice(1).every((e) => e.event === 'tick'));
   checkEvents(rec, 'stream');
+});
+
+test('stream: every event type (events=tick,quote,trade,bar,status&bars=1s)', async () => {
+  const seen = (x, name) => x.events.some((e) => e.event === name);
+  const rec = await readStream(`${srv.url}/v1/stream?events=tick,quote,trade,bar,status&bars=1s`, {
+    until: (x) => ['tick', 'quote', 'trade', 'bar', 'clock'].every((n) => seen(x, n)),
+  });
+  checkStreamHeaders(rec, 'stream with every type');
+  assert.equal(rec.events[0].event, 'snapshot');
+  checkEvents(rec, 'stream with every type');
 });
 
 test('stream: throttled ticks are merged', async () => {
@@ -373,6 +402,32 @@ test('stream: a halt shows status halted, then a heartbeat comment, then open', 
   checkEvents(rec, 'halt stream');
   const now = await checkREST(b, '/v1/sim/scenario', { status: 200 });
   validate('scenario-state.json', now.json.scenario, 'GET /v1/sim/scenario .scenario');
+});
+
+test('stream: status events mark a halt and its end (events=status)', async () => {
+  const b = srv.url;
+  const sym = (await request(`${b}/v1/symbols`)).json[2].symbol;
+  let posted = false;
+  let reply;
+  const states = [];
+  const rec = await readStream(`${b}/v1/stream?symbols=${sym}&events=status`, {
+    timeoutMs: 20000,
+    onEvent: (ev) => {
+      if (!posted) {
+        posted = true;
+        reply = checkREST(b, '/v1/sim/scenario', {
+          method: 'post', status: 200,
+          init: { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'halt', symbol: sym, duration: '1s' }) },
+        });
+        reply.catch(() => {});
+      }
+      if (ev.event === 'status') states.push(JSON.parse(ev.data).state);
+    },
+    until: () => states.includes('halted') && states.lastIndexOf('open') > states.indexOf('halted'),
+  });
+  await withTimeout(reply, 10000, 'POST /v1/sim/scenario');
+  assert.ok(states.includes('halted'), `status states ${JSON.stringify(states)}`);
+  checkEvents(rec, 'status stream');
 });
 
 test('Ajv rejects a wrong tick (self-test)', () => {
