@@ -201,12 +201,7 @@ func (c *client) run(ctx context.Context) error {
 				_ = c.flush()
 				return errEpoch
 			case ev&evLeave != 0:
-				// Leave after a complete event with a jittered retry: of
-				// Retry plus 1ms to ShutdownSpread, in whole milliseconds
-				// (never Retry itself).
-				c.buf = append(c.buf, "retry: "...)
-				c.buf = strconv.AppendInt(c.buf, c.g.opts.Retry.Milliseconds()+1+rand.Int64N(max(c.g.opts.ShutdownSpread.Milliseconds(), 1)), 10)
-				c.buf = append(c.buf, "\n\n"...)
+				c.appendLeaveRetry()
 				return c.flush()
 			}
 			if ev&evShutdown != 0 {
@@ -279,4 +274,14 @@ func (c *client) flushCounts() {
 	c.g.m.bytes.Add(float64(c.nBytes))
 	c.g.m.writes.Add(float64(c.nWrites))
 	c.nEvents, c.nBytes, c.nWrites = 0, 0, 0
+}
+
+// appendLeaveRetry appends the retry: a stream leaves with on Shutdown,
+// after a complete event: Retry plus 1ms to ShutdownSpread, jittered, in
+// whole milliseconds (never Retry itself), so clients do not come back
+// all at once.
+func (c *client) appendLeaveRetry() {
+	c.buf = append(c.buf, "retry: "...)
+	c.buf = strconv.AppendInt(c.buf, c.g.opts.Retry.Milliseconds()+1+rand.Int64N(max(c.g.opts.ShutdownSpread.Milliseconds(), 1)), 10)
+	c.buf = append(c.buf, "\n\n"...)
 }

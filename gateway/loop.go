@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,9 +168,7 @@ func (c *client) turn() error {
 		_ = c.flush()
 		return errEpoch
 	case ev&evLeave != 0:
-		c.buf = append(c.buf, "retry: "...)
-		c.buf = strconv.AppendInt(c.buf, c.g.opts.Retry.Milliseconds()+1+rand.Int64N(max(c.g.opts.ShutdownSpread.Milliseconds(), 1)), 10)
-		c.buf = append(c.buf, "\n\n"...)
+		c.appendLeaveRetry()
 		_ = c.flush()
 		return errEnded
 	}
