@@ -108,17 +108,7 @@ func (f *minuteFacts) stats() minuteStats {
 	st.minutes = len(r[0])
 	sort.Float64s(kurts)
 	st.kurtosis = kurts[len(kurts)/2]
-	var within, across []float64
-	for i := range r {
-		for j := i + 1; j < len(r); j++ {
-			if c := corr(r[i], r[j]); f.sector[i] == f.sector[j] {
-				within = append(within, c)
-			} else {
-				across = append(across, c)
-			}
-		}
-	}
-	st.within, st.across = mean(within), mean(across)
+	st.within, st.across = sectorCorr(r, f.sector)
 	u := func(x [halfHours]float64) float64 { return (x[0] + x[12]) / 2 / ((x[5] + x[6] + x[7]) / 3) }
 	st.volumeU = u(f.volume)
 	var sp [halfHours]float64

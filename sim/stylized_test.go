@@ -139,17 +139,7 @@ func (f *facts) stats() stats {
 	sort.Float64s(kurts)
 	st.kurtosis = kurts[len(kurts)/2]
 
-	var within, across []float64
-	for i := range r {
-		for j := i + 1; j < len(r); j++ {
-			if c := corr(r[i], r[j]); f.sector[i] == f.sector[j] {
-				within = append(within, c)
-			} else {
-				across = append(across, c)
-			}
-		}
-	}
-	st.within, st.across = mean(within), mean(across)
+	st.within, st.across = sectorCorr(r, f.sector)
 	st.spreadVol = corr(f.spreads[1:], f.vols[1:])
 	st.offGrid, st.crossed = f.offGrid, f.crossed
 
@@ -292,4 +282,20 @@ func TestStylizedFacts(t *testing.T) {
 			t.Errorf("a Gaussian random walk passes the %q check", want)
 		}
 	}
+}
+
+// sectorCorr returns the mean correlation of the return series r of
+// symbols in one sector (within) and in different sectors (across).
+func sectorCorr[S comparable](r [][]float64, sector []S) (within, across float64) {
+	var in, out []float64
+	for i := range r {
+		for j := i + 1; j < len(r); j++ {
+			if c := corr(r[i], r[j]); sector[i] == sector[j] {
+				in = append(in, c)
+			} else {
+				out = append(out, c)
+			}
+		}
+	}
+	return mean(in), mean(out)
 }
