@@ -436,6 +436,7 @@ func getJSON(t *testing.T, url string, status int, v any) {
 func TestTickClientNotLappedByQuotes(t *testing.T) {
 	e := newEnv(t, Options{RingSize: 2048}, feed.StreamConfig{})
 	e.publish(1, "AAA")
+	e.waitHub(e.state().LastSeq) // else the snapshot may come before tick 1, and tick 1 after it
 	a := e.open("", nil)
 	b := e.open("?symbols=AAA", nil)
 	for _, s := range []*stream{a, b} {
