@@ -328,6 +328,7 @@ test('stream: a snapshot, then ticks', async () => {
 test('stream: every event type (events=tick,quote,trade,bar,status&bars=1s)', async () => {
   const seen = (x, name) => x.events.some((e) => e.event === name);
   const rec = await readStream(`${srv.url}/v1/stream?events=tick,quote,trade,bar,status&bars=1s`, {
+    timeoutMs: 25000, // clock events come every 10s
     until: (x) => ['tick', 'quote', 'trade', 'bar', 'clock'].every((n) => seen(x, n)),
   });
   checkStreamHeaders(rec, 'stream with every type');
