@@ -59,7 +59,8 @@ type Parser struct {
 	line    []byte // a line that spans Feed calls
 	skipLF  bool   // the last byte was '\r': a '\n' right after it ends nothing
 	typ     []byte
-	id      []byte
+	id      []byte // the last event ID buffer: set by an id: line
+	lastID  []byte // the last event ID string: id as of the last dispatch
 	data    []byte
 	hasData bool
 
@@ -84,9 +85,12 @@ func (p *Parser) Reset(h Handler, chunked bool) {
 	p.Retry = -1
 }
 
-// LastID returns the id of the last event, as the SSE last event ID
-// buffer holds it. It aliases p's buffer.
-func (p *Parser) LastID() []byte { return p.id }
+// LastID returns the id of the last event dispatched (the SSE "last
+// event ID string", which EventSource sends on reconnecting): an id:
+// line whose event was cut off before its blank line does not count, or
+// a client whose stream broke there would resume past an event it never
+// handled. It aliases p's buffer.
+func (p *Parser) LastID() []byte { return p.lastID }
 
 // Feed parses b, calling the handler for each complete event. It returns
 // io.EOF once the last chunk of a chunked body has been read, and an error
@@ -315,6 +319,7 @@ func (p *Parser) processLine(line []byte) error {
 }
 
 func (p *Parser) dispatch() {
+	p.lastID = append(p.lastID[:0], p.id...)
 	if !p.hasData {
 		p.typ = p.typ[:0]
 		return

@@ -252,3 +252,32 @@ func TestParseNoAllocs(t *testing.T) {
 		t.Fatalf("%v allocs per 200 events, want 0", allocs)
 	}
 }
+
+// A stream cut between an event's id: line and its blank line (a write
+// the gateway cut at its deadline) must not move the id a reconnecting
+// client resumes from: that event was never handled, and resuming after
+// it would lose it (the bench counted such cuts as gaps of one tick).
+func TestParserLastIDOnlyDispatched(t *testing.T) {
+	for _, cut := range []string{
+		"id: e-11\n",
+		"id: e-11\nevent: tick\n",
+		"id: e-11\nevent: tick\ndata: {\"symbol\":\"AAA\"}\n",
+	} {
+		var r recorder
+		var p Parser
+		p.Reset(&r, false)
+		if err := p.Feed([]byte("id: e-10\nevent: tick\ndata: {}\n\n" + cut)); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.evs) != 1 || string(p.LastID()) != "e-10" {
+			t.Errorf("cut after %q: %d events, last id %q, want 1 and e-10", cut, len(r.evs), p.LastID())
+		}
+		p.Reset(&r, false) // the reconnect keeps the dispatched id
+		if string(p.LastID()) != "e-10" {
+			t.Errorf("after Reset: last id %q", p.LastID())
+		}
+		if err := p.Feed([]byte("id: e-12\nevent: tick\ndata: {}\n\n")); err != nil || string(p.LastID()) != "e-12" {
+			t.Errorf("next event: %v, last id %q", err, p.LastID())
+		}
+	}
+}
