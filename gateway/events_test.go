@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -457,5 +458,64 @@ func TestTickClientNotLappedByQuotes(t *testing.T) {
 		if ev := s.next(); ev.name != "tick" || ev.tick(t).Seq != 2 {
 			t.Fatalf("%s %s", ev.name, ev.data)
 		}
+	}
+}
+
+// A ticks-only client resuming from any id of a stream of every event
+// type (from memory, from a block's tail, from whole-block summaries)
+// gets each symbol's ticks with no gap: seq - previous == merged.
+func TestTickResumeAmongOtherTypes(t *testing.T) {
+	e := newEnv(t, Options{RingSize: 256, MergeAfter: 16}, feed.StreamConfig{})
+	m := newMixed()
+	for r := 0; r < 700; r++ {
+		e.publishMixed(m, 1) // ~22 messages: 700 rounds span 3 blocks
+	}
+	e.waitHub(e.state().LastSeq)
+	epoch := e.state().Epoch
+	lastSeq := e.state().LastSeq
+	state := make([]map[string]uint64, lastSeq+1)
+	cur := map[string]uint64{}
+	state[0] = maps.Clone(cur)
+	if err := e.conn.ReadRange(context.Background(), 1, lastSeq, func(m feed.Msg, bad error) error {
+		if m.IsTick() {
+			cur[m.Tick.Symbol] = m.Tick.Seq
+		}
+		state[m.Seq] = maps.Clone(cur)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for r := uint64(0); r < lastSeq-30; r += 113 {
+		s := e.open("", map[string]string{"Last-Event-ID": FormatID(epoch, r)})
+		last := maps.Clone(state[r])
+		deadline := time.Now().Add(10 * time.Second)
+		for done := false; !done; {
+			if time.Now().After(deadline) {
+				t.Fatalf("from %d: not caught up within 10s: %v", r, last)
+			}
+			ev := s.next()
+			if ev.name != "tick" {
+				t.Fatalf("from %d: %s %s", r, ev.name, ev.data)
+			}
+			var f struct {
+				Symbol string
+				Seq    uint64
+				Merged uint64
+			}
+			if err := json.Unmarshal([]byte(ev.data), &f); err != nil {
+				t.Fatal(err)
+			}
+			if f.Seq-last[f.Symbol] != max(f.Merged, 1) {
+				t.Fatalf("from %d: %s seq %d after %d, merged %d", r, f.Symbol, f.Seq, last[f.Symbol], f.Merged)
+			}
+			last[f.Symbol] = f.Seq
+			done = true
+			for _, sym := range testSymbols {
+				if last[sym] != 700 {
+					done = false
+				}
+			}
+		}
+		s.close()
 	}
 }
