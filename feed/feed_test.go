@@ -108,3 +108,46 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("replay from 1: %v", err)
 	}
 }
+
+// SeqAt finds the first message stored at or after a moment, and says
+// when the stream no longer holds that moment.
+func TestSeqAt(t *testing.T) {
+	ctx := context.Background()
+	srv, c := startConn(t, t.TempDir())
+	defer srv.Shutdown()
+	defer c.Close()
+	if _, err := c.EnsureStream(ctx, StreamConfig{MaxBytes: 16 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if seq, _, err := c.SeqAt(ctx, before); err != nil || seq != 1 {
+		t.Fatalf("empty stream: %d %v, want 1", seq, err)
+	}
+	var at []time.Time // at[i]: a moment just before sequence i+1 was stored
+	for i := uint64(1); i <= 20; i++ {
+		at = append(at, time.Now())
+		time.Sleep(2 * time.Millisecond)
+		pub(t, c, "AAA", i)
+	}
+	st, _ := c.State(ctx)
+	for i, ti := range at {
+		if seq, _, err := c.SeqAt(ctx, ti); err != nil || seq != uint64(i+1) {
+			t.Fatalf("at[%d]: %d %v, want %d", i, seq, err, i+1)
+		}
+	}
+	if seq, epoch, err := c.SeqAt(ctx, time.Now().Add(time.Second)); err != nil || seq != 21 || epoch != st.Epoch {
+		t.Fatalf("after the last: %d %s %v, want 21 %s", seq, epoch, err, st.Epoch)
+	}
+	if seq, _, err := c.SeqAt(ctx, before.Add(-time.Hour)); err != nil || seq != 1 {
+		t.Fatalf("before the first, nothing removed: %d %v, want 1", seq, err)
+	}
+	for i := uint64(21); i <= 400; i++ {
+		pub(t, c, "AAA", i)
+	}
+	if st, _ = c.State(ctx); st.FirstSeq <= 21 {
+		t.Fatalf("window kept everything: %+v", st)
+	}
+	if _, _, err := c.SeqAt(ctx, at[5]); !errors.Is(err, ErrTooOld) {
+		t.Fatalf("a moment that left the window: %v, want ErrTooOld", err)
+	}
+}

@@ -114,3 +114,73 @@ func (c *Conn) ReadRange(ctx context.Context, from, until uint64, fn func(m Msg,
 	}
 	return nil
 }
+
+// SeqAt returns the sequence of the first message the stream stored at
+// or after t (LastSeq+1 if none has been yet), with the stream's epoch,
+// for a stream that starts at a moment in the past (?from=). It uses
+// JetStream's own index by time: a short-lived consumer that starts by
+// time, deleted when it returns. The time is the one the server stored
+// each message at, a little after the event's own time (its publish
+// latency).
+//
+// It returns an error wrapping ErrTooOld if the stream no longer holds
+// t: the first message at or after t is the oldest the stream still
+// holds, and older ones were removed (they may have been after t).
+func (c *Conn) SeqAt(ctx context.Context, t time.Time) (seq uint64, epoch string, err error) {
+	s, err := c.js.Stream(ctx, c.stream)
+	if err != nil {
+		return 0, "", fmt.Errorf("feed: stream %s: %w", c.stream, err)
+	}
+	info := s.CachedInfo()
+	epoch = EpochOf(info.Config.Name, info.Created)
+	st := info.State
+	if st.Msgs == 0 || st.LastSeq == 0 {
+		if st.FirstSeq > 1 && t.Before(st.LastTime) {
+			return 0, epoch, fmt.Errorf("feed: no message at or after %s in the stream (empty since %s): %w", t.Format(time.RFC3339Nano), st.LastTime.Format(time.RFC3339Nano), ErrTooOld)
+		}
+		return st.LastSeq + 1, epoch, nil
+	}
+	if !t.After(st.FirstTime) {
+		if st.FirstSeq > 1 {
+			return 0, epoch, fmt.Errorf("feed: %s is before the stream's oldest message (%s): %w", t.Format(time.RFC3339Nano), st.FirstTime.Format(time.RFC3339Nano), ErrTooOld)
+		}
+		return 1, epoch, nil
+	}
+	if t.After(st.LastTime) {
+		return st.LastSeq + 1, epoch, nil
+	}
+	cons, err := c.js.CreateConsumer(ctx, c.stream, jetstream.ConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverByStartTimePolicy,
+		OptStartTime:      &t,
+		AckPolicy:         jetstream.AckNonePolicy,
+		FilterSubject:     ">",
+		InactiveThreshold: 10 * time.Second, // if the delete below is lost
+		MemoryStorage:     true,
+	})
+	if err != nil {
+		return 0, epoch, fmt.Errorf("feed: seek %s: %w", t.Format(time.RFC3339Nano), err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = c.js.DeleteConsumer(dctx, c.stream, cons.CachedInfo().Name)
+	}()
+	if ci := cons.CachedInfo(); ci.NumPending == 0 {
+		return ci.Delivered.Stream + 1, epoch, nil
+	}
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+	if err != nil {
+		return 0, epoch, fmt.Errorf("feed: seek %s: %w", t.Format(time.RFC3339Nano), err)
+	}
+	for m := range batch.Messages() {
+		md, err := m.Metadata()
+		if err != nil {
+			return 0, epoch, fmt.Errorf("feed: seek %s: metadata: %w", t.Format(time.RFC3339Nano), err)
+		}
+		return md.Sequence.Stream, epoch, nil
+	}
+	if err := batch.Error(); err != nil {
+		return 0, epoch, fmt.Errorf("feed: seek %s: %w", t.Format(time.RFC3339Nano), err)
+	}
+	return 0, epoch, fmt.Errorf("feed: seek %s: no message came", t.Format(time.RFC3339Nano))
+}

@@ -305,7 +305,8 @@ func TestEventsResumeFromHistory(t *testing.T) {
 	c.until(t, s, true, c.caughtUp(m, true, true))
 }
 
-// ?from= starts at the first message at or after that moment.
+// ?from= starts at the first message at or after that moment, from the
+// ring or from JetStream.
 func TestStreamFrom(t *testing.T) {
 	e := newEnv(t, Options{}, feed.StreamConfig{})
 	e.publish(4)
@@ -321,15 +322,44 @@ func TestStreamFrom(t *testing.T) {
 			t.Fatalf("got %s %s, want %s %d", ev.name, ev.data, want.Symbol, want.Seq)
 		}
 	}
-	// Older than the window the gateway holds: a reset, then a snapshot.
-	e2 := newEnv(t, Options{RingSize: 16}, feed.StreamConfig{})
-	e2.publish(100)
+
+	// Older than the ring: found in JetStream by time and read from
+	// history, then live, with nothing missed.
+	e2 := newEnv(t, Options{RingSize: 16, MergeAfter: 1000}, feed.StreamConfig{})
+	early := e2.publish(100)
+	time.Sleep(20 * time.Millisecond)
+	at2 := time.Now().UTC()
+	time.Sleep(20 * time.Millisecond)
+	want := e2.publish(100)
 	e2.waitHub(e2.state().LastSeq)
-	s2 := e2.open("?from=2020-01-01T00:00:00Z", nil)
-	if ev := s2.next(); ev.name != "reset" || !strings.Contains(ev.data, resetExpired) {
+	s2 := e2.open("?from="+at2.Format(time.RFC3339Nano), nil)
+	want = append(want, e2.publish(10)...) // live, after the catch-up
+	for _, w := range want {
+		ev := s2.next()
+		if ev.name != "tick" || ev.tick(t).Symbol != w.Symbol || ev.tick(t).Seq != w.Seq {
+			t.Fatalf("from history: got %s %s, want %s %d", ev.name, ev.data, w.Symbol, w.Seq)
+		}
+	}
+	// Before the stream's first message, when nothing has left it: from
+	// its start.
+	s3 := e2.open("?from=2020-01-01T00:00:00Z", nil)
+	if ev := s3.next(); ev.name != "tick" || ev.tick(t).Symbol != early[0].Symbol || ev.tick(t).Seq != 1 {
+		t.Fatalf("from before the start: got %s %s, want the first tick", ev.name, ev.data)
+	}
+
+	// Older than the stream's window (its first messages were removed):
+	// a reset, then a snapshot.
+	e4 := newEnv(t, Options{RingSize: 16}, feed.StreamConfig{MaxBytes: 8 << 10})
+	e4.publish(100)
+	e4.waitHub(e4.state().LastSeq)
+	if e4.state().FirstSeq == 1 {
+		t.Fatal("the stream kept its first message; the test needs it gone")
+	}
+	s4 := e4.open("?from=2020-01-01T00:00:00Z", nil)
+	if ev := s4.next(); ev.name != "reset" || !strings.Contains(ev.data, resetExpired) {
 		t.Fatalf("%s %s", ev.name, ev.data)
 	}
-	if ev := s2.next(); ev.name != "snapshot" {
+	if ev := s4.next(); ev.name != "snapshot" {
 		t.Fatal(ev.name)
 	}
 }

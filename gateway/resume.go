@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
+	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -33,7 +35,7 @@ var resetText = map[string]string{
 func (g *Gateway) start(ctx context.Context, c *client, lastID string, hasID bool) error {
 	h := c.h
 	if !hasID && !c.from.IsZero() {
-		return g.startFrom(c)
+		return g.startFrom(ctx, c)
 	}
 	if !hasID {
 		return g.snapshot(c)
@@ -102,16 +104,53 @@ func (g *Gateway) snapshot(c *client) error {
 	return nil
 }
 
-// startFrom registers c at the first message at or after c.from in the
-// ring: no snapshot, the stream's events from that moment on. A moment
-// the ring no longer covers gets a reset "expired" and a snapshot.
-func (g *Gateway) startFrom(c *client) error {
+// TimeSeeker is what ?from= needs from the feed beyond Source for a
+// moment the ring no longer covers: the sequence of the first message
+// stored at or after t, with the stream's epoch (feed.Conn.SeqAt), or
+// an error wrapping feed.ErrTooOld if the stream no longer holds t.
+type TimeSeeker interface {
+	SeqAt(ctx context.Context, t time.Time) (seq uint64, epoch string, err error)
+}
+
+// startFrom starts c at the first message at or after c.from: no
+// snapshot, the stream's events from that moment on. The ring answers
+// for the moments it covers; older ones are found in JetStream by time
+// and read from history as a resume from the message just before
+// (catchUp: merged per symbol when far behind, as any deep resume). A
+// moment the stream no longer holds gets a reset "expired" and a
+// snapshot.
+func (g *Gateway) startFrom(ctx context.Context, c *client) error {
 	h := c.h
+	from := c.from.UTC().Format(time.RFC3339Nano)
 	h.mu.Lock()
 	pos, seq, ok := h.positionAtLocked(c.from)
 	if !ok {
 		h.mu.Unlock()
-		return g.reset(c, resetExpired, c.from.UTC().Format(time.RFC3339Nano))
+		ts, can := g.src.(TimeSeeker)
+		if !can {
+			return g.reset(c, resetExpired, from)
+		}
+		seq, epoch, err := ts.SeqAt(ctx, c.from)
+		switch {
+		case errors.Is(err, feed.ErrTooOld):
+			return g.reset(c, resetExpired, from)
+		case err != nil:
+			return err
+		case epoch != h.epoch:
+			return g.reset(c, resetEpoch, from)
+		}
+		if seq-1 > h.lastSeqNow() {
+			// Not yet in our hub (only if the ring lost t as the tail
+			// lags): wait for it as for an id ahead of the hub.
+			reason, err := g.awaitHub(ctx, h, seq-1)
+			if err != nil {
+				return err
+			}
+			if reason != "" {
+				return g.reset(c, reason, from)
+			}
+		}
+		return g.catchUp(ctx, c, seq-1, from)
 	}
 	c.cursor, c.lastSeq = pos, seq
 	ok = h.registerLocked(c)
