@@ -105,6 +105,41 @@ func (ss Session) withDefaults() (Session, error) {
 	return ss, nil
 }
 
+// ContinueAt returns ss starting at market time t (an instant, as
+// Tick.MarketTime gives it), so a simulator restarted on the same
+// stream carries on the market clock where the last one stopped instead
+// of starting the day again: t's trading day (a weekend: the Monday
+// after) at t's time of day, US Eastern. A time before the day's first
+// trading minute (04:00 with extended hours, else the open) starts at
+// it; one at or after the day's last (20:00, or the close) starts the
+// next trading day. A zero t returns ss unchanged.
+func (ss Session) ContinueAt(t time.Time) Session {
+	if t.IsZero() {
+		return ss
+	}
+	d, err := ss.withDefaults()
+	if err != nil {
+		return ss // New reports it
+	}
+	first, last := d.Open, d.Close
+	if d.Extended {
+		first, last = PreOpen, AfterClose
+	}
+	et := t.In(eastern)
+	day := time.Date(et.Year(), et.Month(), et.Day(), 0, 0, 0, 0, eastern)
+	tod := et.Sub(day)
+	switch {
+	case day.Weekday() == time.Saturday || day.Weekday() == time.Sunday:
+		day, tod = tradingDay(day), first
+	case tod < first:
+		tod = first
+	case tod >= last:
+		day, tod = nextTradingDay(day), first
+	}
+	ss.Date, ss.Start = day, tod
+	return ss
+}
+
 // Length returns how long the session lasts in trading time, defaults
 // filled in (6h30m for the zero Session).
 func (ss Session) Length() time.Duration {

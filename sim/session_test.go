@@ -226,3 +226,37 @@ func TestPrevCloseRollsOver(t *testing.T) {
 		}
 	}
 }
+
+// A restarted simulator carries on the market clock: ContinueAt starts
+// at the last market time, clamped into a trading day.
+func TestSessionContinueAt(t *testing.T) {
+	et := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04:05", s, eastern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, c := range []struct {
+		ext      bool
+		at, want string
+	}{
+		{true, "2026-03-04 11:15:30", "2026-03-04 11:15:30"}, // mid-session
+		{true, "2026-03-04 05:00:00", "2026-03-04 05:00:00"}, // pre-market
+		{true, "2026-03-04 02:00:00", "2026-03-04 04:00:00"}, // before the day
+		{true, "2026-03-06 20:00:00", "2026-03-09 04:00:00"}, // Friday's end: Monday
+		{true, "2026-03-07 12:00:00", "2026-03-09 04:00:00"}, // a Saturday
+		{false, "2026-03-04 17:00:00", "2026-03-05 09:30:00"},
+		{false, "2026-03-04 08:00:00", "2026-03-04 09:30:00"},
+	} {
+		ss := Session{Extended: c.ext}.ContinueAt(et(c.at).UTC())
+		s := mustNew(t, Config{Seed: 1, Rate: 1000, Speed: 1, Session: &ss})
+		got := s.MarketTime().In(eastern)
+		if want := et(c.want); got.Before(want) || got.After(want.Add(time.Second)) {
+			t.Errorf("extended %v, continue at %s: market time %s, want %s", c.ext, c.at, got.Format(time.DateTime), c.want)
+		}
+	}
+	if ss := (Session{Extended: true}).ContinueAt(time.Time{}); ss != (Session{Extended: true}) {
+		t.Errorf("zero time changed the session: %+v", ss)
+	}
+}

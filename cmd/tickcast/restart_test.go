@@ -148,6 +148,17 @@ func TestRestartAfterWindowContinuesSeq(t *testing.T) {
 // and returns every symbol's newest stored seq.
 func storedLast(t *testing.T, dir string) map[string]uint64 {
 	t.Helper()
+	out := map[string]uint64{}
+	for s, tk := range storedTicks(t, dir) {
+		out[s] = tk.Seq
+	}
+	return out
+}
+
+// storedTicks returns every symbol's newest stored tick in the store in
+// dir, read with a server of its own.
+func storedTicks(t *testing.T, dir string) map[string]market.Tick {
+	t.Helper()
 	srv, err := feed.StartServer(feed.ServerConfig{StoreDir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -164,9 +175,67 @@ func storedLast(t *testing.T, dir string) map[string]uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]uint64{}
+	out := map[string]market.Tick{}
 	for s, m := range last {
-		out[s] = m.Tick.Seq
+		out[s] = m.Tick
 	}
 	return out
+}
+
+// A restart on the same store carries on the market clock: the first
+// tick of run 2 is no earlier in market time than run 1's last (it used
+// to start the trading day again at 09:30).
+func TestRestartContinuesMarketTime(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"--addr", "127.0.0.1:0", "--data", dir, "--nats-listen", freeAddr(t),
+		"--rate", "200", "--symbols", "8", "--speed", "60"}
+	marketTimes := func(p *program, what string, until func(time.Time) bool) time.Time {
+		t.Helper()
+		nc := natsOf(t, p)
+		defer nc.Close()
+		ch := make(chan time.Time, 1024)
+		sub, err := nc.Subscribe("ticks.>", func(m *nats.Msg) {
+			if tk, err := market.DecodeTick(m.Data); err == nil {
+				select {
+				case ch <- tk.MarketTime:
+				default:
+				}
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Unsubscribe()
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case mt := <-ch:
+				if until(mt) {
+					return mt
+				}
+			case <-deadline:
+				t.Fatalf("%s: no such tick within 20s", what)
+			}
+		}
+	}
+	p := start(t, args...)
+	var first time.Time
+	last := marketTimes(p, "run 1", func(mt time.Time) bool {
+		if first.IsZero() {
+			first = mt
+		}
+		return mt.Sub(first) > 5*time.Minute // of market time: 5s at --speed 60
+	})
+	p.stop()
+	old := last
+	for _, tk := range storedTicks(t, dir) {
+		if tk.MarketTime.After(old) {
+			old = tk.MarketTime
+		}
+	}
+	p2 := start(t, args...)
+	got := marketTimes(p2, "run 2", func(time.Time) bool { return true })
+	if got.Before(old) || got.Sub(old) > 5*time.Minute {
+		t.Fatalf("run 2 starts at market time %s; run 1 ended at %s", got.Format(time.RFC3339), old.Format(time.RFC3339))
+	}
 }

@@ -70,8 +70,17 @@ func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int
 		return nil, nil, err
 	}
 	cfg.Resume = make(map[string]market.Tick, len(last))
+	var lastMarket time.Time // the newest market time published
 	for s, m := range last {
 		cfg.Resume[s] = m.Tick
+		if m.Tick.MarketTime.After(lastMarket) {
+			lastMarket = m.Tick.MarketTime
+		}
+	}
+	if cfg.Session != nil && !lastMarket.IsZero() {
+		// Carry on the market clock rather than start the day again.
+		ss := cfg.Session.ContinueAt(lastMarket)
+		cfg.Session = &ss
 	}
 	cfg.Events.Resume, err = conn.LastCounters(ctx)
 	if err != nil {
@@ -89,7 +98,7 @@ func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int
 	if err := conn.PutUniverse(ctx, s.Universe(), replicas); err != nil {
 		return nil, nil, err
 	}
-	log.Info("simulator starting", "symbols", len(s.Universe()), "rate", cfg.Rate, "seed", cfg.Seed, "resumed", len(last))
+	log.Info("simulator starting", "symbols", len(s.Universe()), "rate", cfg.Rate, "seed", cfg.Seed, "resumed", len(last), "market_time", s.MarketTime().Format(time.RFC3339))
 	// The simulator outlives ctx a little: it stops after the gateway
 	// has said goodbye to its clients.
 	simCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
