@@ -172,7 +172,7 @@ func (c *Conn) SeqAt(ctx context.Context, t time.Time) (seq uint64, epoch string
 	if err != nil {
 		return 0, epoch, fmt.Errorf("feed: seek %s: %w", t.Format(time.RFC3339Nano), err)
 	}
-	for m := range batch.Messages() {
+	if m, ok := <-batch.Messages(); ok {
 		md, err := m.Metadata()
 		if err != nil {
 			return 0, epoch, fmt.Errorf("feed: seek %s: metadata: %w", t.Format(time.RFC3339Nano), err)
