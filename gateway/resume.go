@@ -47,6 +47,14 @@ func (g *Gateway) start(ctx context.Context, c *client, lastID string, hasID boo
 	case epoch != h.epoch:
 		return g.reset(c, resetEpoch, lastID)
 	}
+	return g.resumeAfter(ctx, c, seq, lastID)
+}
+
+// resumeAfter starts c after stream sequence seq of its hub's epoch:
+// from memory if the ring covers it, else from history; requested (the
+// id or ?from= asked for) goes into any reset.
+func (g *Gateway) resumeAfter(ctx context.Context, c *client, seq uint64, requested string) error {
+	h := c.h
 	if seq > h.lastSeqNow() {
 		// Ahead of this gateway: "ahead" only if ahead of the stream;
 		// else wait for our tail, and if it lags send the client back
@@ -56,7 +64,7 @@ func (g *Gateway) start(ctx context.Context, c *client, lastID string, hasID boo
 			return err
 		}
 		if reason != "" {
-			return g.reset(c, reason, lastID)
+			return g.reset(c, reason, requested)
 		}
 	}
 	h.mu.Lock()
@@ -81,9 +89,9 @@ func (g *Gateway) start(ctx context.Context, c *client, lastID string, hasID boo
 	behind := h.lastSeq - seq
 	h.mu.Unlock()
 	if g.opts.MaxResume > 0 && behind > g.opts.MaxResume {
-		return g.reset(c, resetTooFar, lastID)
+		return g.reset(c, resetTooFar, requested)
 	}
-	return g.catchUp(ctx, c, seq, lastID)
+	return g.catchUp(ctx, c, seq, requested)
 }
 
 // snapshot registers c at the hub's head and writes the snapshot event.
@@ -115,8 +123,8 @@ type TimeSeeker interface {
 // startFrom starts c at the first message at or after c.from: no
 // snapshot, the stream's events from that moment on. The ring answers
 // for the moments it covers; older ones are found in JetStream by time
-// and read from history as a resume from the message just before
-// (catchUp: merged per symbol when far behind, as any deep resume). A
+// and started as a resume after the message just before (resumeAfter:
+// merged per symbol when far behind, as any deep resume). A
 // moment the stream no longer holds gets a reset "expired" and a
 // snapshot.
 func (g *Gateway) startFrom(ctx context.Context, c *client) error {
@@ -139,18 +147,7 @@ func (g *Gateway) startFrom(ctx context.Context, c *client) error {
 		case epoch != h.epoch:
 			return g.reset(c, resetEpoch, from)
 		}
-		if seq-1 > h.lastSeqNow() {
-			// Not yet in our hub (only if the ring lost t as the tail
-			// lags): wait for it as for an id ahead of the hub.
-			reason, err := g.awaitHub(ctx, h, seq-1)
-			if err != nil {
-				return err
-			}
-			if reason != "" {
-				return g.reset(c, reason, from)
-			}
-		}
-		return g.catchUp(ctx, c, seq-1, from)
+		return g.resumeAfter(ctx, c, seq-1, from)
 	}
 	c.cursor, c.lastSeq = pos, seq
 	ok = h.registerLocked(c)
