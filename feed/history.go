@@ -32,24 +32,14 @@ func (c *Conn) ReadRange(ctx context.Context, from, until uint64, fn func(m Msg,
 	if from == 0 {
 		from = 1
 	}
-	cons, err := c.js.CreateConsumer(ctx, c.stream, jetstream.ConsumerConfig{
+	cons, done, err := c.tempConsumer(ctx, jetstream.ConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   from,
-		AckPolicy:     jetstream.AckNonePolicy,
-		// Every subject, so the range stays contiguous when the stream
-		// holds other event types between the ticks.
-		FilterSubject:     ">",
-		InactiveThreshold: 10 * time.Second, // if the delete below is lost
-		MemoryStorage:     true,
 	})
 	if err != nil {
 		return fmt.Errorf("feed: read %d-%d: %w", from, until, err)
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = c.js.DeleteConsumer(dctx, c.stream, cons.CachedInfo().Name)
-	}()
+	defer done()
 	next := from
 	idle := 0
 	for next <= until {
@@ -149,22 +139,14 @@ func (c *Conn) SeqAt(ctx context.Context, t time.Time) (seq uint64, epoch string
 	if t.After(st.LastTime) {
 		return st.LastSeq + 1, epoch, nil
 	}
-	cons, err := c.js.CreateConsumer(ctx, c.stream, jetstream.ConsumerConfig{
-		DeliverPolicy:     jetstream.DeliverByStartTimePolicy,
-		OptStartTime:      &t,
-		AckPolicy:         jetstream.AckNonePolicy,
-		FilterSubject:     ">",
-		InactiveThreshold: 10 * time.Second, // if the delete below is lost
-		MemoryStorage:     true,
+	cons, done, err := c.tempConsumer(ctx, jetstream.ConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartTimePolicy,
+		OptStartTime:  &t,
 	})
 	if err != nil {
 		return 0, epoch, fmt.Errorf("feed: seek %s: %w", t.Format(time.RFC3339Nano), err)
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = c.js.DeleteConsumer(dctx, c.stream, cons.CachedInfo().Name)
-	}()
+	defer done()
 	if ci := cons.CachedInfo(); ci.NumPending == 0 {
 		return ci.Delivered.Stream + 1, epoch, nil
 	}
@@ -183,4 +165,25 @@ func (c *Conn) SeqAt(ctx context.Context, t time.Time) (seq uint64, epoch string
 		return 0, epoch, fmt.Errorf("feed: seek %s: %w", t.Format(time.RFC3339Nano), err)
 	}
 	return 0, epoch, fmt.Errorf("feed: seek %s: no message came", t.Format(time.RFC3339Nano))
+}
+
+// tempConsumer creates a short-lived consumer of every subject (so a
+// read stays contiguous when other event types lie between the ticks)
+// with no acks, in memory, and returns it with a func that deletes it.
+// One per read keeps readers from piling up against the server's
+// consumer limit; InactiveThreshold removes it if the delete is lost.
+func (c *Conn) tempConsumer(ctx context.Context, cfg jetstream.ConsumerConfig) (jetstream.Consumer, func(), error) {
+	cfg.AckPolicy = jetstream.AckNonePolicy
+	cfg.FilterSubject = ">"
+	cfg.InactiveThreshold = 10 * time.Second
+	cfg.MemoryStorage = true
+	cons, err := c.js.CreateConsumer(ctx, c.stream, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cons, func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = c.js.DeleteConsumer(dctx, c.stream, cons.CachedInfo().Name)
+	}, nil
 }
