@@ -161,21 +161,44 @@ func (g *Gateway) catchUp(ctx context.Context, c *client, seq uint64, lastID str
 // merging every wanted tick is written out.
 func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from, to uint64, merge bool) error {
 	// Prefetch: keep up to HistoryReaders whole blocks ahead being read,
-	// so a cold catch-up uses the reader pool in parallel.
+	// so a cold catch-up uses the reader pool in parallel. Each prefetch
+	// hands its summary to this catch-up (pre), so the cache dropping it
+	// meanwhile costs no second read. Bound: HistoryReaders summaries
+	// held per catch-up.
 	pctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	prefetched := uint64(0)
+	pre := map[uint64]chan *blockSum{}
 	prefetch := func(b uint64) {
 		last := blockOf(to)
 		if _, u := blockRange(last); u > to {
+			if last == 0 {
+				return // the only block is partial
+			}
 			last-- // the final block is partial: read raw, not summarised
 		}
 		for k := max(prefetched, b+1); k <= min(last, b+uint64(g.opts.HistoryReaders)); k++ {
+			ch := make(chan *blockSum, 1) // the one summary, or nil
+			pre[k] = ch
 			wg.Add(1)
-			go func() { defer wg.Done(); _, _ = hi.summary(pctx, k) }()
+			go func() { defer wg.Done(); s, _ := hi.summary(pctx, k); ch <- s }()
 			prefetched = k + 1
 		}
+	}
+	summary := func(b uint64) (*blockSum, error) {
+		if ch, ok := pre[b]; ok {
+			delete(pre, b)
+			select {
+			case s := <-ch:
+				if s != nil {
+					return s, nil
+				}
+			case <-ctx.Done():
+				return nil, context.Cause(ctx)
+			}
+		}
+		return hi.summary(ctx, b)
 	}
 	var js []byte
 	for from < to {
@@ -189,7 +212,7 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 			prefetch(b)
 		}
 		if summaries && from+1 == bFrom && end == bUntil {
-			s, err := hi.summary(ctx, b)
+			s, err := summary(b)
 			if err != nil {
 				return err
 			}

@@ -133,8 +133,15 @@
 //     and reads history up to it. At most Options.CatchupWorkers
 //     catch-ups run at once (default GOMAXPROCS/2), the others wait
 //     first come first served; summaries are bounded by
-//     Options.HistoryCacheBytes (default 64 MiB; blocks that left the
-//     stream's window are dropped) and raw blocks to 8. Every read checks
+//     Options.HistoryCacheBytes (--history-cache, default 64 MiB, about
+//     870 blocks or 3.5M messages; the oldest go first, counted by
+//     tickcast_history_evictions_total; blocks that left the stream's
+//     window are dropped) and raw blocks to 8. A read hands what it read
+//     to every reader that waited for it (the flight carries the result)
+//     and a catch-up keeps the blocks it prefetched, whether or not the
+//     cache keeps them: eviction never makes a reader read again, so a
+//     resume from the oldest id of a window larger than the cache reads
+//     the blocks the cache lacks once each and completes. Every read checks
 //     that it got each sequence from its first on: history that ages out
 //     while it is read ends in a reset "expired", never a silent gap.
 //     Options.MaxResume (default 0: none) caps how far behind an id may

@@ -51,8 +51,12 @@ type Options struct {
 	// the others wait, first come first served. Default GOMAXPROCS/2
 	// (at least 1).
 	CatchupWorkers int
-	// HistoryCacheBytes bounds the history index's block summaries.
-	// Default 64 MiB.
+	// HistoryCacheBytes bounds the history index's block summaries
+	// (about 75 KiB per block of 4096 messages; the oldest blocks are
+	// dropped first, counted in tickcast_history_evictions_total). A
+	// block dropped the moment it is read still serves the catch-ups
+	// that waited for it; a resume from further back than the cache
+	// holds reads those blocks from JetStream again. Default 64 MiB.
 	HistoryCacheBytes int
 	// Logger; default slog.Default().
 	Logger *slog.Logger

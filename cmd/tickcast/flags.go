@@ -107,6 +107,7 @@ type gatewayFlags struct {
 	heartbeat    time.Duration
 	ring         int
 	maxResume    uint64
+	histCache    int
 	logLevel     string
 	sndbuf       int
 	pprof        string
@@ -136,6 +137,7 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&g.heartbeat, "heartbeat", 15*time.Second, "longest silence on a stream before a comment line")
 	fs.IntVar(&g.ring, "ring", 1<<16, "recent ticks held in memory for fan-out and quick resumes")
 	fs.Uint64Var(&g.maxResume, "max-resume", 0, "if set, ids further than this many messages behind get a reset (too_far); 0: any id in the stream's window resumes")
+	fs.IntVar(&g.histCache, "history-cache", 64<<20, "bytes of block summaries the history index keeps for resumes from behind the ring (about 75 KiB per 4096 messages); the oldest blocks are dropped first")
 	fs.IntVar(&g.sndbuf, "sndbuf", gateway.DefaultSendBuffer, "kernel send buffer per client connection in bytes; small keeps backlogs in the gateway where they are merged (-1: kernel autotuning)")
 	fs.StringVar(&g.pprof, "pprof", "", "serve Go's pprof profiles on this separate address (e.g. 127.0.0.1:6060); off by default")
 	fs.IntVar(&g.gogc, "gogc", 25, "Go GC target percentage (the GOGC environment variable wins); 25 keeps ~20% less memory per connection than Go's 100 for ~3% more CPU (see BENCHMARKS.md)")
@@ -201,8 +203,10 @@ func (g *gatewayFlags) options(log *slog.Logger) (gateway.Options, error) {
 		Heartbeat:    g.heartbeat,
 		RingSize:     g.ring,
 		MaxResume:    g.maxResume,
-		MergeAfter:   g.mergeAfter,
-		Logger:       log,
+
+		HistoryCacheBytes: g.histCache,
+		MergeAfter:        g.mergeAfter,
+		Logger:            log,
 
 		FlushInterval: g.flushEvery,
 		NoEventLoop:   !g.eventLoop,
