@@ -13,7 +13,9 @@
 // Run reads the stream with Source.Tail. Its callback, hub.append, parses
 // each tick once, encodes its SSE frame once ("event: tick", "id:",
 // "data:") and stores both in an entry of the hub's ring: a power-of-two
-// array of atomic pointers, Options.RingSize long (default 65536), whose
+// array of atomic pointers, Options.RingSize long (default 2^19 = 524,288
+// messages of every type: about 100 s of the default feed at the open,
+// ~600 bytes each, ~300 MiB when full; see DefaultRingSize), whose
 // oldest entry is overwritten. Entries are shared read-only by every
 // client. append then wakes the clients that want the tick's symbol; a
 // wake-up is a flag and a non-blocking send on the client's one-slot
