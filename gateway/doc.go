@@ -255,7 +255,15 @@
 //     owned by Tail, which returns when Run's context ends, the epoch
 //     changes or the tail stalls; Run calls Tail again for the same hub
 //     unless the epoch changed. hub.append ignores a tick at or below the
-//     hub's last sequence, and any tick once the hub is closed.
+//     hub's last sequence, and any tick once the hub is closed. A Tail
+//     that jumps over sequences is checked against the stream's first
+//     sequence: malformed messages skipped are fine, but messages that
+//     left the stream before the tail read them (a tail restarted after
+//     they aged out starts at the stream's first) would be a hole the
+//     ring claims to cover. Then the hub is ended as at an epoch change
+//     and a new one of the same epoch warm-starts (errHole): its clients
+//     come back with their ids, behind the hole get a reset "expired",
+//     never a silent gap.
 //   - The event loop's workers (GOMAXPROCS of them) and the poller's
 //     goroutine start on first use and live as long as the process, as
 //     the runtime's netpoller does; they hold no stream once it ends. A
