@@ -25,15 +25,16 @@ var (
 const aheadWait = 3 * time.Second
 
 // awaitHub waits until h holds seq, an id ahead of it. It returns
-// errAhead wrapped in a reset reason when the stream itself does not
-// hold seq, errLagging when the hub did not get there in time.
+// resetAhead when the stream itself does not hold seq, errLagging when
+// the hub did not get there in time or the stream is of another epoch
+// (recreated; this gateway has not moved on yet).
 func (g *Gateway) awaitHub(ctx context.Context, h *hub, seq uint64) (reset string, err error) {
 	st, err := g.src.State(ctx)
 	if err != nil {
 		return "", err
 	}
 	if st.Epoch != h.epoch {
-		return resetEpoch, nil
+		return "", fmt.Errorf("%w: the stream's epoch is %s, this gateway still reads %s", errLagging, st.Epoch, h.epoch)
 	}
 	if seq > st.LastSeq {
 		return resetAhead, nil
@@ -67,8 +68,8 @@ func (g *Gateway) catchUp(ctx context.Context, c *client, seq uint64, lastID str
 	if err != nil {
 		return err
 	}
-	if st.Epoch != h.epoch {
-		return g.reset(c, resetEpoch, lastID)
+	if err := g.checkHubEpoch(ctx, h); err != nil {
+		return err // the id is of the old stream, but a reset now would snapshot it
 	}
 	if seq+1 < st.FirstSeq {
 		return g.reset(c, resetExpired, lastID)

@@ -160,7 +160,12 @@
 //     gateway is ahead, or this one's tail lags) waits up to 3s for the
 //     hub; if it does not get there the stream ends with ": lagging" and
 //     a retry:, so the client comes back with the same id: a client is
-//     never sent backwards.
+//     never sent backwards. Likewise when the stream's epoch (Source.State,
+//     at most 250ms old) is no longer the hub's (recreated; the tail has
+//     not moved on): an id of another epoch than the hub's may be of the
+//     new stream, and any reset would snapshot the deleted one, so the
+//     client gets ": lagging" and comes back once the hub is current
+//     (checkHubEpoch). Only a hub of the stream's epoch answers "epoch".
 //   - Anything else gets an "event: reset" (no id; data: reason, detail,
 //     the requested id cut to 128 bytes) followed by a snapshot. Reasons:
 //     "malformed" (not an id this feed issues), "epoch" (an earlier

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -104,5 +105,27 @@ func TestTailRestartAfterAgedOutLeavesNoSilentGap(t *testing.T) {
 		}
 		a.mu.Unlock()
 		a.close()
+	}
+}
+
+// An id of a newer epoch than this gateway's hub (the stream was
+// recreated, another gateway already reads it) is not reset with a
+// snapshot of the deleted stream: the client is sent back with
+// ": lagging" and a retry:, to come again once this gateway caught up.
+func TestNewerEpochIDIsLagging(t *testing.T) {
+	var src *epochSource
+	e := newEnvWith(t, Options{}, feed.StreamConfig{Memory: true}, true, func(c *feed.Conn) Source {
+		src = &epochSource{Conn: c}
+		return src
+	})
+	e.publish(8)
+	e.waitHub(8)
+	src.flipped.Store(true) // the stream is of epoch <hub's>x now
+	a := openAcct(t, e.hs.URL+"/v1/stream", FormatID(e.state().Epoch+"x", 5), nil)
+	a.waitEnd(10 * time.Second)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.resets+a.snaps+a.ticks != 0 || len(a.retries) == 0 || !slices.Contains(a.comments, "lagging") {
+		t.Fatalf("%d resets, %d snapshots, %d ticks, comments %v, retries %v; want lagging and a retry", a.resets, a.snaps, a.ticks, a.comments, a.retries)
 	}
 }
