@@ -255,8 +255,12 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 					continue
 				}
 				if m.e == nil && c.kinds&kTick != 0 {
+					id := m.seq
+					if c.kinds&kTrade != 0 {
+						id-- // the trade follows with m.seq (appendTickBeforeTrade)
+					}
 					js = m.tick.AppendJSON(js[:0])
-					c.buf = appendTickEvent(c.buf, c.h.epoch, m.seq, js)
+					c.buf = appendTickEvent(c.buf, c.h.epoch, id, js)
 					c.nEvents++
 				}
 				if m.e == nil && c.kinds&kTrade != 0 {

@@ -64,7 +64,9 @@
 // (docs/events-design.md), and the hub's ring holds every message: each
 // entry carries its kind and the event types it is sent as (events.go;
 // a tick message is both a tick and a trade, the trade frame encoded on
-// first use). A client asks for types with ?events= (default tick only)
+// first use; to a client of both, the tick goes with the id of the
+// position before it and the trade with the message's own, so a client
+// cut between the two gets the trade, and the tick again, on resume). A client asks for types with ?events= (default tick only)
 // and skips the entries of other types, so hub positions, stream
 // sequences and ids stay those of the one stream and never decrease.
 // The hub wakes a client only for entries of a type it wants, and every
