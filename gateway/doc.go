@@ -82,7 +82,10 @@
 // its place in stream order. History blocks (history.go) keep the
 // other types' messages raw; summaries hold ticks only, so a catch-up
 // of a client of other types reads its blocks raw. ?from= starts at the
-// first ring entry at or after a wall time; a time older than the ring
+// first ring entry, in stream order, whose wall time is at or after the
+// moment (wall times are not monotone in stream order: each entry keeps
+// the latest wall time up to it, which is, and is binary-searched); a
+// time older than the ring
 // is found in JetStream (TimeSeeker, feed.Conn.SeqAt: by the time each
 // message was stored) and started as a catch-up from the sequence just
 // before it (resume.go). GET /v1/bars reads

@@ -467,9 +467,11 @@ func (h *hub) clockIndex() int {
 }
 
 // positionAtLocked returns the ring position after which the first
-// entry of wall time t or later lies (head if none), with the sequence
-// just before it, and whether the ring covers t: it holds an entry
-// before t, or everything the stream held since startSeq. Under h.mu.
+// entry of wall time t or later in stream order lies (head if none),
+// with the sequence just before it, and whether the ring covers t: it
+// holds an entry before t, or everything the stream held since
+// startSeq. It searches entry.upTo, which never decreases: wall times
+// themselves do not follow stream order. Under h.mu.
 func (h *hub) positionAtLocked(t time.Time) (pos, seq uint64, ok bool) {
 	head := h.head.Load()
 	ts := t.UnixNano()
@@ -483,7 +485,7 @@ func (h *hub) positionAtLocked(t time.Time) (pos, seq uint64, ok bool) {
 	}
 	k := sort.Search(int(head-oldest+1), func(k int) bool {
 		e := h.at(oldest + uint64(k))
-		return e == nil || e.wall >= ts
+		return e == nil || e.upTo >= ts
 	})
 	pos = oldest + uint64(k) - 1
 	if pos < oldest {

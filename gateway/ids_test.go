@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/market"
 )
 
 // A tick and its trade never share an id a resume would skip the trade
@@ -63,5 +66,29 @@ func TestTickAndTradeIDs(t *testing.T) {
 			seq = nseq
 		}
 		last = seq
+	}
+}
+
+// ?from= inside the ring starts at the first message in stream order
+// whose time is at or after the moment, though event times do not
+// follow stream order (publishers and event types differ in clocks).
+func TestFromInRingFirstInStreamOrder(t *testing.T) {
+	e := newEnv(t, Options{}, feed.StreamConfig{Memory: true})
+	base := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+	offsets := []int{0, 10, 1, 2, 3, 4, 6, 7, 8} // seconds; the second message is early
+	for i, off := range offsets {
+		tk := market.Tick{Symbol: "AAA", Seq: uint64(i + 1), Time: base.Add(time.Duration(off) * time.Second),
+			Price: 100, Bid: 99.99, Ask: 100.01, Size: 100, Volume: int64(i+1) * 100}
+		if err := e.conn.Publish(context.Background(), tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitHub(uint64(len(offsets)))
+	s := e.open("?symbols=AAA&from="+base.Add(5*time.Second).Format(time.RFC3339), nil)
+	for want := uint64(2); want <= uint64(len(offsets)); want++ {
+		ev := s.next()
+		if ev.name != "tick" || ev.tick(t).Seq != want {
+			t.Fatalf("got %s %s, want tick %d (from the first at or after the moment in stream order)", ev.name, ev.data, want)
+		}
 	}
 }
