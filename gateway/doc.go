@@ -116,7 +116,8 @@
 //     fills its ring first (warm start, lifecycle.go): its tail starts
 //     RingSize messages back (or at the stream's first), and it is ready
 //     for streams once it has read up to the stream's last sequence at
-//     start, so clients of a restarted gateway resume from memory.
+//     start (a malformed message, or one of a type it does not know,
+//     counts as read: feed.MsgError carries a skipped one's sequence), so clients of a restarted gateway resume from memory.
 //   - An id behind the ring resumes from the history index (catchup.go,
 //     history.go): history is cut into blocks of 4096 stream sequences;
 //     each block is read from JetStream once while cached (single

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,5 +128,43 @@ func TestNewerEpochIDIsLagging(t *testing.T) {
 	defer a.mu.Unlock()
 	if a.resets+a.snaps+a.ticks != 0 || len(a.retries) == 0 || !slices.Contains(a.comments, "lagging") {
 		t.Fatalf("%d resets, %d snapshots, %d ticks, comments %v, retries %v; want lagging and a retry", a.resets, a.snaps, a.ticks, a.comments, a.retries)
+	}
+}
+
+// spoilTail is the real feed whose Tail turns the message at sequence
+// seq into one the gateway cannot use: a malformed tick (as feed.Tail
+// reports one) or an event it cannot decode.
+type spoilTail struct {
+	*feed.Conn
+	seq       uint64
+	malformed bool
+}
+
+func (s *spoilTail) Tail(ctx context.Context, epoch string, after uint64, fn func(feed.Msg), bad func(error)) error {
+	return s.Conn.Tail(ctx, epoch, after, func(m feed.Msg) {
+		switch {
+		case m.Seq != s.seq:
+			fn(m)
+		case s.malformed:
+			bad(&feed.MsgError{Seq: m.Seq, Err: errors.New("test: malformed tick")})
+		default:
+			fn(feed.Msg{Seq: m.Seq, Subject: feed.StatusSubjectPrefix + "AAA", Data: []byte("{not a status")})
+		}
+	}, bad)
+}
+
+// A gateway whose stream's newest message is not a valid event is
+// ready all the same, and serves what came before it.
+func TestReadyWhenNewestMessageIsBad(t *testing.T) {
+	for _, malformed := range []bool{true, false} {
+		e := newEnv(t, Options{}, feed.StreamConfig{Memory: true})
+		e.publish(10)
+		e.waitHub(10)
+		e.stopGateway()
+		e.startGatewaySource(Options{}, &spoilTail{Conn: e.conn, seq: 10, malformed: malformed}) // fails if never ready
+		s := e.open("?symbols=BBB", nil)
+		if ev := s.next(); ev.name != "snapshot" || !strings.Contains(ev.data, `"seq":3`) {
+			t.Fatalf("malformed %v: %s %s", malformed, ev.name, ev.data)
+		}
 	}
 }

@@ -152,7 +152,9 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 				}
 			}
 			g.m.lastSeq.Set(float64(m.Seq))
-			if appended && m.Seq >= need && !g.ready.Load() {
+			// Read up to need, whether or not this message was one the
+			// hub keeps (an event type it does not know is skipped).
+			if m.Seq >= need && !g.ready.Load() {
 				g.ready.Store(true)
 			}
 		}, func(err error) {
@@ -162,6 +164,14 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 			}
 			g.m.badMsgs.Inc()
 			g.log.Warn("skipping a bad stream message", "err", err)
+			// A malformed message is read too: the newest stored one
+			// must not keep the gateway from being ready.
+			if me := (*feed.MsgError)(nil); errors.As(err, &me) && hole == nil {
+				seen = max(seen, me.Seq)
+				if me.Seq >= need && !g.ready.Load() {
+					g.ready.Store(true)
+				}
+			}
 		})
 		stopTail()
 		if hole != nil && ctx.Err() == nil {
