@@ -206,9 +206,7 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 		b := blockOf(from + 1)
 		bFrom, bUntil := blockRange(b)
 		end := min(bUntil, to)
-		// Summaries hold ticks only: a client of other event types reads
-		// every block raw.
-		summaries := merge && c.kinds&kMemoryOnly == 0
+		summaries := merge
 		if summaries {
 			prefetch(b)
 		}
@@ -222,7 +220,8 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 					c.foldAcc(sa.sym, &sa.acc)
 				}
 			}
-		} else if summaries && end == bUntil && hi.foldTail(ctx, c, b, from) {
+			s.foldOthers(c)
+		} else if summaries && c.kinds&kMemoryOnly == 0 && end == bUntil && hi.foldTail(ctx, c, b, from) {
 			// Started inside a complete block: its summary's tail folded
 			// the rest of it.
 		} else {
@@ -279,10 +278,25 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 		from = end
 		if merge {
 			c.lastSeq = max(c.lastSeq, from)
+			// Bars, status and clock events are never merged: an hour of
+			// 1 s bars is ~160k events. Send what is pending every
+			// keepFlushAt of them (the last event's id is from, up to
+			// which everything is folded), so the batch in memory and
+			// each write stay bounded.
+			if len(c.keep) >= keepFlushAt {
+				if err := c.emitMerged(); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
 }
+
+// keepFlushAt bounds the unmerged events (bars, status, clock) a merged
+// catch-up holds before it sends them (with whatever else it merged so
+// far): about 1 MiB of frames, plus at most a block's worth.
+var keepFlushAt = 4096 // a variable for tests
 
 // dropAcc forgets whatever c folded.
 func (c *client) dropAcc() {

@@ -80,8 +80,12 @@
 // Merging (merge.go): ticks and trades as below, quotes to the newest
 // with merged, bars, status and clock never merged: each goes whole in
 // its place in stream order. History blocks (history.go) keep the
-// other types' messages raw; summaries hold ticks only, so a catch-up
-// of a client of other types reads its blocks raw. ?from= starts at the
+// other types' messages raw; a block's summary also holds each
+// symbol's quotes merged and its bar, status and clock events whole, so
+// a merged catch-up of a client of any types folds whole blocks from
+// summaries and reads only a partial first block raw; the events never
+// merged are sent every 4096 of them (keepFlushAt) as the catch-up goes,
+// not gathered for the whole window into one write. ?from= starts at the
 // first ring entry, in stream order, whose wall time is at or after the
 // moment (wall times are not monotone in stream order: each entry keeps
 // the latest wall time up to it, which is, and is binary-searched); a

@@ -150,9 +150,9 @@ func (h *hub) append(m feed.Msg) bool {
 	return ok
 }
 
-// appendSym is append, also returning the symbol index of the message
-// (the tick's, the quote's, ...).
-func (h *hub) appendSym(m feed.Msg) (int, bool) {
+// appendSym is append, also returning the entry it appended (its sym is
+// the symbol index of the tick, the quote, ...).
+func (h *hub) appendSym(m feed.Msg) (*entry, bool) {
 	var e *entry
 	sym := m.Tick.Symbol
 	if m.IsTick() {
@@ -162,13 +162,13 @@ func (h *hub) appendSym(m feed.Msg) (int, bool) {
 	} else {
 		var ok bool
 		if e, sym, ok = eventEntry(h.epoch, &m); !ok {
-			return -1, false
+			return nil, false
 		}
 	}
 	h.mu.Lock()
 	if h.closed || m.Seq <= h.lastSeq {
 		h.mu.Unlock()
-		return -1, false
+		return nil, false
 	}
 	i := h.symbolLocked(sym)
 	last := h.symLast[i]
@@ -205,7 +205,7 @@ func (h *hub) appendSym(m feed.Msg) (int, bool) {
 				c.wake()
 			}
 		}
-		return i, true
+		return e, true
 	}
 	for _, c := range subs.all {
 		if c.kinds&e.mask != 0 {
@@ -219,7 +219,7 @@ func (h *hub) appendSym(m feed.Msg) (int, bool) {
 			}
 		}
 	}
-	return i, true
+	return e, true
 }
 
 // noteLatestLocked records e as its symbol's newest of its kind.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 	"unsafe"
-
-	"github.com/tickcast/tickcast/market"
 )
 
 // The history index is filled two ways besides catch-ups reading it on
@@ -32,10 +30,13 @@ type liveBlocks struct {
 	at   []int32 // symbol index -> position in sum.syms + 1; 0 if absent
 }
 
-// observe takes the stream message seq, a tick of symbol sym (sym < 0:
-// not a tick, skipped), and returns block b's summary when seq completes
-// it having seen all of it.
-func (lb *liveBlocks) observe(seq uint64, sym int, t *market.Tick) (uint64, *blockSum) {
+// observe takes the stream message seq, the hub's entry e of it, and
+// returns block b's summary when seq completes it having seen all of it.
+func (lb *liveBlocks) observe(seq uint64, e *entry) (uint64, *blockSum) {
+	sym, t := e.sym, &e.tick
+	if e.kind != entTick {
+		sym = -1 // the tick parts skip it; addOther keeps it
+	}
 	b := blockOf(seq)
 	if lb.sum == nil || b != lb.b {
 		from, _ := blockRange(b)
@@ -48,6 +49,9 @@ func (lb *liveBlocks) observe(seq uint64, sym int, t *market.Tick) (uint64, *blo
 	lb.next = seq + 1
 	if lb.ok && lb.sum.tail != nil && !lb.sum.tail.add(sym, t) {
 		lb.sum.tail = nil
+	}
+	if e.kind != entTick {
+		lb.sum.addOther(e)
 	}
 	if sym >= 0 {
 		if sym >= len(lb.at) {

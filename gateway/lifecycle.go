@@ -139,12 +139,9 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 				}
 			}
 			seen = max(seen, m.Seq)
-			sym, appended := h.appendSym(m) // false once h is closed: a stale callback
+			e, appended := h.appendSym(m) // false once h is closed: a stale callback
 			if appended {
-				if !m.IsTick() {
-					sym = -1 // a quote, bar, ...: summaries hold ticks
-				}
-				if b, sum := live.observe(m.Seq, sym, &m.Tick); sum != nil {
+				if b, sum := live.observe(m.Seq, e); sum != nil {
 					if cur := g.history(h); cur != hist {
 						hist = cur // the index was dropped (tests do that)
 					}
