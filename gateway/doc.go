@@ -145,8 +145,10 @@
 //     and reads history up to it. At most Options.CatchupWorkers
 //     catch-ups run at once (default GOMAXPROCS/2), the others wait
 //     first come first served; summaries are bounded by
-//     Options.HistoryCacheBytes (--history-cache, default 64 MiB, about
-//     870 blocks or 3.5M messages; the oldest go first, counted by
+//     Options.HistoryCacheBytes (--history-cache, default 64 MiB; a block
+//     costs ~85 KiB of ticks of 44 symbols, ~115 KiB of the default feed
+//     with its quotes and bars, so about 570 blocks or 2.3M messages,
+//     ~9 minutes of the open; the oldest go first, counted by
 //     tickcast_history_evictions_total; blocks that left the stream's
 //     window are dropped) and raw blocks to 8. A read hands what it read
 //     to every reader that waited for it (the flight carries the result)
