@@ -66,70 +66,10 @@ type blockSum struct {
 	// The other event types, so that a merged catch-up of a client of
 	// quotes, bars or status uses summaries too: each symbol's quotes
 	// merged (as a client merges them), and the bar, status and clock
-	// entries, which are never merged, in stream order.
+	// entries, which are never merged, in stream order (indexer.go).
 	quotes []symQuote
 	qat    map[int]int // symbol -> index in quotes; only while building
 	kept   []*entry
-}
-
-// symQuote is one symbol's quotes in a block.
-type symQuote struct {
-	sym int
-	acc quoteAcc
-}
-
-// addOther records the next message of another type than tick: a quote
-// into its symbol's accumulator, anything else kept whole.
-func (s *blockSum) addOther(e *entry) {
-	if e.kind != entQuote {
-		s.kept = append(s.kept, e)
-		return
-	}
-	if s.qat == nil {
-		s.qat = map[int]int{}
-	}
-	k, ok := s.qat[e.sym]
-	if !ok {
-		k = len(s.quotes)
-		s.qat[e.sym] = k
-		s.quotes = append(s.quotes, symQuote{sym: e.sym})
-	}
-	s.quotes[k].acc.add(e.seq, e.q)
-}
-
-// foldOthers adds the block's quotes, bars, status and clock events
-// that c wants to its pending merge, as foldEntry would each message.
-func (s *blockSum) foldOthers(c *client) {
-	if c.kinds&kQuote != 0 {
-		for i := range s.quotes {
-			if q := &s.quotes[i]; c.wants(q.sym) {
-				c.foldQuoteAcc(q.sym, &q.acc)
-			}
-		}
-	}
-	for _, e := range s.kept {
-		if e.mask&c.kinds != 0 && c.wants(e.sym) {
-			c.keep = append(c.keep, e)
-		}
-	}
-}
-
-// foldQuoteAcc adds b, a later run of symbol sym's quotes, to c's.
-func (c *client) foldQuoteAcc(sym int, b *quoteAcc) {
-	if sym >= len(c.qacc) {
-		c.qacc = append(c.qacc, make([]quoteAcc, sym+1-len(c.qacc))...)
-	}
-	a := &c.qacc[sym]
-	if a.n == 0 {
-		c.qactive = append(c.qactive, sym)
-		*a = *b
-		return
-	}
-	a.n += b.n
-	a.firstSeq = min(a.firstSeq, b.firstSeq)
-	if b.lastSeq >= a.lastSeq {
-		a.lastSeq, a.last = b.lastSeq, b.last
-	}
 }
 
 type blockTail struct {
