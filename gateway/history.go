@@ -63,6 +63,13 @@ type blockSum struct {
 	syms  []symAcc
 	tail  *blockTail
 	bytes int
+	// The other event types, so that a merged catch-up of a client of
+	// quotes, bars or status uses summaries too: each symbol's quotes
+	// merged (as a client merges them), and the bar, status and clock
+	// entries, which are never merged, in stream order (indexer.go).
+	quotes []symQuote
+	qat    map[int]int // symbol -> index in quotes; only while building
+	kept   []*entry
 }
 
 type blockTail struct {
@@ -91,9 +98,14 @@ func (bt *blockTail) add(sym int, t *market.Tick) bool {
 
 const tailBytesPerMsg = 2 + 8 + 8
 
-// sumBytes is what s holds, for the cache bound.
+// sumBytes is what s holds, for the cache bound. It ends the build.
 func (s *blockSum) sumBytes() int {
+	s.qat = nil
 	n := 64 + len(s.syms)*int(unsafe.Sizeof(symAcc{}))
+	n += len(s.quotes) * int(unsafe.Sizeof(symQuote{})+unsafe.Sizeof(market.Quote{})+8)
+	for _, e := range s.kept {
+		n += int(unsafe.Sizeof(entry{})) + cap(e.frame) + 8
+	}
 	for i := range s.syms {
 		n += len(s.syms[i].acc.last.Symbol) + len(s.syms[i].acc.last.Status)
 	}
@@ -151,8 +163,15 @@ func (s *blockSum) foldTail(c *client, b, from uint64) bool {
 	return true
 }
 
+// flight is one read of a block in progress. Whoever waited for it
+// takes its result from the flight, not from the cache: the cache may
+// drop a block the moment it is stored (the lowest goes first), and a
+// reader that looked it up again would read it again, forever.
 type flight struct {
-	done chan struct{} // closed when the read ends
+	done chan struct{} // closed when the read ends; the fields below are set before
+	raw  *rawBlock     // what was read; nil on error
+	sum  *blockSum     // its summary, for a whole block
+	err  error
 }
 
 // history is the index of one epoch (one hub). Bounds: summaries up to
@@ -203,6 +222,9 @@ func (hi *history) trim(first uint64) {
 }
 
 // summary returns block b merged per symbol, reading it if needed.
+// The block's summary comes from the cache, from the read another
+// reader is doing (its flight), or from this caller's own read: never
+// looked up again after a read, so eviction cannot starve it.
 func (hi *history) summary(ctx context.Context, b uint64) (*blockSum, error) {
 	for {
 		hi.mu.Lock()
@@ -215,26 +237,31 @@ func (hi *history) summary(ctx context.Context, b uint64) (*blockSum, error) {
 			if err := waitFlight(ctx, f); err != nil {
 				return nil, err
 			}
-			continue
+			if f.sum != nil {
+				return f.sum, nil
+			}
+			continue // a partial read, or one that failed: read it ourselves
 		}
 		f := &flight{done: make(chan struct{})}
 		hi.flights[b] = f
 		hi.mu.Unlock()
 		from, until := blockRange(b)
-		err := hi.read(ctx, b, from, until, f)
-		if err != nil {
+		if err := hi.read(ctx, b, from, until, f); err != nil {
 			return nil, err
 		}
+		return f.sum, nil
 	}
 }
 
 // raw returns messages of block b covering from to until (within the
-// block), reading them if needed.
+// block), reading them if needed; like summary, from the cache, another
+// reader's flight or its own read.
 func (hi *history) raw(ctx context.Context, b, from, until uint64) (*rawBlock, error) {
 	bFrom, bUntil := blockRange(b)
+	covers := func(r *rawBlock) bool { return r != nil && r.from <= from && r.until >= until }
 	for {
 		hi.mu.Lock()
-		if r := hi.raws[b]; r != nil && r.from <= from && r.until >= until {
+		if r := hi.raws[b]; covers(r) {
 			hi.useClock++
 			hi.rawUse[b] = hi.useClock
 			hi.mu.Unlock()
@@ -244,6 +271,9 @@ func (hi *history) raw(ctx context.Context, b, from, until uint64) (*rawBlock, e
 			hi.mu.Unlock()
 			if err := waitFlight(ctx, f); err != nil {
 				return nil, err
+			}
+			if covers(f.raw) {
+				return f.raw, nil
 			}
 			continue
 		}
@@ -268,6 +298,7 @@ func (hi *history) raw(ctx context.Context, b, from, until uint64) (*rawBlock, e
 		if err != nil {
 			return nil, err
 		}
+		return f.raw, nil
 	}
 }
 
@@ -294,10 +325,12 @@ func waitFlight(ctx context.Context, f *flight) error {
 }
 
 // read reads from..until of block b with a reader from the pool, and
-// stores the raw messages and, for a whole block, its summary. It ends
-// flight f, which the caller registered.
+// stores the raw messages and, for a whole block, its summary, in the
+// cache (which may drop them at once) and in flight f, which the caller
+// registered and read ends.
 func (hi *history) read(ctx context.Context, b, from, until uint64, f *flight) (err error) {
 	defer func() {
+		f.err = err
 		hi.mu.Lock()
 		if hi.flights[b] == f {
 			delete(hi.flights, b)
@@ -392,6 +425,7 @@ func (hi *history) read(ctx context.Context, b, from, until uint64, f *flight) (
 	if sum != nil {
 		hi.storeSumLocked(b, sum)
 	}
+	f.raw, f.sum = r, sum
 	cu.cacheBytes.Set(float64(hi.sumBytes))
 	return nil
 }
@@ -403,6 +437,9 @@ func summarize(r *rawBlock) *blockSum {
 	at := map[int]int{}
 	for i := range r.msgs {
 		m := &r.msgs[i]
+		if m.e != nil {
+			s.addOther(m.e)
+		}
 		tick := m.sym >= 0 && m.e == nil
 		if s.tail != nil && !s.tail.add(map[bool]int{true: m.sym, false: -1}[tick], &m.tick) {
 			s.tail = nil

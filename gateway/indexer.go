@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 	"unsafe"
-
-	"github.com/tickcast/tickcast/market"
 )
 
 // The history index is filled two ways besides catch-ups reading it on
@@ -32,10 +30,13 @@ type liveBlocks struct {
 	at   []int32 // symbol index -> position in sum.syms + 1; 0 if absent
 }
 
-// observe takes the stream message seq, a tick of symbol sym (sym < 0:
-// not a tick, skipped), and returns block b's summary when seq completes
-// it having seen all of it.
-func (lb *liveBlocks) observe(seq uint64, sym int, t *market.Tick) (uint64, *blockSum) {
+// observe takes the stream message seq, the hub's entry e of it, and
+// returns block b's summary when seq completes it having seen all of it.
+func (lb *liveBlocks) observe(seq uint64, e *entry) (uint64, *blockSum) {
+	sym, t := e.sym, &e.tick
+	if e.kind != entTick {
+		sym = -1 // the tick parts skip it; addOther keeps it
+	}
 	b := blockOf(seq)
 	if lb.sum == nil || b != lb.b {
 		from, _ := blockRange(b)
@@ -48,6 +49,9 @@ func (lb *liveBlocks) observe(seq uint64, sym int, t *market.Tick) (uint64, *blo
 	lb.next = seq + 1
 	if lb.ok && lb.sum.tail != nil && !lb.sum.tail.add(sym, t) {
 		lb.sum.tail = nil
+	}
+	if e.kind != entTick {
+		lb.sum.addOther(e)
 	}
 	if sym >= 0 {
 		if sym >= len(lb.at) {
@@ -71,7 +75,8 @@ func (lb *liveBlocks) observe(seq uint64, sym int, t *market.Tick) (uint64, *blo
 }
 
 // storeSum keeps sum as block b's summary unless one is there, within
-// Options.HistoryCacheBytes (the oldest blocks go first).
+// Options.HistoryCacheBytes (the oldest blocks go first, b itself if it
+// is the oldest: whoever read it has it from the read, see flight).
 func (hi *history) storeSum(b uint64, sum *blockSum) {
 	hi.mu.Lock()
 	defer hi.mu.Unlock()
@@ -91,6 +96,7 @@ func (hi *history) storeSumLocked(b uint64, sum *blockSum) {
 		}
 		hi.sumBytes -= hi.sums[victim].bytes
 		delete(hi.sums, victim)
+		hi.g.cu.evictions.Inc()
 	}
 	hi.g.cu.cacheBytes.Set(float64(hi.sumBytes))
 }
@@ -160,5 +166,67 @@ func (g *Gateway) indexBehind(ctx context.Context, h *hub, first, before uint64)
 	}
 	if n > 0 {
 		g.log.Info("indexed history behind the tail", "blocks", n, "took", time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// The other event types in block summaries (blockSum.quotes, kept).
+
+// symQuote is one symbol's quotes in a block.
+type symQuote struct {
+	sym int
+	acc quoteAcc
+}
+
+// addOther records the next message of another type than tick: a quote
+// into its symbol's accumulator, anything else kept whole.
+func (s *blockSum) addOther(e *entry) {
+	if e.kind != entQuote {
+		s.kept = append(s.kept, e)
+		return
+	}
+	if s.qat == nil {
+		s.qat = map[int]int{}
+	}
+	k, ok := s.qat[e.sym]
+	if !ok {
+		k = len(s.quotes)
+		s.qat[e.sym] = k
+		s.quotes = append(s.quotes, symQuote{sym: e.sym})
+	}
+	s.quotes[k].acc.add(e.seq, e.q)
+}
+
+// foldOthers adds the block's quotes, bars, status and clock events
+// that c wants to its pending merge, as foldEntry would each message.
+func (s *blockSum) foldOthers(c *client) {
+	if c.kinds&kQuote != 0 {
+		for i := range s.quotes {
+			if q := &s.quotes[i]; c.wants(q.sym) {
+				c.foldQuoteAcc(q.sym, &q.acc)
+			}
+		}
+	}
+	for _, e := range s.kept {
+		if e.mask&c.kinds != 0 && c.wants(e.sym) {
+			c.keep = append(c.keep, e)
+		}
+	}
+}
+
+// foldQuoteAcc adds b, a later run of symbol sym's quotes, to c's.
+func (c *client) foldQuoteAcc(sym int, b *quoteAcc) {
+	if sym >= len(c.qacc) {
+		c.qacc = append(c.qacc, make([]quoteAcc, sym+1-len(c.qacc))...)
+	}
+	a := &c.qacc[sym]
+	if a.n == 0 {
+		c.qactive = append(c.qactive, sym)
+		*a = *b
+		return
+	}
+	a.n += b.n
+	a.firstSeq = min(a.firstSeq, b.firstSeq)
+	if b.lastSeq >= a.lastSeq {
+		a.lastSeq, a.last = b.lastSeq, b.last
 	}
 }

@@ -84,14 +84,13 @@ func TestBackgroundIndexing(t *testing.T) {
 // BenchmarkTailSummary is what summarising blocks costs the tail per
 // tick.
 func BenchmarkTailSummary(b *testing.B) {
-	ticks := make([]market.Tick, 50)
+	ticks := make([]entry, 50)
 	for i := range ticks {
-		ticks[i] = market.Tick{Symbol: testSymbols[i%len(testSymbols)], Seq: 1, Price: 100, Bid: 99.9, Ask: 100.1, Size: 100, Volume: 1000, Time: time.Now()}
+		ticks[i] = entry{kind: entTick, sym: i, tick: market.Tick{Symbol: testSymbols[i%len(testSymbols)], Seq: 1, Price: 100, Bid: 99.9, Ask: 100.1, Size: 100, Volume: 1000, Time: time.Now()}}
 	}
 	var lb liveBlocks
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		t := &ticks[i%len(ticks)]
-		lb.observe(uint64(i+1), i%len(ticks), t)
+		lb.observe(uint64(i+1), &ticks[i%len(ticks)])
 	}
 }
