@@ -288,10 +288,13 @@ func (c *soakClient) away(ctx context.Context) string {
 		}
 		// Until our position is that far into the window (first..last):
 		// then the resume starts there. At most 3 windows of waiting.
+		// A stream recreated meanwhile holds no position of ours: come
+		// back at once (for the epoch reset).
 		deadline := time.Now().Add(3 * c.s.cfg.MaxAge)
 		for time.Now().Before(deadline) && sleepFor(ctx, 200*time.Millisecond) {
 			first, last, ok := c.s.window()
-			if ok && c.lastSeq > 0 && (c.lastSeq < first || float64(c.lastSeq-first) <= share*float64(last-first)) {
+			if c.s.recreated.Load() > c.connected.UnixNano() ||
+				ok && c.lastSeq > 0 && (c.lastSeq < first || float64(c.lastSeq-first) <= share*float64(last-first)) {
 				break
 			}
 		}
