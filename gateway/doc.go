@@ -78,10 +78,12 @@
 // its place in stream order. History blocks (history.go) keep the
 // other types' messages raw; summaries hold ticks only, so a catch-up
 // of a client of other types reads its blocks raw. ?from= starts at the
-// first ring entry at or after a wall time; a time older than the ring
-// is found in JetStream (TimeSeeker, feed.Conn.SeqAt: by the time each
-// message was stored) and started as a catch-up from the sequence just
-// before it (resume.go). GET /v1/bars reads
+// first ring entry at or after a wall time; a time at or before the
+// ring's oldest entry is found in JetStream (TimeSeeker, feed.Conn.SeqAt:
+// by the time each message was stored; ErrTooOld, a reset "expired",
+// for a time before the stream's window or before the stream was
+// created) and started as a catch-up from the sequence just before it
+// (resume.go). GET /v1/bars reads
 // feed.Conn.ReadBars (BarReader), GET /v1/market the newest clock and
 // statuses the hub keeps (seeded from <stream>_LAST at an epoch start).
 //
