@@ -237,7 +237,7 @@ func (s *soak) serveArgs() ([]string, string) {
 		"--quotes-per-trade", f(c.QuotesPerTrade), "--speed", f(c.Speed),
 		"--max-age", c.MaxAge.String(), "--max-bytes", strconv.FormatInt(c.MaxBytes, 10),
 		"--bars-max-bytes", strconv.FormatInt(c.BarsMaxBytes, 10), "--bars-max-per-series", strconv.Itoa(c.BarsPerSeries)}
-	if c.Ring > 0 {
+	if c.Ring > 0 && s.hasFlag("ring") {
 		args = append(args, "--ring", strconv.Itoa(c.Ring))
 	}
 	cache := ""

@@ -337,4 +337,6 @@ type soakTally struct {
 	snapshots int
 	resumes   map[string]*SoakResumes
 	details   []string // the first losses and repeats, for the failure message
+
+	fromRecreated uint64 // events lost by ?from= across the recreation
 }

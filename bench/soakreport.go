@@ -115,7 +115,10 @@ func (s *soak) lost(c *soakClient, key string, prev, seq uint64, merged int64, n
 	why := ""
 	if t, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(c.resumeID, "from=")); err == nil {
 		if r := s.recreated.Load(); r != 0 && t.UnixNano() < r && c.connected.UnixNano() > r {
-			why = " [from= a moment before the stream was recreated: the gateway started at the new stream's first message where the contract wants reset expired]"
+			why = " [from= before the recreation]"
+			s.mu.Lock()
+			s.t.fromRecreated += n
+			s.mu.Unlock()
 		}
 	}
 	s.detail("client %d (%s, resumed from %s): lost %d of %s: seq %d after %d (merged %d)%s", c.n, c.kind, c.resumeID, n, key, seq, prev, merged, why)
@@ -224,6 +227,10 @@ func (s *soak) finish(res *SoakResult) {
 	fails := append([]string{}, s.fails...)
 	if res.Lost > 0 {
 		fails = append(fails, fmt.Sprintf("lost %d events", res.Lost))
+	}
+	if t.fromRecreated > 0 {
+		fails = append(fails, fmt.Sprintf("%d of them by ?from= a moment before the stream was recreated: "+
+			"the gateway started at the new stream's first message where the contract wants reset expired", t.fromRecreated))
 	}
 	if res.DupBeyond > 0 {
 		fails = append(fails, fmt.Sprintf("%d events repeated past a resume's first event of their counter", res.DupBeyond))
