@@ -24,6 +24,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -141,7 +142,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakResult, error) {
 	s := &soak{cfg: cfg, http: &http.Client{}, upCh: make(chan struct{})}
 	s.t.resets = map[string]int{}
 	s.t.resumes = map[string]*SoakResumes{}
-	for _, k := range soakKinds {
+	for _, k := range reportKinds {
 		s.t.resumes[k] = &SoakResumes{}
 	}
 	dir, err := os.MkdirTemp("", "tickcast-soak-")
@@ -179,6 +180,11 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakResult, error) {
 			s.mu.Unlock()
 		}()
 	}
+	wg.Add(1)
+	go func() { // owned by Soak: ends with runCtx
+		defer wg.Done()
+		s.probeEdge(runCtx)
+	}()
 	start := time.Now()
 	recreate := time.NewTimer(cfg.RecreateAt)
 	if cfg.RecreateAt < 0 {
@@ -346,4 +352,78 @@ func getJSONTo(ctx context.Context, hc *http.Client, url string, v any) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return decodeJSON(resp.Body, v)
+}
+
+// probeEdge resumes from the oldest id the window holds every 3 s, and
+// times its first event.
+func (s *soak) probeEdge(ctx context.Context) {
+	for sleepFor(ctx, 3*time.Second) {
+		if !s.awaitUp(ctx) {
+			return
+		}
+		var snap struct{ First string }
+		if getJSONTo(ctx, s.http, s.url+"/v1/snapshot", &snap) != nil || snap.First == "" {
+			continue
+		}
+		c := &soakClient{s: s, kind: kindEdge, n: -1, resumeID: snap.First, keys: map[string]*soakKey{}}
+		d, reason, err := s.firstEvent(ctx, snap.First, c)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			continue // the gateway went down (the recreation)
+		case d > s.cfg.Stall:
+			s.stalled(c, d)
+		default:
+			c.resuming = true
+			s.resumed(c, d)
+			if reason != "" {
+				s.reset(c, reason)
+			}
+		}
+	}
+}
+
+// firstEvent opens a tick stream from id and returns how long its first
+// event took, and the reason if it was a reset.
+func (s *soak) firstEvent(ctx context.Context, id string, c *soakClient) (time.Duration, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Stall+time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.url+"/v1/stream?events=tick,quote,bar,status", nil)
+	req.Header.Set("Last-Event-ID", id)
+	begin := time.Now()
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	h := &firstHandler{}
+	var p Parser
+	p.Reset(h, false)
+	buf := make([]byte, 16<<10)
+	for h.typ == "" {
+		n, err := resp.Body.Read(buf)
+		p.Feed(buf[:n])
+		if err != nil && h.typ == "" {
+			if ctx.Err() != nil {
+				return time.Since(begin), "", nil // no event: stalled
+			}
+			return 0, "", err // ended: lagging, shutting down
+		}
+	}
+	if h.typ == "reset" {
+		var r struct{ Reason string }
+		json.Unmarshal([]byte(h.data), &r)
+		return time.Since(begin), r.Reason, nil
+	}
+	return time.Since(begin), "", nil
+}
+
+// firstHandler keeps the first event.
+type firstHandler struct{ typ, data string }
+
+func (h *firstHandler) Event(typ, _, data []byte) {
+	if h.typ == "" {
+		h.typ, h.data = string(typ), string(data)
+	}
 }

@@ -22,9 +22,9 @@ func TestSoakShort(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	// Stall 15 s: a livelocked resume never answers; a loaded machine
+	// Stall 20 s: a livelocked resume never answers; a loaded machine
 	// answers a deep resume within a few seconds.
-	res, err := Soak(ctx, SoakConfig{Exe: exe, Stall: 15 * time.Second})
+	res, err := Soak(ctx, SoakConfig{Exe: exe, Stall: 20 * time.Second})
 	if res != nil {
 		res.WriteTable(&out)
 		t.Logf("\n%s", out.String())

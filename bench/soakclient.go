@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -29,6 +28,14 @@ const (
 )
 
 var soakKinds = []string{kindHead, kindMiddle, kindOldest, kindFrom}
+
+// kindEdge is the soak's own probe: every few seconds a stream from the
+// oldest id the window holds (GET /v1/snapshot's first), read until its
+// first event: a deep resume must answer, whatever the history index
+// holds. reportKinds are every kind the report shows.
+const kindEdge = "edge"
+
+var reportKinds = append(append([]string{}, soakKinds...), kindEdge)
 
 // soakEvent is what a soak client reads from any event it checks.
 type soakEvent struct {
@@ -330,7 +337,6 @@ func sleepFor(ctx context.Context, d time.Duration) bool {
 
 // soakTally is what the clients found, under soak.mu.
 type soakTally struct {
-	mu        sync.Mutex
 	st        seqStats
 	dupBad    uint64
 	resets    map[string]int

@@ -235,7 +235,7 @@ func (s *soak) finish(res *SoakResult) {
 	if res.DupBeyond > 0 {
 		fails = append(fails, fmt.Sprintf("%d events repeated past a resume's first event of their counter", res.DupBeyond))
 	}
-	for _, k := range soakKinds {
+	for _, k := range reportKinds {
 		r := t.resumes[k]
 		if r.Stalled > 0 {
 			fails = append(fails, fmt.Sprintf("%d resumes of %s clients stalled (no event within %v)", r.Stalled, k, s.cfg.Stall))
@@ -283,7 +283,7 @@ func (r *SoakResult) WriteTable(w io.Writer) {
 	sort.Strings(reasons)
 	fmt.Fprintf(w, "resets        %s   snapshots %d\n", strings.Join(reasons, ", "), r.Snapshots)
 	fmt.Fprintf(w, "%-8s %7s %10s %10s %8s %8s\n", "resume", "count", "mean", "slowest", "stalled", "expired")
-	for _, k := range soakKinds {
+	for _, k := range reportKinds {
 		if x := r.Resumes[k]; x != nil {
 			fmt.Fprintf(w, "%-8s %7d %8.0fms %8.0fms %8d %8d\n", k, x.Count, x.MeanMs, x.SlowestMs, x.Stalled, x.Expired)
 		}
