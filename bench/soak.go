@@ -212,11 +212,13 @@ loop:
 			}
 		case <-recreate.C:
 			nch, err := s.recreate(runCtx, ch, bcfg)
+			if nch != nil {
+				ch = nch // stopped by the deferred signalWait
+			}
 			if err != nil {
 				s.failf("recreating the stream: %v", err)
 				break loop
 			}
-			ch = nch
 			res.Recreated = true
 		case <-ch.done:
 			s.failf("the server exited (%v); its output:\n%s", ch.err, ch.tail.String())
