@@ -191,12 +191,23 @@ func readUntil(ctx context.Context, cons jetstream.Consumer, fn func(jetstream.M
 	}
 }
 
+// MsgError is a stream message Tail skipped as malformed: its sequence
+// was read (a reader waiting to reach it can go on), its content not.
+type MsgError struct {
+	Seq uint64
+	Err error
+}
+
+func (e *MsgError) Error() string { return fmt.Sprintf("feed: message %d: %v", e.Seq, e.Err) }
+func (e *MsgError) Unwrap() error { return e.Err }
+
 // Tail calls fn, from one goroutine, for every message stored after
 // sequence after, in stream order, until ctx ends or it stalls (it
 // returns nil; call it again from the last sequence received) or the
 // stream is deleted or recreated (it returns ErrEpochChanged). epoch is
 // the epoch the caller expects; a tick of any other epoch never reaches
-// fn. Malformed ticks are passed to bad and skipped. Messages of the
+// fn. Malformed ticks are passed to bad, as a *MsgError with their
+// sequence, and skipped. Messages of the
 // other event types reach fn undecoded (Msg.Subject, Msg.Data).
 func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg), bad func(error)) error {
 	// Every subject: the gateway serves every event type, and the stall
@@ -282,7 +293,7 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 			lastConsumer = md.Consumer
 		}
 		if err != nil {
-			bad(err)
+			bad(&MsgError{Seq: md.Sequence.Stream, Err: err})
 			return
 		}
 		fn(msg)

@@ -43,8 +43,8 @@ type barsResponse struct {
 
 // handleBars serves GET /v1/bars?symbol=&interval=&from=&to=&limit=:
 // the symbol's bars of the interval, oldest first, and the id from which
-// /v1/stream?events=bar continues with nothing missed or doubled (the
-// newest bar's; with no bar, the hub's position read before the bars).
+// /v1/stream?events=bar continues with nothing missed or doubled (see
+// barsResumeLocked).
 func (g *Gateway) handleBars(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	sym := strings.ToUpper(strings.TrimSpace(q.Get("symbol")))
@@ -104,7 +104,6 @@ func (g *Gateway) handleBars(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, r, httpapi.Unavailable("this gateway's feed keeps no bar history"))
 		return
 	}
-	seq := h.lastSeqNow()
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	msgs, err := br.ReadBars(ctx, sym, iv, from, to, limit)
@@ -118,14 +117,58 @@ func (g *Gateway) handleBars(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := barsResponse{Symbol: sym, Interval: iv, Bars: make([]market.Bar, 0, len(msgs))}
+	var newest time.Time // the newest bar's end
 	for _, m := range msgs {
 		out.Bars = append(out.Bars, m.Bar)
+		newest = m.Bar.End
 	}
-	if n := len(msgs); n > 0 && msgs[n-1].Seq > 0 {
-		seq = msgs[n-1].Seq
+	mask := uint8(kBar1s)
+	if iv == market.Interval1m {
+		mask = kBar1m
 	}
+	h.mu.Lock()
+	i, known := h.symIndex[sym]
+	if !known {
+		i = -1
+	}
+	seq := h.barsResumeLocked(i, mask, newest)
+	h.mu.Unlock()
 	out.ID = h.id(seq)
 	writeJSON(w, http.StatusOK, out)
+}
+
+// barsResumeLocked returns the stream sequence from which a client that
+// holds the bars of symbol index sym and interval mask up to one ending
+// at newest (zero: none) continues with nothing missed or doubled: just
+// before the oldest such bar the ring holds that ends after newest, or
+// the hub's last sequence if the ring holds none. It is read after the
+// bar history, so a bar on its way into <stream>_BARS (in the ring, not
+// yet in the history) comes in the stream, and it never takes a
+// returned bar's own sequence, which after the stream was recreated may
+// be a position of the earlier stream (_BARS keeps a week). Bars older
+// than the ring that were not in the history either are not looked for;
+// when this gateway's tail lags the stream, a bar returned that it has
+// not read yet comes again in the stream.
+func (h *hub) barsResumeLocked(sym int, mask uint8, newest time.Time) uint64 {
+	seq := h.lastSeq
+	if sym < 0 || sym >= len(h.symLast) {
+		return seq
+	}
+	after := newest.UnixNano()
+	for p := h.symLast[sym].Load(); p > 0; {
+		e := h.at(p)
+		if e == nil {
+			break // older than the ring
+		}
+		if e.kind == entBar && e.mask == mask {
+			if !newest.IsZero() && e.wall <= after {
+				break // the client holds it and everything before
+			}
+			seq = e.seq - 1
+		}
+		p = e.prev
+	}
+	return seq
 }
 
 // marketResponse is GET /v1/market's answer.

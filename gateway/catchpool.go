@@ -34,6 +34,7 @@ type catchups struct {
 	waiting      prometheus.Gauge
 	active       prometheus.Gauge
 	cacheBytes   prometheus.Gauge
+	evictions    prometheus.Counter
 }
 
 func newCatchups(opts Options, reg *prometheus.Registry) *catchups {
@@ -50,8 +51,10 @@ func newCatchups(opts Options, reg *prometheus.Registry) *catchups {
 			Help: "Resumes from behind the ring being caught up."}),
 		cacheBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickcast_history_cache_bytes",
 			Help: "Bytes of block summaries in the history index."}),
+		evictions: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickcast_history_evictions_total",
+			Help: "Block summaries the history index dropped to stay within its budget (--history-cache); blocks that left the stream's window are not counted."}),
 	}
-	reg.MustRegister(cu.blocksRead, cu.readersGauge, cu.waiting, cu.active, cu.cacheBytes)
+	reg.MustRegister(cu.blocksRead, cu.readersGauge, cu.waiting, cu.active, cu.cacheBytes, cu.evictions)
 	return cu
 }
 

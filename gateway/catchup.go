@@ -25,15 +25,16 @@ var (
 const aheadWait = 3 * time.Second
 
 // awaitHub waits until h holds seq, an id ahead of it. It returns
-// errAhead wrapped in a reset reason when the stream itself does not
-// hold seq, errLagging when the hub did not get there in time.
+// resetAhead when the stream itself does not hold seq, errLagging when
+// the hub did not get there in time or the stream is of another epoch
+// (recreated; this gateway has not moved on yet).
 func (g *Gateway) awaitHub(ctx context.Context, h *hub, seq uint64) (reset string, err error) {
 	st, err := g.src.State(ctx)
 	if err != nil {
 		return "", err
 	}
 	if st.Epoch != h.epoch {
-		return resetEpoch, nil
+		return "", fmt.Errorf("%w: the stream's epoch is %s, this gateway still reads %s", errLagging, st.Epoch, h.epoch)
 	}
 	if seq > st.LastSeq {
 		return resetAhead, nil
@@ -67,8 +68,8 @@ func (g *Gateway) catchUp(ctx context.Context, c *client, seq uint64, lastID str
 	if err != nil {
 		return err
 	}
-	if st.Epoch != h.epoch {
-		return g.reset(c, resetEpoch, lastID)
+	if err := g.checkHubEpoch(ctx, h); err != nil {
+		return err // the id is of the old stream, but a reset now would snapshot it
 	}
 	if seq+1 < st.FirstSeq {
 		return g.reset(c, resetExpired, lastID)
@@ -161,21 +162,44 @@ func (g *Gateway) catchUp(ctx context.Context, c *client, seq uint64, lastID str
 // merging every wanted tick is written out.
 func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from, to uint64, merge bool) error {
 	// Prefetch: keep up to HistoryReaders whole blocks ahead being read,
-	// so a cold catch-up uses the reader pool in parallel.
+	// so a cold catch-up uses the reader pool in parallel. Each prefetch
+	// hands its summary to this catch-up (pre), so the cache dropping it
+	// meanwhile costs no second read. Bound: HistoryReaders summaries
+	// held per catch-up.
 	pctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	prefetched := uint64(0)
+	pre := map[uint64]chan *blockSum{}
 	prefetch := func(b uint64) {
 		last := blockOf(to)
 		if _, u := blockRange(last); u > to {
+			if last == 0 {
+				return // the only block is partial
+			}
 			last-- // the final block is partial: read raw, not summarised
 		}
 		for k := max(prefetched, b+1); k <= min(last, b+uint64(g.opts.HistoryReaders)); k++ {
+			ch := make(chan *blockSum, 1) // the one summary, or nil
+			pre[k] = ch
 			wg.Add(1)
-			go func() { defer wg.Done(); _, _ = hi.summary(pctx, k) }()
+			go func() { defer wg.Done(); s, _ := hi.summary(pctx, k); ch <- s }()
 			prefetched = k + 1
 		}
+	}
+	summary := func(b uint64) (*blockSum, error) {
+		if ch, ok := pre[b]; ok {
+			delete(pre, b)
+			select {
+			case s := <-ch:
+				if s != nil {
+					return s, nil
+				}
+			case <-ctx.Done():
+				return nil, context.Cause(ctx)
+			}
+		}
+		return hi.summary(ctx, b)
 	}
 	var js []byte
 	for from < to {
@@ -189,7 +213,7 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 			prefetch(b)
 		}
 		if summaries && from+1 == bFrom && end == bUntil {
-			s, err := hi.summary(ctx, b)
+			s, err := summary(b)
 			if err != nil {
 				return err
 			}
@@ -231,8 +255,12 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 					continue
 				}
 				if m.e == nil && c.kinds&kTick != 0 {
+					id := m.seq
+					if c.kinds&kTrade != 0 {
+						id-- // the trade follows with m.seq (appendTickBeforeTrade)
+					}
 					js = m.tick.AppendJSON(js[:0])
-					c.buf = appendTickEvent(c.buf, c.h.epoch, m.seq, js)
+					c.buf = appendTickEvent(c.buf, c.h.epoch, id, js)
 					c.nEvents++
 				}
 				if m.e == nil && c.kinds&kTrade != 0 {

@@ -13,7 +13,9 @@
 // Run reads the stream with Source.Tail. Its callback, hub.append, parses
 // each tick once, encodes its SSE frame once ("event: tick", "id:",
 // "data:") and stores both in an entry of the hub's ring: a power-of-two
-// array of atomic pointers, Options.RingSize long (default 65536), whose
+// array of atomic pointers, Options.RingSize long (default 2^19 = 524,288
+// messages of every type: about 100 s of the default feed at the open,
+// ~600 bytes each, ~300 MiB when full; see DefaultRingSize), whose
 // oldest entry is overwritten. Entries are shared read-only by every
 // client. append then wakes the clients that want the tick's symbol; a
 // wake-up is a flag and a non-blocking send on the client's one-slot
@@ -62,7 +64,9 @@
 // (docs/events-design.md), and the hub's ring holds every message: each
 // entry carries its kind and the event types it is sent as (events.go;
 // a tick message is both a tick and a trade, the trade frame encoded on
-// first use). A client asks for types with ?events= (default tick only)
+// first use; to a client of both, the tick goes with the id of the
+// position before it and the trade with the message's own, so a client
+// cut between the two gets the trade, and the tick again, on resume). A client asks for types with ?events= (default tick only)
 // and skips the entries of other types, so hub positions, stream
 // sequences and ids stay those of the one stream and never decrease.
 // The hub wakes a client only for entries of a type it wants, and every
@@ -78,12 +82,14 @@
 // its place in stream order. History blocks (history.go) keep the
 // other types' messages raw; summaries hold ticks only, so a catch-up
 // of a client of other types reads its blocks raw. ?from= starts at the
-// first ring entry at or after a wall time; a time at or before the
-// ring's oldest entry is found in JetStream (TimeSeeker, feed.Conn.SeqAt:
-// by the time each message was stored; ErrTooOld, a reset "expired",
-// for a time before the stream's window or before the stream was
-// created) and started as a catch-up from the sequence just before it
-// (resume.go). GET /v1/bars reads
+// first ring entry, in stream order, whose wall time is at or after the
+// moment (wall times are not monotone in stream order: each entry keeps
+// the latest wall time up to it, which is, and is binary-searched); a
+// time at or before the ring's oldest entry is found in JetStream
+// (TimeSeeker, feed.Conn.SeqAt: by the time each message was stored;
+// ErrTooOld, a reset "expired", for a time before the stream's window
+// or before the stream was created) and started as a catch-up from the
+// sequence just before it (resume.go). GET /v1/bars reads
 // feed.Conn.ReadBars (BarReader), GET /v1/market the newest clock and
 // statuses the hub keeps (seeded from <stream>_LAST at an epoch start).
 //
@@ -111,7 +117,8 @@
 //     fills its ring first (warm start, lifecycle.go): its tail starts
 //     RingSize messages back (or at the stream's first), and it is ready
 //     for streams once it has read up to the stream's last sequence at
-//     start, so clients of a restarted gateway resume from memory.
+//     start (a malformed message, or one of a type it does not know,
+//     counts as read: feed.MsgError carries a skipped one's sequence), so clients of a restarted gateway resume from memory.
 //   - An id behind the ring resumes from the history index (catchup.go,
 //     history.go): history is cut into blocks of 4096 stream sequences;
 //     each block is read from JetStream once while cached (single
@@ -135,8 +142,15 @@
 //     and reads history up to it. At most Options.CatchupWorkers
 //     catch-ups run at once (default GOMAXPROCS/2), the others wait
 //     first come first served; summaries are bounded by
-//     Options.HistoryCacheBytes (default 64 MiB; blocks that left the
-//     stream's window are dropped) and raw blocks to 8. Every read checks
+//     Options.HistoryCacheBytes (--history-cache, default 64 MiB, about
+//     870 blocks or 3.5M messages; the oldest go first, counted by
+//     tickcast_history_evictions_total; blocks that left the stream's
+//     window are dropped) and raw blocks to 8. A read hands what it read
+//     to every reader that waited for it (the flight carries the result)
+//     and a catch-up keeps the blocks it prefetched, whether or not the
+//     cache keeps them: eviction never makes a reader read again, so a
+//     resume from the oldest id of a window larger than the cache reads
+//     the blocks the cache lacks once each and completes. Every read checks
 //     that it got each sequence from its first on: history that ages out
 //     while it is read ends in a reset "expired", never a silent gap.
 //     Options.MaxResume (default 0: none) caps how far behind an id may
@@ -153,7 +167,12 @@
 //     gateway is ahead, or this one's tail lags) waits up to 3s for the
 //     hub; if it does not get there the stream ends with ": lagging" and
 //     a retry:, so the client comes back with the same id: a client is
-//     never sent backwards.
+//     never sent backwards. Likewise when the stream's epoch (Source.State,
+//     at most 250ms old) is no longer the hub's (recreated; the tail has
+//     not moved on): an id of another epoch than the hub's may be of the
+//     new stream, and any reset would snapshot the deleted one, so the
+//     client gets ": lagging" and comes back once the hub is current
+//     (checkHubEpoch). Only a hub of the stream's epoch answers "epoch".
 //   - Anything else gets an "event: reset" (no id; data: reason, detail,
 //     the requested id cut to 128 bytes) followed by a snapshot. Reasons:
 //     "malformed" (not an id this feed issues), "epoch" (an earlier
@@ -248,7 +267,15 @@
 //     owned by Tail, which returns when Run's context ends, the epoch
 //     changes or the tail stalls; Run calls Tail again for the same hub
 //     unless the epoch changed. hub.append ignores a tick at or below the
-//     hub's last sequence, and any tick once the hub is closed.
+//     hub's last sequence, and any tick once the hub is closed. A Tail
+//     that jumps over sequences is checked against the stream's first
+//     sequence: malformed messages skipped are fine, but messages that
+//     left the stream before the tail read them (a tail restarted after
+//     they aged out starts at the stream's first) would be a hole the
+//     ring claims to cover. Then the hub is ended as at an epoch change
+//     and a new one of the same epoch warm-starts (errHole): its clients
+//     come back with their ids, behind the hole get a reset "expired",
+//     never a silent gap.
 //   - The event loop's workers (GOMAXPROCS of them) and the poller's
 //     goroutine start on first use and live as long as the process, as
 //     the runtime's netpoller does; they hold no stream once it ends. A

@@ -5,6 +5,7 @@
 package gateway
 
 import (
+	"bytes"
 	"net/http"
 	"slices"
 	"sort"
@@ -240,14 +241,32 @@ func (c *client) appendEntry(e *entry) {
 		c.nEvents++
 		return
 	}
-	if c.kinds&kTick != 0 {
+	switch c.kinds & kTickTrade {
+	case kTick:
 		c.buf = append(c.buf, e.frame...)
-		c.nEvents++
-	}
-	if c.kinds&kTrade != 0 {
+	case kTrade:
+		c.buf = append(c.buf, c.h.tradeFrame(e)...)
+	default:
+		c.buf = appendTickBeforeTrade(c.buf, c.h.epoch, e)
 		c.buf = append(c.buf, c.h.tradeFrame(e)...)
 		c.nEvents++
 	}
+	c.nEvents++
+}
+
+// appendTickBeforeTrade appends e's tick frame with the id of the
+// position before it (e.seq-1), for a client that gets its trade too:
+// the trade, which follows, carries e's own id, so a client cut between
+// the two resumes from the tick's id and gets both again (the repeated
+// tick is an overlap the contract allows) instead of losing the trade.
+// Ids still never decrease: whatever the client got before is at or
+// before e.seq-1.
+func appendTickBeforeTrade(dst []byte, epoch string, e *entry) []byte {
+	const head = "event: tick\nid: "
+	rest := e.frame[len(head)+len(epoch)+1:] // the sequence, then "\ndata: ..."
+	dst = append(dst, head...)
+	dst = appendID(dst, epoch, e.seq-1)
+	return append(dst, rest[bytes.IndexByte(rest, '\n'):]...)
 }
 
 // quoteAcc accumulates one symbol's pending quotes: the newest, and how
@@ -448,9 +467,11 @@ func (h *hub) clockIndex() int {
 }
 
 // positionAtLocked returns the ring position after which the first
-// entry of wall time t or later lies (head if none), with the sequence
-// just before it, and whether the ring covers t: it holds an entry
-// before t, or everything the stream held since startSeq. Under h.mu.
+// entry of wall time t or later in stream order lies (head if none),
+// with the sequence just before it, and whether the ring covers t: it
+// holds an entry before t, or everything the stream held since
+// startSeq. It searches entry.upTo, which never decreases: wall times
+// themselves do not follow stream order. Under h.mu.
 func (h *hub) positionAtLocked(t time.Time) (pos, seq uint64, ok bool) {
 	head := h.head.Load()
 	ts := t.UnixNano()
@@ -464,7 +485,7 @@ func (h *hub) positionAtLocked(t time.Time) (pos, seq uint64, ok bool) {
 	}
 	k := sort.Search(int(head-oldest+1), func(k int) bool {
 		e := h.at(oldest + uint64(k))
-		return e == nil || e.wall >= ts
+		return e == nil || e.upTo >= ts
 	})
 	pos = oldest + uint64(k) - 1
 	if pos < oldest {

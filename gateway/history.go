@@ -151,8 +151,15 @@ func (s *blockSum) foldTail(c *client, b, from uint64) bool {
 	return true
 }
 
+// flight is one read of a block in progress. Whoever waited for it
+// takes its result from the flight, not from the cache: the cache may
+// drop a block the moment it is stored (the lowest goes first), and a
+// reader that looked it up again would read it again, forever.
 type flight struct {
-	done chan struct{} // closed when the read ends
+	done chan struct{} // closed when the read ends; the fields below are set before
+	raw  *rawBlock     // what was read; nil on error
+	sum  *blockSum     // its summary, for a whole block
+	err  error
 }
 
 // history is the index of one epoch (one hub). Bounds: summaries up to
@@ -203,6 +210,9 @@ func (hi *history) trim(first uint64) {
 }
 
 // summary returns block b merged per symbol, reading it if needed.
+// The block's summary comes from the cache, from the read another
+// reader is doing (its flight), or from this caller's own read: never
+// looked up again after a read, so eviction cannot starve it.
 func (hi *history) summary(ctx context.Context, b uint64) (*blockSum, error) {
 	for {
 		hi.mu.Lock()
@@ -215,26 +225,31 @@ func (hi *history) summary(ctx context.Context, b uint64) (*blockSum, error) {
 			if err := waitFlight(ctx, f); err != nil {
 				return nil, err
 			}
-			continue
+			if f.sum != nil {
+				return f.sum, nil
+			}
+			continue // a partial read, or one that failed: read it ourselves
 		}
 		f := &flight{done: make(chan struct{})}
 		hi.flights[b] = f
 		hi.mu.Unlock()
 		from, until := blockRange(b)
-		err := hi.read(ctx, b, from, until, f)
-		if err != nil {
+		if err := hi.read(ctx, b, from, until, f); err != nil {
 			return nil, err
 		}
+		return f.sum, nil
 	}
 }
 
 // raw returns messages of block b covering from to until (within the
-// block), reading them if needed.
+// block), reading them if needed; like summary, from the cache, another
+// reader's flight or its own read.
 func (hi *history) raw(ctx context.Context, b, from, until uint64) (*rawBlock, error) {
 	bFrom, bUntil := blockRange(b)
+	covers := func(r *rawBlock) bool { return r != nil && r.from <= from && r.until >= until }
 	for {
 		hi.mu.Lock()
-		if r := hi.raws[b]; r != nil && r.from <= from && r.until >= until {
+		if r := hi.raws[b]; covers(r) {
 			hi.useClock++
 			hi.rawUse[b] = hi.useClock
 			hi.mu.Unlock()
@@ -244,6 +259,9 @@ func (hi *history) raw(ctx context.Context, b, from, until uint64) (*rawBlock, e
 			hi.mu.Unlock()
 			if err := waitFlight(ctx, f); err != nil {
 				return nil, err
+			}
+			if covers(f.raw) {
+				return f.raw, nil
 			}
 			continue
 		}
@@ -268,6 +286,7 @@ func (hi *history) raw(ctx context.Context, b, from, until uint64) (*rawBlock, e
 		if err != nil {
 			return nil, err
 		}
+		return f.raw, nil
 	}
 }
 
@@ -294,10 +313,12 @@ func waitFlight(ctx context.Context, f *flight) error {
 }
 
 // read reads from..until of block b with a reader from the pool, and
-// stores the raw messages and, for a whole block, its summary. It ends
-// flight f, which the caller registered.
+// stores the raw messages and, for a whole block, its summary, in the
+// cache (which may drop them at once) and in flight f, which the caller
+// registered and read ends.
 func (hi *history) read(ctx context.Context, b, from, until uint64, f *flight) (err error) {
 	defer func() {
+		f.err = err
 		hi.mu.Lock()
 		if hi.flights[b] == f {
 			delete(hi.flights, b)
@@ -392,6 +413,7 @@ func (hi *history) read(ctx context.Context, b, from, until uint64, f *flight) (
 	if sum != nil {
 		hi.storeSumLocked(b, sum)
 	}
+	f.raw, f.sum = r, sum
 	cu.cacheBytes.Set(float64(hi.sumBytes))
 	return nil
 }

@@ -22,14 +22,20 @@ var monoBase = time.Now()
 // entry is one tick as the hub keeps it: parsed once, its SSE frame
 // encoded once, shared read-only by every client that sends it.
 type entry struct {
-	pos   uint64 // hub position, 1-based, contiguous
-	at    int64  // when the hub appended it, ns since monoBase (non-decreasing)
-	seq   uint64 // stream sequence
-	sym   int    // symbol index
-	prev  uint64 // position of the symbol's previous entry in this hub; 0 if none
-	kind  uint8  // entTick, entQuote, ... (events.go)
-	mask  uint8  // the event types (k* bits) it is sent as
-	wall  int64  // its wall time (a bar's: its end), Unix ns, for ?from=
+	pos  uint64 // hub position, 1-based, contiguous
+	at   int64  // when the hub appended it, ns since monoBase (non-decreasing)
+	seq  uint64 // stream sequence
+	sym  int    // symbol index
+	prev uint64 // position of the symbol's previous entry in this hub; 0 if none
+	kind uint8  // entTick, entQuote, ... (events.go)
+	mask uint8  // the event types (k* bits) it is sent as
+	wall int64  // its wall time (a bar's: its end), Unix ns, for ?from=
+	// upTo is the latest wall time of the hub's entries up to and
+	// including this one: unlike wall (publishers and event types differ
+	// in their clocks), it never decreases along the ring, so ?from= can
+	// binary-search it for the first entry in stream order at or after a
+	// time.
+	upTo  int64
 	ticks uint64 // tick entries in this hub up to and including this one
 	tick  market.Tick
 	frame []byte // "event: tick\nid: ...\ndata: ...\n\n" (or quote, bar, ...)
@@ -60,6 +66,7 @@ type hub struct {
 	startSeq uint64   // the ring holds every stream message after startSeq that is still in it
 	lastSeq  uint64   // stream sequence of the newest message (startSeq if none)
 	nTicks   uint64   // tick entries appended
+	wallMax  int64    // the latest wall time appended (entry.upTo)
 	latest   []*entry // newest tick by symbol index
 	// The newest quote, 1s and 1m bar and status by symbol index, and
 	// the newest clock: for snapshots and GET /v1/market.
@@ -170,6 +177,8 @@ func (h *hub) appendSym(m feed.Msg) (int, bool) {
 		h.nTicks++
 	}
 	e.ticks = h.nTicks
+	h.wallMax = max(h.wallMax, e.wall)
+	e.upTo = h.wallMax
 	pos := h.head.Load() + 1
 	e.pos, e.at = pos, int64(time.Since(monoBase))
 	h.ring[pos&h.mask].Store(e)

@@ -25,3 +25,23 @@ func TestHubAppendReports(t *testing.T) {
 		t.Fatal("a tick appended to a closed hub")
 	}
 }
+
+// The default ring lets a client away a minute resume from memory at
+// the default feed's rate at the open (about 4,400 messages a second:
+// ticks, quotes, bars): a resume from memory reaches 7/8 of the ring
+// back.
+func TestDefaultRingHoldsAMinute(t *testing.T) {
+	const rate, away = 4400, 60
+	o := Options{}
+	o.setDefaults()
+	h := newHub(o.RingSize, "e", 0)
+	for i := uint64(1); i <= uint64(len(h.ring))+rate*away; i++ {
+		h.head.Store(i)
+		h.ring[i&h.mask].Store(&entry{pos: i, seq: i})
+		h.lastSeq = i
+	}
+	head := h.head.Load()
+	if _, ok := h.positionAfterLocked(head - rate*away); !ok {
+		t.Fatalf("a ring of %d messages does not hold %d s at %d messages/s", len(h.ring), away, rate)
+	}
+}

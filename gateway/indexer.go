@@ -71,7 +71,8 @@ func (lb *liveBlocks) observe(seq uint64, sym int, t *market.Tick) (uint64, *blo
 }
 
 // storeSum keeps sum as block b's summary unless one is there, within
-// Options.HistoryCacheBytes (the oldest blocks go first).
+// Options.HistoryCacheBytes (the oldest blocks go first, b itself if it
+// is the oldest: whoever read it has it from the read, see flight).
 func (hi *history) storeSum(b uint64, sum *blockSum) {
 	hi.mu.Lock()
 	defer hi.mu.Unlock()
@@ -91,6 +92,7 @@ func (hi *history) storeSumLocked(b uint64, sum *blockSum) {
 		}
 		hi.sumBytes -= hi.sums[victim].bytes
 		delete(hi.sums, victim)
+		hi.g.cu.evictions.Inc()
 	}
 	hi.g.cu.cacheBytes.Set(float64(hi.sumBytes))
 }

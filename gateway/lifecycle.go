@@ -28,6 +28,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 			backoff = 250 * time.Millisecond
 			continue
 		}
+		if errors.Is(err, errHole) {
+			g.log.Warn("messages left the stream before the tail read them: starting the ring again", "err", err)
+			backoff = 250 * time.Millisecond
+			continue
+		}
 		g.log.Warn("reading the stream failed; retrying", "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
@@ -41,6 +46,15 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// errHole: the tail, restarted, found that messages after the hub's
+// last had left the stream before it read them. The hub cannot hold a
+// hole (its ring and its clients' cursors assume every message after
+// startSeq), so runEpoch ends it as if the epoch ended and starts a new
+// hub of the same epoch: its clients come back with their ids and,
+// behind the hole, get a reset "expired" from the history read; ahead
+// of it, a resume from memory.
+var errHole = errors.New("gateway: the stream lost messages the tail had not read")
 
 func (g *Gateway) runEpoch(ctx context.Context) error {
 	g.ready.Store(false)
@@ -105,11 +119,26 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 	hist := g.history(h)
 	for {
 		after := h.lastSeqNow()
-		err := g.src.Tail(ctx, st.Epoch, after, func(m feed.Msg) {
+		seen := after // the newest sequence delivered by this Tail
+		var hole error
+		tctx, stopTail := context.WithCancel(ctx)
+		err := g.src.Tail(tctx, st.Epoch, after, func(m feed.Msg) {
+			if hole != nil {
+				return
+			}
 			g.m.ticksIn.Inc()
 			if h.head.Load() == 0 {
 				h.noteFirst(m.Seq)
+			} else if m.Seq > seen+1 {
+				// A jump: messages skipped as malformed, or gone from
+				// the stream before this tail read them (a restart
+				// after they aged out starts at the stream's first).
+				if hole = g.checkHole(ctx, seen, m.Seq); hole != nil {
+					stopTail()
+					return
+				}
 			}
+			seen = max(seen, m.Seq)
 			sym, appended := h.appendSym(m) // false once h is closed: a stale callback
 			if appended {
 				if !m.IsTick() {
@@ -123,7 +152,9 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 				}
 			}
 			g.m.lastSeq.Set(float64(m.Seq))
-			if appended && m.Seq >= need && !g.ready.Load() {
+			// Read up to need, whether or not this message was one the
+			// hub keeps (an event type it does not know is skipped).
+			if m.Seq >= need && !g.ready.Load() {
 				g.ready.Store(true)
 			}
 		}, func(err error) {
@@ -133,7 +164,19 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 			}
 			g.m.badMsgs.Inc()
 			g.log.Warn("skipping a bad stream message", "err", err)
+			// A malformed message is read too: the newest stored one
+			// must not keep the gateway from being ready.
+			if me := (*feed.MsgError)(nil); errors.As(err, &me) && hole == nil {
+				seen = max(seen, me.Seq)
+				if me.Seq >= need && !g.ready.Load() {
+					g.ready.Store(true)
+				}
+			}
 		})
+		stopTail()
+		if hole != nil && ctx.Err() == nil {
+			return hole
+		}
 		if ctx.Err() != nil || errors.Is(err, feed.ErrEpochChanged) {
 			return err
 		}
@@ -155,6 +198,21 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// checkHole tells a jump from sequence seen to next that skipped only
+// malformed messages (nil) from one over messages that left the stream
+// unread (errHole): the stream's first sequence is past seen+1. When
+// the stream cannot say, it is taken as a hole: a needless restart of
+// the ring costs resumes, a silent gap would cost ticks.
+func (g *Gateway) checkHole(ctx context.Context, seen, next uint64) error {
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := g.src.State(sctx)
+	if err == nil && st.FirstSeq <= seen+1 {
+		return nil
+	}
+	return fmt.Errorf("%w: read up to %d, next %d, stream's first %d (%v)", errHole, seen, next, st.FirstSeq, err)
 }
 
 // watchLag updates the consumer-lag gauge every 2s.

@@ -22,8 +22,10 @@ type Options struct {
 	Heartbeat time.Duration
 	// Retry is the reconnection delay sent in retry:. Default 1s.
 	Retry time.Duration
-	// RingSize is how many recent ticks the gateway holds in memory for
-	// fan-out and resumes (rounded up to a power of two). Default 65536.
+	// RingSize is how many recent stream messages (ticks, quotes, bars,
+	// status and clock events alike) the gateway holds in memory for
+	// fan-out and resumes (rounded up to a power of two). Default
+	// DefaultRingSize.
 	RingSize int
 	// MergeAfter: a client this many ticks behind the newest (of its own
 	// symbols, for a client of some symbols) gets merged events per symbol
@@ -51,8 +53,12 @@ type Options struct {
 	// the others wait, first come first served. Default GOMAXPROCS/2
 	// (at least 1).
 	CatchupWorkers int
-	// HistoryCacheBytes bounds the history index's block summaries.
-	// Default 64 MiB.
+	// HistoryCacheBytes bounds the history index's block summaries
+	// (about 75 KiB per block of 4096 messages; the oldest blocks are
+	// dropped first, counted in tickcast_history_evictions_total). A
+	// block dropped the moment it is read still serves the catch-ups
+	// that waited for it; a resume from further back than the cache
+	// holds reads those blocks from JetStream again. Default 64 MiB.
 	HistoryCacheBytes int
 	// Logger; default slog.Default().
 	Logger *slog.Logger
@@ -100,6 +106,19 @@ type Options struct {
 	NoEventLoop bool
 }
 
+// DefaultRingSize is the ring's default length in messages: 524,288
+// (2^19). The default simulator's stream takes about 4,400 messages a
+// second at the open (ticks, quotes, bars), so the ring holds about two
+// minutes of it, and a resume from memory (which leaves out the oldest
+// eighth, see positionAfterLocked) reaches back about 100 s: a browser
+// tab away a minute comes back from memory, every tick exact, not
+// merged from the history index. A message costs about 600 bytes in the
+// ring (its parsed form and its encoded frame), so a full ring holds
+// about 300 MiB; the ring's 4 MiB of pointers are all it takes before
+// it fills. The count is of messages, not of ticks: a feed of ticks
+// only reaches back further for the same memory.
+const DefaultRingSize = 1 << 19
+
 func (o *Options) setDefaults() {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
@@ -112,7 +131,7 @@ func (o *Options) setDefaults() {
 		o.Retry = time.Second
 	}
 	if o.RingSize <= 0 {
-		o.RingSize = 1 << 16
+		o.RingSize = DefaultRingSize
 	}
 	ring := 1 // the ring's real length (newHub rounds RingSize up likewise)
 	for ring < o.RingSize {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
@@ -45,9 +46,31 @@ func (g *Gateway) start(ctx context.Context, c *client, lastID string, hasID boo
 	case err != nil:
 		return g.reset(c, resetMalformed, lastID)
 	case epoch != h.epoch:
+		if err := g.checkHubEpoch(ctx, h); err != nil {
+			return err
+		}
 		return g.reset(c, resetEpoch, lastID)
 	}
 	return g.resumeAfter(ctx, c, seq, lastID)
+}
+
+// checkHubEpoch returns errLagging when the stream's epoch is no longer
+// hub h's: the stream was recreated and this gateway has not moved on
+// yet. An id of another epoch than the hub's may be older (a reset
+// "epoch" is right) or newer (another gateway already reads the new
+// stream: a reset would hand the client a snapshot of the deleted one),
+// and only the stream can tell; a hub behind the stream answers neither
+// and sends the client back with retry: to come again once it has
+// caught up. The state is at most stateMaxAge old.
+func (g *Gateway) checkHubEpoch(ctx context.Context, h *hub) error {
+	st, err := g.recentState(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Epoch != h.epoch {
+		return fmt.Errorf("%w: the stream's epoch is %s, this gateway still reads %s", errLagging, st.Epoch, h.epoch)
+	}
+	return nil
 }
 
 // resumeAfter starts c after stream sequence seq of its hub's epoch:
@@ -145,7 +168,7 @@ func (g *Gateway) startFrom(ctx context.Context, c *client) error {
 		case err != nil:
 			return err
 		case epoch != h.epoch:
-			return g.reset(c, resetEpoch, from)
+			return fmt.Errorf("%w: the stream's epoch is %s, this gateway still reads %s", errLagging, epoch, h.epoch)
 		}
 		return g.resumeAfter(ctx, c, seq-1, from)
 	}
