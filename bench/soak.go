@@ -55,7 +55,7 @@ type SoakConfig struct {
 	BarsMaxBytes   int64         // --bars-max-bytes; default 256 KiB
 	BarsPerSeries  int           // --bars-max-per-series; default 120
 	Ring           int           // the gateway's --ring; default 2048 (0 or less: its own default)
-	HistoryCache   int64         // --history-cache, if the gateway has it; default 1 MiB (negative: not passed)
+	HistoryCache   int64         // --history-cache, if the gateway has it; default 128 KiB, under the window's index, so it evicts (negative: not passed)
 	Stall          time.Duration // a resume with no event this long fails; default 10s
 	RecreateAt     time.Duration // when to recreate the stream; default Duration/2 (negative: never)
 	SampleEvery    time.Duration // RSS, disk, window and /v1/bars; default 1s
@@ -103,7 +103,7 @@ func (c *SoakConfig) defaults() {
 		c.Ring = 2048
 	}
 	if c.HistoryCache == 0 {
-		c.HistoryCache = 1 << 20
+		c.HistoryCache = 128 << 10
 	}
 	if c.Stall <= 0 {
 		c.Stall = 10 * time.Second
@@ -162,7 +162,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakResult, error) {
 	if err := waitHealthy(ctx, s.url, 60*time.Second); err != nil {
 		return nil, err
 	}
-	res := &SoakResult{Config: cfg, HistoryCache: cache, DiskBound: 2*(cfg.MaxBytes+cfg.BarsMaxBytes) + 32<<20}
+	res := &SoakResult{Config: cfg, HistoryCache: cache, HistoryEvictions: -1, DiskBound: 2*(cfg.MaxBytes+cfg.BarsMaxBytes) + 32<<20}
 	close(s.upCh)
 
 	runCtx, stop := context.WithTimeout(ctx, cfg.Duration)

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,10 +35,13 @@ type SoakResult struct {
 	BarsChecks   int `json:"bars_checks"`
 	BarsFailures int `json:"bars_failures"`
 
-	Samples   []SoakSample `json:"samples"`
-	RSSMax    int64        `json:"rss_max_bytes"`
-	DiskMax   int64        `json:"disk_max_bytes"`
-	DiskBound int64        `json:"disk_bound_bytes"` // twice the stream's and the bars' bounds, plus 32 MiB
+	Samples []SoakSample `json:"samples"`
+	RSSMax  int64        `json:"rss_max_bytes"`
+	// HistoryEvictions is tickcast_history_evictions_total summed over
+	// the servers (the index filled and dropped blocks); -1: no metric.
+	HistoryEvictions int64 `json:"history_evictions"`
+	DiskMax          int64 `json:"disk_max_bytes"`
+	DiskBound        int64 `json:"disk_bound_bytes"` // twice the stream's and the bars' bounds, plus 32 MiB
 
 	Failures []string `json:"failures"`
 }
@@ -58,6 +63,7 @@ type SoakSample struct {
 	RSS        int64   `json:"rss_bytes"`
 	Disk       int64   `json:"disk_bytes"` // the JetStream store
 	WindowMsgs uint64  `json:"window_msgs"`
+	Evictions  int64   `json:"history_evictions"` // this server's so far; -1: no metric
 }
 
 func (s *soak) failf(format string, args ...any) {
@@ -153,6 +159,14 @@ func (s *soak) sample(ctx context.Context, ch *child, start time.Time, days map[
 	if f, l, ok := s.window(); ok && l >= f {
 		smp.WindowMsgs = l - f + 1
 	}
+	smp.Evictions = s.evictions(ctx)
+	if n := len(res.Samples); smp.Evictions >= 0 {
+		prev := int64(0)
+		if n > 0 && res.Samples[n-1].Evictions >= 0 && res.Samples[n-1].Evictions <= smp.Evictions {
+			prev = res.Samples[n-1].Evictions // the same server
+		}
+		res.HistoryEvictions = max(res.HistoryEvictions, 0) + smp.Evictions - prev
+	}
 	res.RSSMax = max(res.RSSMax, smp.RSS)
 	res.DiskMax = max(res.DiskMax, smp.Disk)
 	var mk struct {
@@ -185,6 +199,28 @@ func (s *soak) sample(ctx context.Context, ch *child, start time.Time, days map[
 		s.failf("GET /v1/bars at %.0fs: %v", smp.T, err)
 	}
 	return smp
+}
+
+// evictions reads tickcast_history_evictions_total from /metrics; -1
+// when the gateway has no such metric.
+func (s *soak) evictions(ctx context.Context) int64 {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.url+"/metrics", nil)
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "tickcast_history_evictions_total "); ok {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				return int64(f)
+			}
+		}
+	}
+	return -1
 }
 
 var newYork = func() *time.Location {
@@ -289,7 +325,7 @@ func (r *SoakResult) WriteTable(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "/v1/bars      %d checks, %d failed\n", r.BarsChecks, r.BarsFailures)
-	fmt.Fprintf(w, "server        RSS max %s, disk max %s (bound %s)\n", fmtBytes(float64(r.RSSMax)), fmtBytes(float64(r.DiskMax)), fmtBytes(float64(r.DiskBound)))
+	fmt.Fprintf(w, "server        RSS max %s, disk max %s (bound %s), history index evictions %d\n", fmtBytes(float64(r.RSSMax)), fmtBytes(float64(r.DiskMax)), fmtBytes(float64(r.DiskBound)), r.HistoryEvictions)
 	step := max(1, len(r.Samples)/10)
 	for i := 0; i < len(r.Samples); i += step {
 		x := r.Samples[i]

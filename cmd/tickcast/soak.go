@@ -44,7 +44,7 @@ func (f *soakFlags) register(fs *flag.FlagSet) {
 	f.maxBytes = 4 << 20
 	fs.Var(&f.maxBytes, "soak-max-bytes", "soak: the stream's --max-bytes")
 	fs.IntVar(&f.ring, "soak-ring", 2048, "soak: the gateway's --ring, small so resumes read history (0: its default)")
-	f.historyCache = 1 << 20
+	f.historyCache = 128 << 10
 	fs.Var(&f.historyCache, "soak-history-cache", "soak: the gateway's --history-cache, small so the index evicts (passed only if the gateway has the flag)")
 	fs.DurationVar(&f.stall, "soak-stall", 10*time.Second, "soak: a resume with no event this long fails the run")
 	fs.DurationVar(&f.recreateAt, "soak-recreate-at", 0, "soak: when to delete and recreate the stream (0: half way; negative: never)")
