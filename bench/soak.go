@@ -125,6 +125,7 @@ type soak struct {
 	http *http.Client
 	url  string
 	dir  string
+	sym  string // the symbol whose bars it checks: the universe's first
 
 	mu    sync.Mutex
 	upCh  chan struct{} // closed while the gateway serves
@@ -162,6 +163,11 @@ func Soak(ctx context.Context, cfg SoakConfig) (*SoakResult, error) {
 	if err := waitHealthy(ctx, s.url, 60*time.Second); err != nil {
 		return nil, err
 	}
+	syms, err := fetchSymbols(ctx, s.url)
+	if err != nil || len(syms) == 0 {
+		return nil, fmt.Errorf("bench: soak: no symbols: %v", err)
+	}
+	s.sym = syms[0]
 	res := &SoakResult{Config: cfg, HistoryCache: cache, HistoryEvictions: -1, DiskBound: 2*(cfg.MaxBytes+cfg.BarsMaxBytes) + 32<<20}
 	close(s.upCh)
 

@@ -180,8 +180,7 @@ func (s *soak) sample(ctx context.Context, ch *child, start time.Time, days map[
 			Seq uint64
 		}
 	}
-	// The universe's first symbol: AAPL in the default one.
-	err := getJSONTo(ctx, s.http, s.url+"/v1/bars?symbol=AAPL&interval=1s&limit=50", &br)
+	err := getJSONTo(ctx, s.http, s.url+"/v1/bars?symbol="+s.sym+"&interval=1s&limit=50", &br)
 	if ctx.Err() != nil {
 		return smp
 	}
