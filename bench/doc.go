@@ -33,4 +33,13 @@
 // Stalled clients (Config.Slow) connect with a small receive buffer and
 // never read until the window ends; then they read to find whether the
 // gateway closed (shed) them.
+//
+// # Soak
+//
+// Soak (soak.go) is another mode: hours of market in minutes, with
+// clients of every event type that go away and resume from every depth
+// of a small window, a stream recreated once, and the server's RSS and
+// disk sampled; it fails on any loss, a repeat past the overlap rule, a
+// stalled resume or storage past its bounds. Its clients use net/http,
+// the Parser and seqStats.
 package bench

@@ -34,7 +34,8 @@ var ErrBadRequest = errors.New("feed: bad request")
 
 // ReadBars returns symbol's bars of interval ("1s", "1m") whose Start
 // is in [from, to), oldest first, from the companion <stream>_BARS
-// (kept for StreamConfig.BarsMaxAge). A zero from or to leaves that side
+// (bounded by StreamConfig's BarsMaxAge, BarsMaxPerSeries and
+// BarsMaxBytes: older bars are gone). A zero from or to leaves that side
 // open. When more than limit bars match, it returns the newest limit of
 // them (a chart wants the latest; page back by passing the oldest Start
 // as the next to). limit <= 0 means DefaultBarsLimit; it is capped at

@@ -14,8 +14,16 @@
 // DiscardOld, so ticks leave only from the front and the stream
 // sequences it holds have no holes.
 //
+// The window's defaults (StreamConfig) hold what the documentation
+// promises at the default feed's rate: an hour in 4 GiB on disk (the
+// default feed stores up to DefaultFeedPeakBytesPerSec), 15 minutes in
+// 1 GiB in memory. Conn.Window reports the limits and what the stream
+// holds, for the startup log. Nothing the feed stores grows without a
+// bound: the stream by age and bytes, the companions below by subjects,
+// counts, age and bytes.
+//
 // A companion stream, "<stream>_LAST", sources the ticks stream and
-// keeps one message per subject with no age or size limit: the server
+// keeps one message per subject (LastMaxBytes at most, no age limit): the server
 // itself keeps every symbol's newest tick (and quote, bar, status and
 // the clock: every subject's newest message) after it has left the window,
 // so a simulator restarted after any outage (or on a recreated stream)
@@ -48,7 +56,9 @@
 //   - Conn.ReadBars(ctx, symbol, interval, from, to, limit) reads bar
 //     history from the companion <stream>_BARS, which sources bars.> and
 //     keeps it for StreamConfig.BarsMaxAge (default DefaultBarsMaxAge, a
-//     week): the bars whose Start is in [from, to) (zero: open), oldest
+//     week), at most BarsMaxPerSeries bars per symbol and interval
+//     (21,600: 6 hours of 1 s bars) and BarsMaxBytes in all (768 MiB),
+//     the oldest going first: the bars whose Start is in [from, to) (zero: open), oldest
 //     first, the newest limit of them (DefaultBarsLimit 500, at most
 //     MaxBarsLimit), each a BarMsg with the bar and its sequence in the
 //     ticks stream, so "<epoch>-<Seq>" of the last one is the id a stream

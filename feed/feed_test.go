@@ -138,8 +138,11 @@ func TestSeqAt(t *testing.T) {
 	if seq, epoch, err := c.SeqAt(ctx, time.Now().Add(time.Second)); err != nil || seq != 21 || epoch != st.Epoch {
 		t.Fatalf("after the last: %d %s %v, want 21 %s", seq, epoch, err, st.Epoch)
 	}
-	if seq, _, err := c.SeqAt(ctx, before.Add(-time.Hour)); err != nil || seq != 1 {
+	if seq, _, err := c.SeqAt(ctx, before); err != nil || seq != 1 {
 		t.Fatalf("before the first, nothing removed: %d %v, want 1", seq, err)
+	}
+	if _, _, err := c.SeqAt(ctx, before.Add(-time.Hour)); !errors.Is(err, ErrTooOld) {
+		t.Fatalf("before the stream was created (an earlier incarnation may have held it): %v, want ErrTooOld", err)
 	}
 	for i := uint64(21); i <= 400; i++ {
 		pub(t, c, "AAA", i)

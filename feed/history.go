@@ -115,7 +115,9 @@ func (c *Conn) ReadRange(ctx context.Context, from, until uint64, fn func(m Msg,
 //
 // It returns an error wrapping ErrTooOld if the stream no longer holds
 // t: the first message at or after t is the oldest the stream still
-// holds, and older ones were removed (they may have been after t).
+// holds, and older ones were removed (they may have been after t); or
+// t is before the stream was created (an earlier incarnation of it may
+// have held messages after t).
 func (c *Conn) SeqAt(ctx context.Context, t time.Time) (seq uint64, epoch string, err error) {
 	s, err := c.js.Stream(ctx, c.stream)
 	if err != nil {
@@ -124,6 +126,11 @@ func (c *Conn) SeqAt(ctx context.Context, t time.Time) (seq uint64, epoch string
 	info := s.CachedInfo()
 	epoch = EpochOf(info.Config.Name, info.Created)
 	st := info.State
+	if t.Before(info.Created) {
+		// An earlier incarnation of the stream may have held it: what
+		// came after t there is gone.
+		return 0, epoch, fmt.Errorf("feed: %s is before the stream was created (%s): %w", t.Format(time.RFC3339Nano), info.Created.Format(time.RFC3339Nano), ErrTooOld)
+	}
 	if st.Msgs == 0 || st.LastSeq == 0 {
 		if st.FirstSeq > 1 && t.Before(st.LastTime) {
 			return 0, epoch, fmt.Errorf("feed: no message at or after %s in the stream (empty since %s): %w", t.Format(time.RFC3339Nano), st.LastTime.Format(time.RFC3339Nano), ErrTooOld)

@@ -17,26 +17,95 @@ const SubjectPrefix = "ticks."
 // Subject returns the subject ticks of symbol are published on.
 func Subject(symbol string) string { return SubjectPrefix + symbol }
 
-// StreamConfig is the retention window of the ticks stream. Zero fields
-// mean the documented defaults.
+// StreamConfig is the retention window of the ticks stream and the
+// bounds of its companions. Zero fields mean the documented defaults.
 type StreamConfig struct {
-	MaxAge   time.Duration // default 1h
-	MaxBytes int64         // default 1 GiB
-	Memory   bool          // memory storage instead of file
-	Replicas int           // default 1
+	// MaxAge and MaxBytes bound the ticks stream's window, whichever
+	// is reached first. Defaults: DefaultMaxAge and DefaultMaxBytes (an
+	// hour, 4 GiB: the hour holds at the default feed's peak rate) on
+	// disk, DefaultMemoryMaxAge and DefaultMemoryMaxBytes (15 minutes,
+	// 1 GiB of RAM) in memory.
+	MaxAge   time.Duration
+	MaxBytes int64
+	Memory   bool // memory storage instead of file
+	Replicas int  // default 1
 
 	// BarsMaxAge is how long the companion <stream>_BARS keeps bars
 	// (GET /v1/bars history); default DefaultBarsMaxAge (a week).
 	BarsMaxAge time.Duration
+	// BarsMaxPerSeries caps the bars it keeps of one symbol and
+	// interval, the newest first; default DefaultBarsMaxPerSeries
+	// (21,600: 6 hours of 1 s bars; 1 min bars reach BarsMaxAge first).
+	BarsMaxPerSeries int64
+	// BarsMaxBytes caps the companion's bytes, the oldest bars going
+	// first; default DefaultBarsMaxBytes.
+	BarsMaxBytes int64
 }
 
-// Defaults of StreamConfig.
+// Defaults of StreamConfig, and the bound of <stream>_LAST.
+//
+// The ticks stream's: the default feed (tickcast serve: 300 trades/s
+// with 8 quotes each, 1 s and 1 min bars of 44 symbols, the U-shaped
+// intraday curve) stores about 250 bytes a message and 4,000-4,500
+// messages/s at the open and close, DefaultFeedPeakBytesPerSec; 4 GiB
+// hold an hour of that. In memory the default is a quarter: 1 GiB of
+// RAM, 15 minutes.
+//
+// The bars companion's: 21,600 bars per symbol and interval are 6 hours
+// of 1 s bars and 15 days of 1 min bars (so the week of BarsMaxAge
+// governs those); with 44 symbols that is about 1.4M messages of about
+// 375 bytes (a sourced copy), some 500 MiB, under DefaultBarsMaxBytes.
+//
+// <stream>_LAST keeps one message per subject (about 5 subjects per
+// symbol); LastMaxBytes is a bound it reaches only with some 40,000
+// symbols, when its oldest subjects go first.
 const (
-	DefaultMaxAge   = time.Hour
-	DefaultMaxBytes = 1 << 30
+	DefaultMaxAge         = time.Hour
+	DefaultMaxBytes       = 4 << 30
+	DefaultMemoryMaxAge   = 15 * time.Minute
+	DefaultMemoryMaxBytes = 1 << 30
 
-	DefaultBarsMaxAge = 168 * time.Hour
+	DefaultBarsMaxAge       = 168 * time.Hour
+	DefaultBarsMaxPerSeries = 21_600
+	DefaultBarsMaxBytes     = 768 << 20
+
+	LastMaxBytes = 64 << 20
+
+	// DefaultFeedPeakBytesPerSec is what the default feed stores per
+	// second at its busiest (the open and close), measured: about 1.1
+	// MiB/s.
+	DefaultFeedPeakBytesPerSec = 1_150_000
 )
+
+// withDefaults fills in the zero fields of cfg; memory is the storage
+// the ticks stream will have.
+func (cfg StreamConfig) withDefaults(memory bool) StreamConfig {
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultMaxAge
+		if memory {
+			cfg.MaxAge = DefaultMemoryMaxAge
+		}
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = DefaultMaxBytes
+		if memory {
+			cfg.MaxBytes = DefaultMemoryMaxBytes
+		}
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.BarsMaxAge <= 0 {
+		cfg.BarsMaxAge = DefaultBarsMaxAge
+	}
+	if cfg.BarsMaxPerSeries <= 0 {
+		cfg.BarsMaxPerSeries = DefaultBarsMaxPerSeries
+	}
+	if cfg.BarsMaxBytes <= 0 {
+		cfg.BarsMaxBytes = DefaultBarsMaxBytes
+	}
+	return cfg
+}
 
 // StreamSubjects are the subjects of the one stream: ticks, quotes,
 // bars, status events and the market clock.
@@ -72,7 +141,8 @@ const (
 //
 // It also ensures the companion stream <stream>_LAST: no subjects of its
 // own, sourced by the server from the ticks stream, one message per
-// subject, no age or size limit. It holds every subject's newest message
+// subject (MaxMsgsPerSubject 1, so it is bounded by the subjects), no
+// age limit, LastMaxBytes at most. It holds every subject's newest message
 // (every symbol's newest tick, quote, bar and status, and the clock) for
 // good, whatever left the window, so that LastTicks can continue every
 // symbol's seq. The server does the copying, durably, so a publisher
@@ -82,27 +152,26 @@ const (
 // backoff, up to about two minutes).
 //
 // And it ensures <stream>_BARS, sourced from the stream's bars.> only,
-// kept for cfg.BarsMaxAge (ReadBars reads it).
+// kept for cfg.BarsMaxAge, at most cfg.BarsMaxPerSeries bars per symbol
+// and interval and cfg.BarsMaxBytes in all (ReadBars reads it).
+//
+// Every limit is applied to existing streams too (made by an older
+// tickcast, or with other flags): a lower one drops their oldest
+// messages at once.
 //
 // A stream's storage type cannot change: an existing stream keeps its
-// own, rather than being destroyed with the ids clients hold. Transient
+// own, rather than being destroyed with the ids clients hold; the
+// defaults follow the storage it has. Transient
 // errors are retried for up to 30 s; permanent ones (an invalid
 // configuration) fail at once.
 func (c *Conn) EnsureStream(ctx context.Context, cfg StreamConfig) (StreamState, error) {
-	if cfg.MaxAge <= 0 {
-		cfg.MaxAge = DefaultMaxAge
+	memory := cfg.Memory
+	if s, err := c.js.Stream(ctx, c.stream); err == nil {
+		memory = s.CachedInfo().Config.Storage == jetstream.MemoryStorage
 	}
-	if cfg.MaxBytes <= 0 {
-		cfg.MaxBytes = DefaultMaxBytes
-	}
-	if cfg.Replicas <= 0 {
-		cfg.Replicas = 1
-	}
-	if cfg.BarsMaxAge <= 0 {
-		cfg.BarsMaxAge = DefaultBarsMaxAge
-	}
+	cfg = cfg.withDefaults(memory)
 	storage := jetstream.FileStorage
-	if cfg.Memory {
+	if memory {
 		storage = jetstream.MemoryStorage
 	}
 	info, err := c.ensure(ctx, jetstream.StreamConfig{
@@ -128,6 +197,7 @@ func (c *Conn) EnsureStream(ctx context.Context, cfg StreamConfig) (StreamState,
 		Retention:         jetstream.LimitsPolicy,
 		Discard:           jetstream.DiscardOld,
 		MaxMsgsPerSubject: 1,
+		MaxBytes:          LastMaxBytes,
 		Storage:           storage,
 		Replicas:          cfg.Replicas,
 		AllowDirect:       true,
@@ -136,15 +206,17 @@ func (c *Conn) EnsureStream(ctx context.Context, cfg StreamConfig) (StreamState,
 		return StreamState{}, err
 	}
 	bars, err := c.ensure(ctx, jetstream.StreamConfig{
-		Name:        c.stream + barsSuffix,
-		Description: "tickcast: the bars of " + c.stream + ", kept longer for history",
-		Sources:     []*jetstream.StreamSource{{Name: c.stream, FilterSubject: BarSubjectPrefix + ">"}},
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		MaxAge:      cfg.BarsMaxAge,
-		Storage:     storage,
-		Replicas:    cfg.Replicas,
-		AllowDirect: true,
+		Name:              c.stream + barsSuffix,
+		Description:       "tickcast: the bars of " + c.stream + ", kept longer for history",
+		Sources:           []*jetstream.StreamSource{{Name: c.stream, FilterSubject: BarSubjectPrefix + ">"}},
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		MaxAge:            cfg.BarsMaxAge,
+		MaxMsgsPerSubject: cfg.BarsMaxPerSeries,
+		MaxBytes:          cfg.BarsMaxBytes,
+		Storage:           storage,
+		Replicas:          cfg.Replicas,
+		AllowDirect:       true,
 	})
 	if err != nil {
 		return StreamState{}, err

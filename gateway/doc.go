@@ -89,10 +89,11 @@
 // first ring entry, in stream order, whose wall time is at or after the
 // moment (wall times are not monotone in stream order: each entry keeps
 // the latest wall time up to it, which is, and is binary-searched); a
-// time older than the ring
-// is found in JetStream (TimeSeeker, feed.Conn.SeqAt: by the time each
-// message was stored) and started as a catch-up from the sequence just
-// before it (resume.go). GET /v1/bars reads
+// time at or before the ring's oldest entry is found in JetStream
+// (TimeSeeker, feed.Conn.SeqAt: by the time each message was stored;
+// ErrTooOld, a reset "expired", for a time before the stream's window
+// or before the stream was created) and started as a catch-up from the
+// sequence just before it (resume.go). GET /v1/bars reads
 // feed.Conn.ReadBars (BarReader), GET /v1/market the newest clock and
 // statuses the hub keeps (seeded from <stream>_LAST at an epoch start).
 //

@@ -481,7 +481,7 @@ func (h *hub) positionAtLocked(t time.Time) (pos, seq uint64, ok bool) {
 		oldest = head + margin + 1 - n
 	}
 	if head == 0 || oldest > head {
-		return head, h.lastSeq, h.startSeq == 0
+		return 0, 0, false // the feed knows whether the stream holds t
 	}
 	k := sort.Search(int(head-oldest+1), func(k int) bool {
 		e := h.at(oldest + uint64(k))
@@ -489,12 +489,11 @@ func (h *hub) positionAtLocked(t time.Time) (pos, seq uint64, ok bool) {
 	})
 	pos = oldest + uint64(k) - 1
 	if pos < oldest {
-		// t is at or before the oldest entry the ring holds: covered only
-		// if the ring holds the stream from its start.
-		if oldest > 1 || h.startSeq > 0 {
-			return 0, 0, false
-		}
-		return 0, 0, true
+		// t is at or before the oldest entry the ring holds: the feed
+		// knows whether the stream holds t (from its start, if nothing
+		// left it and t is after it was created; an earlier incarnation
+		// of the stream may have held an earlier t).
+		return 0, 0, false
 	}
 	e := h.at(pos)
 	if e == nil {

@@ -335,6 +335,7 @@ func TestStreamFrom(t *testing.T) {
 	// Older than the ring: found in JetStream by time and read from
 	// history, then live, with nothing missed.
 	e2 := newEnv(t, Options{RingSize: 16, MergeAfter: 1000}, feed.StreamConfig{})
+	created2 := time.Now().UTC()
 	early := e2.publish(100)
 	time.Sleep(20 * time.Millisecond)
 	at2 := time.Now().UTC()
@@ -349,11 +350,17 @@ func TestStreamFrom(t *testing.T) {
 			t.Fatalf("from history: got %s %s, want %s %d", ev.name, ev.data, w.Symbol, w.Seq)
 		}
 	}
-	// Before the stream's first message, when nothing has left it: from
-	// its start.
-	s3 := e2.open("?from=2020-01-01T00:00:00Z", nil)
+	// Before the stream's first message, when nothing has left it and
+	// after the stream was created: from its start.
+	s3 := e2.open("?from="+created2.Format(time.RFC3339Nano), nil)
 	if ev := s3.next(); ev.name != "tick" || ev.tick(t).Symbol != early[0].Symbol || ev.tick(t).Seq != 1 {
 		t.Fatalf("from before the start: got %s %s, want the first tick", ev.name, ev.data)
+	}
+	// Before the stream was created: an earlier incarnation may have
+	// held messages after it, gone now: a reset.
+	s5 := e2.open("?from=2020-01-01T00:00:00Z", nil)
+	if ev := s5.next(); ev.name != "reset" || !strings.Contains(ev.data, resetExpired) {
+		t.Fatalf("from before the stream was created: %s %s, want reset expired", ev.name, ev.data)
 	}
 
 	// Older than the stream's window (its first messages were removed):

@@ -59,11 +59,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		gwLog      bool
 		quiet      bool
 		floodDepth string
+		soak       soakFlags
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), benchUsage)
+		fmt.Fprint(fs.Output(), benchUsage[:len(benchUsage)-len("Flags:\n")]+soakUsage[1:]+"\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.Scenario, "scenario", "all", "preset: all, one, firehose, slow, throttle (see above)")
@@ -101,6 +102,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&cfg.FloodOnce, "flood-once", false, "with --flood: each flood client resumes once, their starts spread over the window's first second (default: again and again)")
 	fs.StringVar(&floodDepth, "flood-depth", "100000-1000000", "with --flood: MIN-MAX ticks behind the stream's newest")
 	fs.DurationVar(&cfg.ReconnectDelay, "reconnect-delay", 0, "with --restart-at: delay between reconnect attempts (0: the server's retry:, as EventSource)")
+	soak.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -158,6 +160,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var progress io.Writer = stderr
 	if quiet {
 		progress = nil
+	}
+
+	if soak.on {
+		return soak.run(ctx, cfg, set, jsonFile, stdout, progress)
 	}
 
 	if sweep != "" {

@@ -39,25 +39,33 @@ func (n *natsFlags) conn(name string) feed.ConnConfig {
 	return feed.ConnConfig{URL: n.url, Name: name, CredsFile: n.creds, Token: natsToken(n.token), TLSCA: n.ca, TLSCert: n.cert, TLSKey: n.key}
 }
 
-// streamFlags set the stream's retention window.
+// streamFlags set the stream's retention window and its companions'
+// bounds. Zero means feed's default (which for the window depends on
+// the storage).
 type streamFlags struct {
-	maxAge   time.Duration
-	maxBytes int64
-	replicas int
-	memory   bool
-	barsAge  time.Duration
+	maxAge        time.Duration
+	maxBytes      byteSize
+	replicas      int
+	memory        bool
+	barsAge       time.Duration
+	barsPerSeries int64
+	barsBytes     byteSize
 }
 
 func (s *streamFlags) register(fs *flag.FlagSet) {
-	fs.DurationVar(&s.maxAge, "max-age", feed.DefaultMaxAge, "keep ticks in the stream this long (the resume window)")
-	fs.Int64Var(&s.maxBytes, "max-bytes", feed.DefaultMaxBytes, "keep at most this many bytes of ticks in the stream")
+	fs.DurationVar(&s.maxAge, "max-age", 0, "keep messages in the stream this long: the resume window (default 1h on disk, 15m with --memory)")
+	fs.Var(&s.maxBytes, "max-bytes", "and at most this many bytes, e.g. 4GiB, 512MiB (default 4GiB on disk, which holds the hour at the default feed's peak of ~1.1 MiB/s; 1GiB of RAM with --memory)")
 	fs.IntVar(&s.replicas, "replicas", 1, "JetStream replicas of the stream (clusters: 3)")
 	fs.BoolVar(&s.memory, "memory", false, "keep the stream in memory instead of on disk (lost on restart)")
 	fs.DurationVar(&s.barsAge, "bars-max-age", feed.DefaultBarsMaxAge, "keep bars (GET /v1/bars history) this long, in the stream's <stream>_BARS companion")
+	fs.Int64Var(&s.barsPerSeries, "bars-max-per-series", feed.DefaultBarsMaxPerSeries, "and at most this many bars per symbol and interval (21600: 6 hours of 1s bars; 1m bars reach --bars-max-age first)")
+	s.barsBytes = feed.DefaultBarsMaxBytes
+	fs.Var(&s.barsBytes, "bars-max-bytes", "and at most this many bytes of bars in all, the oldest going first")
 }
 
 func (s *streamFlags) config() feed.StreamConfig {
-	return feed.StreamConfig{MaxAge: s.maxAge, MaxBytes: s.maxBytes, Replicas: s.replicas, Memory: s.memory, BarsMaxAge: s.barsAge}
+	return feed.StreamConfig{MaxAge: s.maxAge, MaxBytes: int64(s.maxBytes), Replicas: s.replicas, Memory: s.memory,
+		BarsMaxAge: s.barsAge, BarsMaxPerSeries: s.barsPerSeries, BarsMaxBytes: int64(s.barsBytes)}
 }
 
 // simFlags configure the simulator.

@@ -79,6 +79,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := conn.EnsureStream(ctx, c.stream.config()); err != nil {
 		return err
 	}
+	defer startWindowLog(ctx, conn, log)()
 	s, stopSim, err := startSim(ctx, conn, simCfg, c.stream.replicas, log, c.sim.extras)
 	if err != nil {
 		return err

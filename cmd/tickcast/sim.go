@@ -52,6 +52,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := conn.EnsureStream(ctx, st.config()); err != nil {
 		return err
 	}
+	defer startWindowLog(ctx, conn, log)()
 	_, stop, err := startSim(ctx, conn, cfg, st.replicas, log, sf.extras)
 	if err != nil {
 		return err
