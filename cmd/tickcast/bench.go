@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +60,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		gwLog      bool
 		quiet      bool
 		floodDepth string
+		cpuProfile string
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -101,8 +103,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&cfg.FloodOnce, "flood-once", false, "with --flood: each flood client resumes once, their starts spread over the window's first second (default: again and again)")
 	fs.StringVar(&floodDepth, "flood-depth", "100000-1000000", "with --flood: MIN-MAX ticks behind the stream's newest")
 	fs.DurationVar(&cfg.ReconnectDelay, "reconnect-delay", 0, "with --restart-at: delay between reconnect attempts (0: the server's retry:, as EventSource)")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write the bench process's own CPU profile (the clients, not the gateway) to this file")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if cpuProfile != "" {
+		stop, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 
 	set := map[string]bool{}
@@ -222,6 +232,20 @@ func writeSweep(name, param string, results []*bench.Result) error {
 		return fmt.Errorf("bench: write %s: %w", name, err)
 	}
 	return nil
+}
+
+// startCPUProfile profiles this process into name until the returned
+// func is called.
+func startCPUProfile(name string) (func(), error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func writeJSON(name string, v any) error {
