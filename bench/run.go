@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -321,7 +320,12 @@ func (b *benchRun) measure(ctx context.Context) error {
 		b.fl = b.startFlood(ctx, b.base, ws, we)
 	}
 	var cpu0, self0 time.Duration
-	self := os.Getpid()
+	var mw *machineWindow // the window's machine watch, started with it
+	defer func() {
+		if mw != nil && res.Machine == nil {
+			mw.probe.stop()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -330,7 +334,8 @@ func (b *benchRun) measure(ctx context.Context) error {
 			if pid > 0 {
 				cpu0, _ = procCPU(pid)
 			}
-			self0, _ = procCPU(self)
+			self0 = selfCPU()
+			mw = startMachineWindow()
 			pr.phase = "measure"
 		case <-end.C:
 			if pid > 0 && b.st != nil { // the storm may have replaced the gateway
@@ -341,8 +346,9 @@ func (b *benchRun) measure(ctx context.Context) error {
 				res.GatewayCPUS = (cpu1 - cpu0).Seconds()
 				res.RSSBytes, res.RSSPeakBytes, _ = procMem(pid)
 			}
-			self1, _ := procCPU(self)
-			res.BenchCPUS = (self1 - self0).Seconds()
+			res.BenchCPUS = (selfCPU() - self0).Seconds()
+			res.Machine = mw.end(res.GatewayCPUS, res.BenchCPUS, cfg.Duration, res.CPUs)
+			res.Saturated = len(res.Machine.Reasons) > 0
 			if b.fl != nil {
 				res.Flood = b.fl.result()
 			}
@@ -419,6 +425,8 @@ func (b *benchRun) aggregate() {
 	res.Disconnects, res.Reconnects, res.Shed = b.r.disconnects.Load(), b.r.reconnects.Load(), b.r.shed.Load()
 	if res.Delivered > 0 {
 		res.CPUUsPerDelivery = res.GatewayCPUS * 1e6 / float64(res.Delivered)
+		res.GatewayCPUUsPerDelivery = res.CPUUsPerDelivery
+		res.BenchCPUUsPerDelivery = res.BenchCPUS * 1e6 / float64(res.Delivered)
 	}
 	if b.st != nil {
 		res.Storm = b.st.result(res)
