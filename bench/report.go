@@ -32,6 +32,7 @@ type Result struct {
 	Universe         int     `json:"universe"`           // symbols the gateway publishes
 	SymbolsPerClient float64 `json:"symbols_per_client"` // mean
 	Throttle         string  `json:"throttle,omitempty"`
+	ServeArgs        string  `json:"serve_args,omitempty"` // Config.ServeArgs of the gateway the bench started
 	DurationS        float64 `json:"duration_s"`
 	WarmupS          float64 `json:"warmup_s"`
 
@@ -110,6 +111,9 @@ func (r *Result) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintf(w, "), %s ticks/s, %gs measured after %gs warm-up, %d CPUs\n",
 		fmtCount(r.Rate), r.DurationS, r.WarmupS, r.CPUs)
+	if r.ServeArgs != "" {
+		fmt.Fprintf(w, "  gateway started with: %s\n", r.ServeArgs)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  delivered\t%s ticks in %s events\t%s/s (offered %s/s)\n",
 		fmtCount(float64(r.Delivered)), fmtCount(float64(r.Events)),

@@ -145,6 +145,9 @@ func (b *benchRun) setup(ctx context.Context) error {
 		CPUs: runtime.NumCPU(),
 	}
 	b.res.EventTypes = cfg.Events
+	if b.gw != nil {
+		b.res.ServeArgs = strings.Join(cfg.ServeArgs, " ")
+	}
 	if cfg.Throttle > 0 {
 		b.res.Throttle = cfg.Throttle.String()
 	}
