@@ -144,6 +144,12 @@ func (c *client) Event(typ, _, data []byte) {
 		clear(c.last)
 		clear(c.extra)
 	default: // another event type (--events): counted, not parsed
+		if c.r.cfg.Framing == FramingCentrifuge {
+			if tick, ok := centrifugePub(data); ok {
+				c.onTick(tick)
+			}
+			return // the connect push and other pushes: not ticks
+		}
 		if !c.slow && c.now >= c.r.winStart.Load() && c.now < c.r.winEnd.Load() {
 			c.winOther++
 		}

@@ -201,8 +201,12 @@ func (b *benchRun) makeClients() error {
 		if !slow {
 			symTotal += n
 		}
+		query := cfg.StreamPath
+		if query == "" {
+			query = streamQuery(syms, cfg.Throttle, cfg.Events)
+		}
 		c := &client{r: b.r, sh: b.shards[i%nshards], n: i, slow: slow,
-			query: streamQuery(syms, cfg.Throttle, cfg.Events), buf: make([]byte, cfg.ReadBuf),
+			query: query, buf: make([]byte, cfg.ReadBuf),
 			last: make([]uint64, len(b.universe)), retry: -1}
 		if cfg.Addrs > 1 {
 			c.local = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%cfg.Addrs))}
