@@ -116,9 +116,12 @@ func (c *client) readLoop() error {
 	}
 	for {
 		n, err := c.conn.Read(c.buf)
-		c.countWire(n)
 		if n > 0 {
-			if ferr := c.feed(c.buf[:n]); ferr != nil {
+			ferr := c.feed(c.buf[:n])
+			if c.now >= c.ws && c.now < c.we { // as countWire, with feed's clock
+				c.wire += uint64(n)
+			}
+			if ferr != nil {
 				return ferr
 			}
 		}

@@ -37,6 +37,16 @@
 // else falls back to encoding/json. A client then costs less CPU per
 // delivery than the gateway spends sending it (BenchmarkParse).
 //
+// Each healthy client reads on its own goroutine. A few epoll readers
+// sharing one large buffer were tried in its place (issue 23) and cost
+// the bench 5-100% more CPU per delivery (and the gateway up to 40% more):
+// a goroutine the netpoller wakes reads later than an epoll loop that
+// reads each connection the moment it is readable, so it takes more bytes
+// per read(2), and the read is most of the cost.
+//
+// Config.StreamPath and Config.Framing point the same clients at other
+// SSE servers (bench/peers, the side-by-side comparison).
+//
 // # Saturation
 //
 // The bench shares the machine with the gateway. It reports its own CPU
