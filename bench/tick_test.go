@@ -241,7 +241,8 @@ func FuzzParseRFC3339(f *testing.F) {
 
 func BenchmarkParseTick(b *testing.B) {
 	tk := market.Tick{Symbol: "AAPL", Seq: 1042, Time: time.Date(2026, 11, 23, 14, 30, 0, 123456789, time.UTC),
-		Price: 189.23, Bid: 189.22, Ask: 189.24, Size: 300, Volume: 1234500}
+		Price: 189.23, Bid: 189.22, Ask: 189.24, Size: 300, Volume: 1234500,
+		MarketTime: time.Date(2026, 11, 23, 9, 30, 0, 987654321, time.UTC)} // as the default feed sends it
 	data := tk.AppendJSON(nil)
 	b.ReportAllocs()
 	var f tickFields
