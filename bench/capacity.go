@@ -154,6 +154,9 @@ func (c Capacity) WriteCapacity(w io.Writer, rs []*Result) {
 		r := rs[b]
 		fmt.Fprintf(w, "capacity: %s deliveries/s with p99 <= %s and nothing lost: rate %g x %d clients, p99 %s, gateway %.2f us/delivery",
 			fmtCount(r.DeliveriesPerSec), lim, r.Rate, r.Clients, fmtUs(r.Latency.P99), r.GatewayCPUUsPerDelivery)
+		if r.Merged > 0 {
+			fmt.Fprintf(w, ", %d ticks merged (accounted, not lost)", r.Merged)
+		}
 		if r.ServeArgs != "" {
 			fmt.Fprintf(w, ", serve %s", r.ServeArgs)
 		}
