@@ -192,6 +192,7 @@ func TestSnapshotTicks(t *testing.T) {
 func FuzzParseTick(f *testing.F) {
 	f.Add("AAPL", uint64(1), int64(1795444200123456789), int64(0), []byte(`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z"}`))
 	f.Add("BRK-B", uint64(99), int64(0), int64(3), []byte(`{"a":[{"b":"\"}"}],"symbol":"A"}`))
+	f.Add("KO", uint64(7), int64(1), int64(0), []byte(`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z","marketTime":"2026-11-23T09:30:00Z","status":"open","conditions":["O","6"],"x":null}`))
 	f.Fuzz(func(t *testing.T, sym string, seq uint64, ns int64, merged int64, raw []byte) {
 		var tf, sf tickFields
 		if fastTick(raw, &tf, nil) { // the fast path must agree with the general one
