@@ -26,7 +26,10 @@ store, and measures that process's CPU time and RSS apart from the clients'.
 
 Clients are light raw-TCP SSE readers; every client checks each symbol's
 seq, so gaps and merged ticks are counted, not guessed. A progress line goes
-to stderr every second, a table to stdout at the end.
+to stderr every second, a table to stdout at the end. The table gives the
+bench's own CPU per delivery beside the gateway's, and warns when the
+machine was saturated: then the latency includes the bench's own wait for
+a CPU, not the gateway's alone.
 
 Scenarios (--scenario sets defaults for flags not given):
   all       every client on all symbols (default)
