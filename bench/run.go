@@ -333,18 +333,24 @@ func (b *benchRun) measure(ctx context.Context) error {
 			mw.probe.stop()
 		}
 	}()
+	startWindow := func() {
+		if pid > 0 {
+			cpu0, _ = procCPU(pid)
+		}
+		self0 = selfCPU()
+		mw = startMachineWindow()
+		pr.phase = "measure"
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-warm.C:
-			if pid > 0 {
-				cpu0, _ = procCPU(pid)
-			}
-			self0 = selfCPU()
-			mw = startMachineWindow()
-			pr.phase = "measure"
+			startWindow()
 		case <-end.C:
+			if mw == nil { // both timers were due at once: the window starts now
+				startWindow()
+			}
 			if pid > 0 && b.st != nil { // the storm may have replaced the gateway
 				res.GatewayCPUS = b.st.windowCPU(cpu0).Seconds()
 				res.RSSBytes, res.RSSPeakBytes, _ = procMem(b.st.gatewayPID())
