@@ -116,9 +116,12 @@ func (c *client) readLoop() error {
 	}
 	for {
 		n, err := c.conn.Read(c.buf)
-		c.countWire(n)
 		if n > 0 {
-			if ferr := c.feed(c.buf[:n]); ferr != nil {
+			ferr := c.feed(c.buf[:n])
+			if c.now >= c.ws && c.now < c.we { // as countWire, with feed's clock
+				c.wire += uint64(n)
+			}
+			if ferr != nil {
 				return ferr
 			}
 		}
@@ -144,6 +147,12 @@ func (c *client) Event(typ, _, data []byte) {
 		clear(c.last)
 		clear(c.extra)
 	default: // another event type (--events): counted, not parsed
+		if c.r.cfg.Framing == FramingCentrifuge {
+			if tick, ok := centrifugePub(data); ok {
+				c.onTick(tick)
+			}
+			return // the connect push and other pushes: not ticks
+		}
 		if !c.slow && c.now >= c.r.winStart.Load() && c.now < c.r.winEnd.Load() {
 			c.winOther++
 		}

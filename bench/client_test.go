@@ -277,6 +277,14 @@ func TestRunChild(t *testing.T) {
 	if res.RSSBytes <= 0 || res.RSSPeakBytes < res.RSSBytes || res.GatewayCPUS < 0 {
 		t.Errorf("gateway rss %d peak %d cpu %v", res.RSSBytes, res.RSSPeakBytes, res.GatewayCPUS)
 	}
+	// The bench measures itself beside the gateway.
+	if res.BenchCPUS <= 0 || res.BenchCPUUsPerDelivery <= 0 || res.GatewayCPUUsPerDelivery != res.CPUUsPerDelivery {
+		t.Errorf("bench cpu %v s, %v us/delivery; gateway %v us/delivery (cpu_us_per_delivery %v)",
+			res.BenchCPUS, res.BenchCPUUsPerDelivery, res.GatewayCPUUsPerDelivery, res.CPUUsPerDelivery)
+	}
+	if m := res.Machine; m == nil || (len(m.Reasons) > 0) != res.Saturated {
+		t.Errorf("machine %+v, saturated %v", res.Machine, res.Saturated)
+	}
 	// 300 ticks/s over 3 symbols: 100/s each; 4 clients on all 3 symbols.
 	if res.OfferedPerSec != 1200 {
 		t.Errorf("offered %v, want 1200", res.OfferedPerSec)

@@ -69,9 +69,27 @@ type Config struct {
 	// over the window's first second, instead of again and again.
 	FloodOnce bool
 
+	// For a server other than tickcast's gateway (bench/peers): if
+	// StreamPath is set, every client asks for it (path and query)
+	// instead of /v1/stream?...; Framing says how its events carry a
+	// tick. The server still answers /healthz and /v1/symbols.
+	StreamPath string
+	Framing    string // FramingTick (default) or FramingCentrifuge
+
 	ReadBuf  int    // per-client read buffer, bytes; default 8192
 	Scenario string // label for the report
 }
+
+// Framings: how a server's SSE events carry a tick.
+const (
+	// FramingTick: tickcast's, "event: tick" with a Tick as data (and
+	// snapshot and reset events).
+	FramingTick = "tick"
+	// FramingCentrifuge: centrifuge's unidirectional SSE (Centrifugo's
+	// uni_sse): unnamed events whose data is a push,
+	// {"channel":"...","pub":{"data":Tick}}; other pushes are skipped.
+	FramingCentrifuge = "centrifuge"
+)
 
 func (c *Config) defaults() {
 	if c.Clients <= 0 {
@@ -106,6 +124,9 @@ func (c *Config) defaults() {
 	if c.Scenario == "" {
 		c.Scenario = "custom"
 	}
+	if c.Framing == "" {
+		c.Framing = FramingTick
+	}
 	if c.RestartAt > 0 && c.RestartSignal == "" {
 		c.RestartSignal = "kill"
 	}
@@ -117,6 +138,9 @@ func checkConfig(cfg *Config) error {
 	}
 	if cfg.Addrs > 254 {
 		return fmt.Errorf("bench: %d source addresses: at most 254", cfg.Addrs)
+	}
+	if cfg.Framing != FramingTick && cfg.Framing != FramingCentrifuge {
+		return fmt.Errorf("bench: framing %q: want %s or %s", cfg.Framing, FramingTick, FramingCentrifuge)
 	}
 	switch cfg.AcceptEncoding {
 	case "", "gzip", "zstd":

@@ -30,6 +30,31 @@
 // open files (20,000 here), so more clients need more bench processes
 // pointed at one gateway (Config.Target).
 //
+// The fast path reads the tick JSON the gateway writes without decoding
+// it: symbol, seq and time in their places, merged found among the other
+// keys, whose values (numbers, plain strings such as marketTime, flat
+// arrays such as conditions) are skipped after a syntax check; anything
+// else falls back to encoding/json. A client then costs less CPU per
+// delivery than the gateway spends sending it (BenchmarkParse).
+//
+// Each healthy client reads on its own goroutine. A few epoll readers
+// sharing one large buffer were tried in its place (issue 23) and cost
+// the bench 5-100% more CPU per delivery (and the gateway up to 40% more):
+// a goroutine the netpoller wakes reads later than an epoll loop that
+// reads each connection the moment it is readable, so it takes more bytes
+// per read(2), and the read is most of the cost.
+//
+// Config.StreamPath and Config.Framing point the same clients at other
+// SSE servers (bench/peers, the side-by-side comparison).
+//
+// # Saturation
+//
+// The bench shares the machine with the gateway. It reports its own CPU
+// per delivery beside the gateway's, and flags a run as saturated when the
+// two used nearly all CPUs, the machine was nearly all busy, or its own
+// threads and goroutines waited for a CPU (saturation.go): then the
+// latency is the machine's queueing as much as the gateway's.
+//
 // Stalled clients (Config.Slow) connect with a small receive buffer and
 // never read until the window ends; then they read to find whether the
 // gateway closed (shed) them.

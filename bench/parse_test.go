@@ -181,7 +181,11 @@ func tickStream(n int, symbols []string) []byte {
 	for i := 0; i < n; i++ {
 		sym := symbols[i%len(symbols)]
 		tk := market.Tick{Symbol: sym, Seq: uint64(i/len(symbols) + 1), Time: t0.Add(time.Duration(i) * 1234567),
-			Price: 189.23, Bid: 189.22, Ask: 189.24, Size: 300, Volume: 1234500 + int64(i)}
+			Price: 189.23, Bid: 189.22, Ask: 189.24, Size: 300, Volume: 1234500 + int64(i),
+			MarketTime: t0.Add(time.Duration(i) * 7654321)} // as the default simulator sends them
+		if i%50 == 0 {
+			tk.Conditions = market.Conditions("O")
+		}
 		raw = raw[:0]
 		raw = fmt.Appendf(raw, "id: ab12-%d\nevent: tick\ndata: ", i+1)
 		raw = tk.AppendJSON(raw)

@@ -32,6 +32,7 @@ type Result struct {
 	Universe         int     `json:"universe"`           // symbols the gateway publishes
 	SymbolsPerClient float64 `json:"symbols_per_client"` // mean
 	Throttle         string  `json:"throttle,omitempty"`
+	ServeArgs        string  `json:"serve_args,omitempty"` // Config.ServeArgs of the gateway the bench started
 	DurationS        float64 `json:"duration_s"`
 	WarmupS          float64 `json:"warmup_s"`
 
@@ -64,15 +65,25 @@ type Result struct {
 	Shed          int64 `json:"shed"`    // stalled clients whose connection the gateway closed
 	Lagging       int   `json:"lagging"` // healthy clients with ticks of the window still missing after the drain
 
-	GatewayCPUS      float64  `json:"gateway_cpu_s"` // in the measured window
-	CPUUsPerDelivery float64  `json:"cpu_us_per_delivery"`
-	RSSBytes         int64    `json:"rss_bytes"`      // at the end of the window
-	RSSPeakBytes     int64    `json:"rss_peak_bytes"` // VmHWM
-	RSSBaseBytes     int64    `json:"rss_base_bytes"` // before clients connected
-	RSSPerConnBytes  float64  `json:"rss_per_conn_bytes"`
-	BenchCPUS        float64  `json:"bench_cpu_s"` // this process, in the window
-	CPUs             int      `json:"cpus"`
-	Errors           []string `json:"errors,omitempty"` // the first few client errors
+	GatewayCPUS      float64 `json:"gateway_cpu_s"`       // in the measured window
+	CPUUsPerDelivery float64 `json:"cpu_us_per_delivery"` // the gateway's, as gateway_cpu_us_per_delivery
+	RSSBytes         int64   `json:"rss_bytes"`           // at the end of the window
+	RSSPeakBytes     int64   `json:"rss_peak_bytes"`      // VmHWM
+	RSSBaseBytes     int64   `json:"rss_base_bytes"`      // before clients connected
+	RSSPerConnBytes  float64 `json:"rss_per_conn_bytes"`
+	CPUs             int     `json:"cpus"`
+
+	// The bench's own cost, beside the gateway's: a bench whose clients
+	// cost more than the gateway measures itself.
+	BenchCPUS               float64 `json:"bench_cpu_s"` // this process, in the window
+	BenchCPUUsPerDelivery   float64 `json:"bench_cpu_us_per_delivery"`
+	GatewayCPUUsPerDelivery float64 `json:"gateway_cpu_us_per_delivery"`
+	// Saturated: the machine had no core to spare in the window (see
+	// Saturation), so the latency is partly the bench's own queueing.
+	Saturated bool        `json:"saturated"`
+	Machine   *Saturation `json:"machine,omitempty"`
+
+	Errors []string `json:"errors,omitempty"` // the first few client errors
 
 	// Bytes the healthy clients received in the window: as sent, and
 	// decompressed (the same without AcceptEncoding).
@@ -100,6 +111,9 @@ func (r *Result) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintf(w, "), %s ticks/s, %gs measured after %gs warm-up, %d CPUs\n",
 		fmtCount(r.Rate), r.DurationS, r.WarmupS, r.CPUs)
+	if r.ServeArgs != "" {
+		fmt.Fprintf(w, "  gateway started with: %s\n", r.ServeArgs)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  delivered\t%s ticks in %s events\t%s/s (offered %s/s)\n",
 		fmtCount(float64(r.Delivered)), fmtCount(float64(r.Events)),
@@ -131,7 +145,17 @@ func (r *Result) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "  bytes\t%s received (%s), %.1f B/delivery\t%s decompressed\n",
 		fmtBytes(float64(r.WireBytes)), enc, r.WireBytesPerDelivery, fmtBytes(float64(r.PlainBytes)))
-	fmt.Fprintf(tw, "  bench\tcpu %.2fs (%.0f%% of a core)\t\n", r.BenchCPUS, 100*r.BenchCPUS/r.DurationS)
+	fmt.Fprintf(tw, "  bench\tcpu %.2fs (%.0f%% of a core, %.2f us/delivery)", r.BenchCPUS, 100*r.BenchCPUS/r.DurationS, r.BenchCPUUsPerDelivery)
+	if m := r.Machine; m != nil {
+		fmt.Fprintf(tw, "\twaited for a CPU %.2fs; goroutine lag p99 %s, max %s\n", m.BenchWaitS, fmtUs(m.SchedLag.P99), fmtUs(m.SchedLag.Max))
+		busy := "not known"
+		if m.MachineBusy >= 0 {
+			busy = fmt.Sprintf("%.0f%% busy", 100*m.MachineBusy)
+		}
+		fmt.Fprintf(tw, "  machine\t%d CPUs, %s\tgateway + bench %.0f%% of them\n", r.CPUs, busy, 100*m.CPUShare)
+	} else {
+		fmt.Fprintln(tw, "\t")
+	}
 	if r.Storm != nil {
 		r.Storm.writeTable(tw)
 	}
@@ -139,6 +163,10 @@ func (r *Result) WriteTable(w io.Writer) {
 		r.Flood.writeTable(tw)
 	}
 	tw.Flush()
+	if r.Saturated {
+		fmt.Fprintf(w, "  WARNING: the machine was saturated (%s): the latency above includes the bench's own wait for a CPU; it is not the gateway's alone. Run the bench on other cores or another machine (--target).\n",
+			strings.Join(r.Machine.Reasons, "; "))
+	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "  error: %s\n", e)
 	}

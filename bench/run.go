@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -146,6 +145,9 @@ func (b *benchRun) setup(ctx context.Context) error {
 		CPUs: runtime.NumCPU(),
 	}
 	b.res.EventTypes = cfg.Events
+	if b.gw != nil {
+		b.res.ServeArgs = strings.Join(cfg.ServeArgs, " ")
+	}
 	if cfg.Throttle > 0 {
 		b.res.Throttle = cfg.Throttle.String()
 	}
@@ -199,8 +201,12 @@ func (b *benchRun) makeClients() error {
 		if !slow {
 			symTotal += n
 		}
+		query := cfg.StreamPath
+		if query == "" {
+			query = streamQuery(syms, cfg.Throttle, cfg.Events)
+		}
 		c := &client{r: b.r, sh: b.shards[i%nshards], n: i, slow: slow,
-			query: streamQuery(syms, cfg.Throttle, cfg.Events), buf: make([]byte, cfg.ReadBuf),
+			query: query, buf: make([]byte, cfg.ReadBuf),
 			last: make([]uint64, len(b.universe)), retry: -1}
 		if cfg.Addrs > 1 {
 			c.local = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%cfg.Addrs))}
@@ -321,18 +327,30 @@ func (b *benchRun) measure(ctx context.Context) error {
 		b.fl = b.startFlood(ctx, b.base, ws, we)
 	}
 	var cpu0, self0 time.Duration
-	self := os.Getpid()
+	var mw *machineWindow // the window's machine watch, started with it
+	defer func() {
+		if mw != nil && res.Machine == nil {
+			mw.probe.stop()
+		}
+	}()
+	startWindow := func() {
+		if pid > 0 {
+			cpu0, _ = procCPU(pid)
+		}
+		self0 = selfCPU()
+		mw = startMachineWindow()
+		pr.phase = "measure"
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-warm.C:
-			if pid > 0 {
-				cpu0, _ = procCPU(pid)
-			}
-			self0, _ = procCPU(self)
-			pr.phase = "measure"
+			startWindow()
 		case <-end.C:
+			if mw == nil { // both timers were due at once: the window starts now
+				startWindow()
+			}
 			if pid > 0 && b.st != nil { // the storm may have replaced the gateway
 				res.GatewayCPUS = b.st.windowCPU(cpu0).Seconds()
 				res.RSSBytes, res.RSSPeakBytes, _ = procMem(b.st.gatewayPID())
@@ -341,8 +359,9 @@ func (b *benchRun) measure(ctx context.Context) error {
 				res.GatewayCPUS = (cpu1 - cpu0).Seconds()
 				res.RSSBytes, res.RSSPeakBytes, _ = procMem(pid)
 			}
-			self1, _ := procCPU(self)
-			res.BenchCPUS = (self1 - self0).Seconds()
+			res.BenchCPUS = (selfCPU() - self0).Seconds()
+			res.Machine = mw.end(res.GatewayCPUS, res.BenchCPUS, cfg.Duration, res.CPUs)
+			res.Saturated = len(res.Machine.Reasons) > 0
 			if b.fl != nil {
 				res.Flood = b.fl.result()
 			}
@@ -419,6 +438,8 @@ func (b *benchRun) aggregate() {
 	res.Disconnects, res.Reconnects, res.Shed = b.r.disconnects.Load(), b.r.reconnects.Load(), b.r.shed.Load()
 	if res.Delivered > 0 {
 		res.CPUUsPerDelivery = res.GatewayCPUS * 1e6 / float64(res.Delivered)
+		res.GatewayCPUUsPerDelivery = res.CPUUsPerDelivery
+		res.BenchCPUUsPerDelivery = res.BenchCPUS * 1e6 / float64(res.Delivered)
 	}
 	if b.st != nil {
 		res.Storm = b.st.result(res)

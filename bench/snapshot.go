@@ -1,11 +1,34 @@
 package bench
 
-// Walking a snapshot event's {"ticks":[...]} without decoding it, and
-// the JSON skipping helpers that takes.
+// Walking a snapshot event's {"ticks":[...]} (and a centrifuge push's
+// {"pub":{"data":...}}) without decoding it, and the JSON skipping helpers
+// that takes.
 
 // snapshotTicks returns the bounds of the "ticks" array in a snapshot
 // event's data ({"ticks":[Tick, ...]}), or ok false.
 func snapshotTicks(b []byte) (arr []byte, ok bool) {
+	arr, ok = objectField(b, "ticks")
+	if !ok || arr[0] != '[' {
+		return nil, false
+	}
+	return arr, true
+}
+
+// centrifugePub returns the publication data in a Centrifugo/centrifuge
+// unidirectional push ({"channel":"...","pub":{"data":Tick,...}}), or ok
+// false for other pushes (connect, join, ...).
+func centrifugePub(b []byte) (data []byte, ok bool) {
+	pub, ok := objectField(b, "pub")
+	if !ok || pub[0] != '{' {
+		return nil, false
+	}
+	return objectField(pub, "data")
+}
+
+// objectField returns the bytes of the value of key in the JSON object b
+// (the first one), or ok false. Keys are compared as written, escapes
+// and all.
+func objectField(b []byte, key string) (val []byte, ok bool) {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return nil, false
@@ -19,7 +42,7 @@ func snapshotTicks(b []byte) (arr []byte, ok bool) {
 		if !ok {
 			return nil, false
 		}
-		key := b[i+1 : j-1]
+		k := b[i+1 : j-1]
 		i = skipWS(b, j)
 		if i >= len(b) || b[i] != ':' {
 			return nil, false
@@ -29,7 +52,7 @@ func snapshotTicks(b []byte) (arr []byte, ok bool) {
 		if !ok {
 			return nil, false
 		}
-		if string(key) == "ticks" && b[i] == '[' {
+		if string(k) == key {
 			return b[i:e], true
 		}
 		i = skipWS(b, e)

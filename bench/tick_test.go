@@ -31,7 +31,56 @@ func randTick(rng *rand.Rand) market.Tick {
 		t.Merged = rng.Int64N(1000) + 2
 		t.High, t.Low = t.Price+1, t.Price-1
 	}
+	if rng.IntN(2) == 0 { // what the default simulator adds
+		t.MarketTime = t.Time.Add(time.Duration(rng.Int64N(1e15)))
+		t.Conditions = market.Conditions("TO6"[:rng.IntN(4)])
+		t.Status = []string{"", market.StatusHalted, market.StatusOpen}[rng.IntN(3)]
+	}
 	return t
+}
+
+// The ticks the gateway sends with the default simulator carry
+// marketTime, and at times status and conditions: the fast path must take
+// them, or every event goes through encoding/json (20 times the CPU: the
+// bench's clients then cost more than the gateway they measure).
+func TestFastTickTakesTheGatewaysTicks(t *testing.T) {
+	tk := market.Tick{Symbol: "AAPL", Seq: 36, Time: time.Date(2026, 12, 6, 22, 16, 24, 627624950, time.UTC),
+		Price: 229.49, Bid: 229.49, Ask: 229.52, Size: 900, Volume: 7239,
+		MarketTime: time.Date(2026, 12, 7, 14, 30, 29, 808483615, time.UTC)}
+	for _, mod := range []func(*market.Tick){
+		func(*market.Tick) {},
+		func(t *market.Tick) { t.Status = market.StatusHalted },
+		func(t *market.Tick) { t.Conditions = "TO" },
+		func(t *market.Tick) { t.Merged, t.High, t.Low = 5, 230, 229 },
+	} {
+		x := tk
+		mod(&x)
+		data := x.AppendJSON(nil)
+		var f tickFields
+		if !fastTick(data, &f, nil) {
+			t.Errorf("fastTick refused %s", data)
+			continue
+		}
+		checkAgrees(t, data)
+	}
+	// with a string field the gateway may add (a trade's aggressor side)
+	data := []byte(`{"symbol":"AAPL","seq":1,"time":"2026-11-23T14:30:00Z","price":1,"side":"buy","x":[],"y":null,"z":true}`)
+	var f tickFields
+	if !fastTick(data, &f, nil) {
+		t.Errorf("fastTick refused %s", data)
+	}
+	// and leaves to slowTick what it cannot vouch for
+	for _, s := range []string{
+		`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z","s":"a\"b"}`,
+		`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z","s":"é"}`,
+		`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z","s":[[1]]}`,
+		`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z","s":{}}`,
+		`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z","s":tru}`,
+	} {
+		if fastTick([]byte(s), &f, nil) {
+			t.Errorf("fastTick took %s", s)
+		}
+	}
 }
 
 func checkAgrees(t *testing.T, data []byte) {
@@ -93,6 +142,11 @@ func TestParseTickRefuses(t *testing.T) {
 		`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z"`,
 		`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z"} x`,
 		`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z","x":[1,}`,
+		`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z","x":"a
+b"}`,
+		`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z","x":[1 2]}`,
+		`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z","x":nul}`,
+		`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z","x":"abc}`,
 		`{"symbol":"A","seq":18446744073709551616,"time":"2026-11-23T14:30:00Z"}`,
 	} {
 		var f tickFields
@@ -138,6 +192,7 @@ func TestSnapshotTicks(t *testing.T) {
 func FuzzParseTick(f *testing.F) {
 	f.Add("AAPL", uint64(1), int64(1795444200123456789), int64(0), []byte(`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z"}`))
 	f.Add("BRK-B", uint64(99), int64(0), int64(3), []byte(`{"a":[{"b":"\"}"}],"symbol":"A"}`))
+	f.Add("KO", uint64(7), int64(1), int64(0), []byte(`{"symbol":"A","seq":1,"time":"2026-11-23T14:30:00Z","marketTime":"2026-11-23T09:30:00Z","status":"open","conditions":["O","6"],"x":null}`))
 	f.Fuzz(func(t *testing.T, sym string, seq uint64, ns int64, merged int64, raw []byte) {
 		var tf, sf tickFields
 		if fastTick(raw, &tf, nil) { // the fast path must agree with the general one
@@ -187,7 +242,8 @@ func FuzzParseRFC3339(f *testing.F) {
 
 func BenchmarkParseTick(b *testing.B) {
 	tk := market.Tick{Symbol: "AAPL", Seq: 1042, Time: time.Date(2026, 11, 23, 14, 30, 0, 123456789, time.UTC),
-		Price: 189.23, Bid: 189.22, Ask: 189.24, Size: 300, Volume: 1234500}
+		Price: 189.23, Bid: 189.22, Ask: 189.24, Size: 300, Volume: 1234500,
+		MarketTime: time.Date(2026, 11, 23, 9, 30, 0, 987654321, time.UTC)} // as the default feed sends it
 	data := tk.AppendJSON(nil)
 	b.ReportAllocs()
 	var f tickFields

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,10 @@ store, and measures that process's CPU time and RSS apart from the clients'.
 
 Clients are light raw-TCP SSE readers; every client checks each symbol's
 seq, so gaps and merged ticks are counted, not guessed. A progress line goes
-to stderr every second, a table to stdout at the end.
+to stderr every second, a table to stdout at the end. The table gives the
+bench's own CPU per delivery beside the gateway's, and warns when the
+machine was saturated: then the latency includes the bench's own wait for
+a CPU, not the gateway's alone.
 
 Scenarios (--scenario sets defaults for flags not given):
   all       every client on all symbols (default)
@@ -43,6 +47,8 @@ Examples:
   tickcast bench --clients 1000 --rate 100 --duration 30s --json out.json
   tickcast bench --scenario firehose
   tickcast bench --clients 1000 --sweep rate=10,50,100,200,500,1000 --sweep-out sweep.html
+  tickcast bench --clients 1000 --rate 300 --sweep capacity
+  tickcast bench --clients 1000 --rate 300 --sweep capacity --serve-args "--flush-interval 16ms"
 
 Flags:
 `
@@ -60,6 +66,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		quiet      bool
 		floodDepth string
 		soak       soakFlags
+		cpuProfile string
+		capacity   bench.Capacity
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -92,7 +100,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.ReadBuf, "read-buf", 8192, "read buffer per client, bytes")
 	fs.StringVar(&cfg.AcceptEncoding, "accept-encoding", "", "clients send Accept-Encoding: gzip or zstd and decompress the stream (the started gateway gets --compress auto unless --serve-args sets it)")
 	fs.StringVar(&jsonFile, "json", "", "write the result as JSON to this file")
-	fs.StringVar(&sweep, "sweep", "", "step a parameter, one run each: rate=V1,V2,... or clients=N1,N2,...")
+	fs.StringVar(&sweep, "sweep", "", "step a parameter, one run each: rate=V1,V2,... or clients=N1,N2,...; or capacity: search from --rate for the highest rate with p99 <= --p99-max and nothing lost")
+	fs.DurationVar(&capacity.P99Max, "p99-max", bench.DefaultP99Max, "with --sweep: the p99 a step may have to count towards the capacity it prints")
 	fs.StringVar(&sweepOut, "sweep-out", "bench-sweep.html", "with --sweep, the chart of p50/p90/p99/p99.9 against load (.html or .svg)")
 	fs.BoolVar(&quiet, "quiet", false, "no progress line")
 	fs.DurationVar(&cfg.RestartAt, "restart-at", 0, "storm: this long into the window, kill the gateway and start it again on the same store (a file store, not --memory); clients resume by Last-Event-ID (0: no restart)")
@@ -103,8 +112,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&floodDepth, "flood-depth", "100000-1000000", "with --flood: MIN-MAX ticks behind the stream's newest")
 	fs.DurationVar(&cfg.ReconnectDelay, "reconnect-delay", 0, "with --restart-at: delay between reconnect attempts (0: the server's retry:, as EventSource)")
 	soak.register(fs)
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write the bench process's own CPU profile (the clients, not the gateway) to this file")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if cpuProfile != "" {
+		stop, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 
 	set := map[string]bool{}
@@ -167,11 +184,22 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	if sweep != "" {
-		param, values, err := bench.ParseSweep(sweep)
-		if err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
+		var (
+			param   = bench.SweepRate
+			results []*bench.Result
+			runErr  error
+		)
+		if sweep == "capacity" {
+			param = "capacity"
+			results, runErr = bench.SearchCapacity(ctx, cfg, capacity, progress)
+		} else {
+			var values []float64
+			var err error
+			if param, values, err = bench.ParseSweep(sweep); err != nil {
+				return fmt.Errorf("%w: %v", errUsage, err)
+			}
+			results, runErr = bench.Sweep(ctx, cfg, param, values, progress)
 		}
-		results, runErr := bench.Sweep(ctx, cfg, param, values, progress)
 		for _, r := range results {
 			r.WriteTable(stdout)
 			fmt.Fprintln(stdout)
@@ -181,11 +209,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				return err
 			}
 			fmt.Fprintf(stdout, "sweep chart: %s\n", sweepOut)
-			if k := bench.Knee(results); k >= 0 {
+			if k := bench.Knee(results); k >= 0 && param != "capacity" {
 				fmt.Fprintf(stdout, "knee: %s=%g\n", param, sweepValue(param, results[k]))
 			}
+			capacity.WriteCapacity(stdout, results)
 			if jsonFile != "" {
-				if err := writeJSON(jsonFile, map[string]any{"sweep": param, "steps": results}); err != nil {
+				out := map[string]any{"sweep": param, "steps": results, "p99_max_us": capacity.P99Max.Microseconds()}
+				if b := capacity.Best(results); b >= 0 {
+					out["capacity_per_sec"] = results[b].DeliveriesPerSec
+					out["capacity_step"] = b
+				}
+				if err := writeJSON(jsonFile, out); err != nil {
 					return err
 				}
 			}
@@ -228,6 +262,20 @@ func writeSweep(name, param string, results []*bench.Result) error {
 		return fmt.Errorf("bench: write %s: %w", name, err)
 	}
 	return nil
+}
+
+// startCPUProfile profiles this process into name until the returned
+// func is called.
+func startCPUProfile(name string) (func(), error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func writeJSON(name string, v any) error {
