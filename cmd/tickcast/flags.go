@@ -49,8 +49,8 @@ type streamFlags struct {
 }
 
 func (s *streamFlags) register(fs *flag.FlagSet) {
-	fs.DurationVar(&s.maxAge, "max-age", feed.DefaultMaxAge, "keep ticks in the stream this long (the resume window)")
-	fs.Int64Var(&s.maxBytes, "max-bytes", feed.DefaultMaxBytes, "keep at most this many bytes of ticks in the stream")
+	fs.DurationVar(&s.maxAge, "max-age", feed.DefaultMaxAge, "keep messages (every event type) in the stream this long; with --max-bytes, the resume window (docs/api.md, Resume window)")
+	fs.Int64Var(&s.maxBytes, "max-bytes", feed.DefaultMaxBytes, "keep at most this many bytes of messages (every event type) in the stream; at the default rates it cuts the window before --max-age does")
 	fs.IntVar(&s.replicas, "replicas", 1, "JetStream replicas of the stream (clusters: 3)")
 	fs.BoolVar(&s.memory, "memory", false, "keep the stream in memory instead of on disk (lost on restart)")
 	fs.DurationVar(&s.barsAge, "bars-max-age", feed.DefaultBarsMaxAge, "keep bars (GET /v1/bars history) this long, in the stream's <stream>_BARS companion")
@@ -134,12 +134,12 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.eventLoop, "event-loop", true, "serve HTTP/1.1 streams from a few epoll workers instead of goroutines per connection (Linux; compressed, HTTP/2 and TLS streams keep goroutines)")
 	fs.IntVar(&g.maxConns, "max-conns", 0, "cap on concurrent SSE connections (0: none); past it clients are told to retry later")
 	fs.DurationVar(&g.heartbeat, "heartbeat", 15*time.Second, "longest silence on a stream before a comment line")
-	fs.IntVar(&g.ring, "ring", 1<<16, "recent ticks held in memory for fan-out and quick resumes")
+	fs.IntVar(&g.ring, "ring", 1<<16, "recent messages (every event type) held in memory for fan-out and quick resumes")
 	fs.Uint64Var(&g.maxResume, "max-resume", 0, "if set, ids further than this many messages behind get a reset (too_far); 0: any id in the stream's window resumes")
 	fs.IntVar(&g.sndbuf, "sndbuf", gateway.DefaultSendBuffer, "kernel send buffer per client connection in bytes; small keeps backlogs in the gateway where they are merged (-1: kernel autotuning)")
 	fs.StringVar(&g.pprof, "pprof", "", "serve Go's pprof profiles on this separate address (e.g. 127.0.0.1:6060); off by default")
 	fs.IntVar(&g.gogc, "gogc", 25, "Go GC target percentage (the GOGC environment variable wins); 25 keeps ~20% less memory per connection than Go's 100 for ~3% more CPU (see BENCHMARKS.md)")
-	fs.IntVar(&g.mergeAfter, "merge-after", 1024, "a client this many ticks behind gets merged events per symbol until it catches up")
+	fs.IntVar(&g.mergeAfter, "merge-after", 1024, "a client this many messages behind (of its own symbols, for a client of some) gets merged ticks and quotes per symbol until it catches up")
 	fs.IntVar(&g.perIP, "max-conns-per-ip", 0, "cap on concurrent SSE connections from one remote address (0: none)")
 	fs.StringVar(&g.proxies, "trusted-proxies", "", "comma-separated networks (e.g. 10.0.0.0/8,127.0.0.1/32) of proxies whose X-Forwarded-For the per-IP cap believes")
 	fs.StringVar(&g.cors, "cors-origins", "", "comma-separated origins allowed to use the API from other sites (CORS), or *")

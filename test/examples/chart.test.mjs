@@ -13,36 +13,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { serveStatic } from '../../examples/chart/serve.mjs';
 import { sleep, tickcastBin, tempDir, removeDir, startServer, stopServer, killServer } from '../clients/lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '../..');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript' };
-
-// serveStatic serves /examples/ from the repository and /node_modules/ from
-// this package, as a developer's dev server would.
-function serveStatic() {
-  const roots = { examples: path.join(repo, 'examples'), node_modules: path.join(here, 'node_modules') };
-  const srv = http.createServer(async (req, res) => {
-    const p = decodeURIComponent(new URL(req.url, 'http://x').pathname).split('/').filter(Boolean);
-    const root = roots[p[0]];
-    const file = root && path.join(root, ...p.slice(1));
-    if (!file || !file.startsWith(root + path.sep) || p.includes('..')) { res.writeHead(404).end(); return; }
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream' }).end(body);
-    } catch { res.writeHead(404).end(); }
-  });
-  return new Promise((ok) => srv.listen(0, '127.0.0.1', () => ok(srv)));
-}
-
 // until polls f (async) every 100 ms until it returns truthy, for at most ms.
 async function until(what, ms, f) {
   const end = Date.now() + ms;

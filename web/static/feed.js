@@ -1,5 +1,5 @@
 // feed.js: the tickcast reference client. Install it as a package (the
-// repository's package.json: `npm install github:OWNER/tickcast` or a path
+// repository's package.json: `npm install github:tickcast/tickcast` or a path
 // to a clone; types in api/feed.d.ts; docs/clients.md) or copy this one
 // file: it needs only EventSource, fetch and URL (no DOM, no other
 // module). It is over 400 lines on purpose: a client to copy must be one
