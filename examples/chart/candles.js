@@ -14,10 +14,10 @@
 //
 // The one rule lightweight-charts enforces: series.update() never takes a
 // time older than the newest candle on the chart ("Cannot update oldest
-// data"). Here every candle goes through put(), which keeps its own map of
-// candles by time and picks update(), update(c, true) (a candle already on
-// the chart) or setData() (replace all), so no order of events, reconnect
-// or reset can break that rule.
+// data"). Here every candle goes through candleSink's put(), which keeps
+// its own map of candles by time and picks update(), update(c, true) (a
+// candle already on the chart) or setData() (replace all), so no order of
+// events, reconnect or reset can break that rule.
 
 // unixSeconds is what a chart's `time` wants: UNIX seconds (UTC) of an
 // RFC 3339 UTC instant, fractions cut. Bars and ticks carry wall-clock
@@ -34,18 +34,13 @@ export function toCandle(b) {
   return { time: unixSeconds(b.start), open: b.open, high: b.high, low: b.low, close: b.close };
 }
 
-// liveCandles fills series with symbol's bars of interval ('1s' or '1m')
-// and keeps it live. Feed is the class from the tickcast package (passed
-// in so this file has no import to resolve); options go to new Feed (a
-// token, an EventSource class in Node). onChange(candle) is called after
-// every change of the chart, for tests and status lines.
-export async function liveCandles({ base, symbol, interval = '1m', series, Feed, limit = 500, options = {}, onChange = () => {} }) {
-  const step = SECONDS[interval];
-  if (!step) throw new Error(`interval ${interval}: want 1s or 1m`);
+// candleSink keeps series in time order whatever order candles come in:
+// put(c) shows one candle, replace(list) sets them all. It is the one
+// place that calls series.update or series.setData.
+export function candleSink(series) {
   const candles = new Map(); // time -> candle: what the chart shows
   let newest = -Infinity; // the newest time on the chart
 
-  // put shows one candle without breaking the chart's time order.
   function put(c) {
     const had = candles.has(c.time);
     candles.set(c.time, c);
@@ -57,7 +52,6 @@ export async function liveCandles({ base, symbol, interval = '1m', series, Feed,
     } else {
       redraw(); // an older time the chart lacks: set the whole series again
     }
-    onChange(c);
   }
 
   function redraw() {
@@ -65,6 +59,36 @@ export async function liveCandles({ base, symbol, interval = '1m', series, Feed,
     series.setData(all);
     newest = all.length ? all[all.length - 1].time : -Infinity;
   }
+
+  // replace sets the chart to list, keeping the candles newer than its
+  // last (formed while list was loading).
+  function replace(list) {
+    const last = list.length ? list[list.length - 1].time : -Infinity;
+    const since = [...candles.values()].filter((c) => c.time > last);
+    candles.clear();
+    for (const c of [...list, ...since]) candles.set(c.time, c);
+    redraw();
+  }
+
+  function clear() {
+    candles.clear();
+    redraw();
+  }
+
+  return { put, replace, clear, candles, get newest() { return newest; } };
+}
+
+// liveCandles fills series with symbol's bars of interval ('1s' or '1m')
+// and keeps it live. Feed is the class from the tickcast package (passed
+// in so this file has no import to resolve); options go to new Feed (a
+// token, an EventSource class in Node). onChange(candle) is called after
+// every change of the chart, for tests and status lines.
+export async function liveCandles({ base, symbol, interval = '1m', series, Feed, limit = 500, options = {}, onChange = () => {} }) {
+  const step = SECONDS[interval];
+  if (!step) throw new Error(`interval ${interval}: want 1s or 1m`);
+  const sink = candleSink(series);
+  const { candles } = sink;
+  const put = (c) => { sink.put(c); onChange(c); };
 
   // history replaces everything with GET /v1/bars and returns its id, the
   // position the stream continues from with nothing missed or doubled.
@@ -76,12 +100,7 @@ export async function liveCandles({ base, symbol, interval = '1m', series, Feed,
     const r = await fetch(u, { cache: 'no-store', headers: feed.authHeaders() });
     if (!r.ok) throw new Error(`GET /v1/bars: ${r.status} ${await r.text()}`);
     const body = await r.json();
-    const bars = body.bars.map(toCandle);
-    const last = bars.length ? bars[bars.length - 1].time : -Infinity;
-    const since = [...candles.values()].filter((c) => c.time > last); // formed while it loaded
-    candles.clear();
-    for (const c of [...bars, ...since]) candles.set(c.time, c);
-    redraw();
+    sink.replace(body.bars.map(toCandle));
     return body.id;
   }
 
@@ -91,7 +110,7 @@ export async function liveCandles({ base, symbol, interval = '1m', series, Feed,
   const closed = new Set(); // times whose bar has come
   function tick(t) {
     const time = Math.floor(unixSeconds(t.time) / step) * step;
-    if (closed.has(time) || time < newest) return;
+    if (closed.has(time) || time < sink.newest) return;
     const hi = t.high ?? t.price; // a merged tick carries its high and low
     const lo = t.low ?? t.price;
     const c = candles.get(time);
@@ -118,8 +137,7 @@ export async function liveCandles({ base, symbol, interval = '1m', series, Feed,
     snapshot(ticks, { reset }) {
       if (!reset) return;
       closed.clear();
-      candles.clear();
-      redraw(); // empty until the new history comes
+      sink.clear(); // empty until the new history comes
       refill = history().catch((err) => console.warn('tickcast: bars after a reset:', err.message));
     },
   });
@@ -128,7 +146,7 @@ export async function liveCandles({ base, symbol, interval = '1m', series, Feed,
   return {
     feed,
     candles,
-    get newest() { return newest; },
+    get newest() { return sink.newest; },
     refilled: () => refill,
     stop() { feed.stop('idle'); },
   };

@@ -107,6 +107,31 @@ test('candle chart: history, live bars and forming candle, across a reconnect an
       return c.states.includes('reset') && c.newest >= t2 + 3;
     });
 
+    // The rule itself, with the real library: candles in an order the
+    // live feed rarely makes (a closed bar after the next interval's
+    // first tick, a bar older than any on the chart, a repeat). Plain
+    // series.update() throws on them; candleSink does not.
+    const order = await page.evaluate(async () => {
+      const { createChart, CandlestickSeries } = await import('lightweight-charts');
+      const { candleSink } = await import('/examples/chart/candles.js');
+      const el = document.createElement('div');
+      el.style.cssText = 'width:400px;height:200px';
+      document.body.append(el);
+      const c = (time, close) => ({ time, open: 10, high: 12, low: 9, close });
+      const seq = [c(1000, 10), c(1060, 11), c(1000, 10.5), c(940, 10), c(1060, 11.5), c(1120, 11)];
+      const naive = createChart(el).addSeries(CandlestickSeries);
+      let naiveError = '';
+      try { for (const x of seq) naive.update(x); } catch (e) { naiveError = String(e); }
+      const series = createChart(el).addSeries(CandlestickSeries);
+      const sink = candleSink(series);
+      let sinkError = '';
+      try { for (const x of seq) sink.put(x); } catch (e) { sinkError = String(e); }
+      return { naiveError, sinkError, data: series.data().map((d) => [d.time, d.close]) };
+    });
+    assert.match(order.naiveError, /Cannot update oldest data/, 'the control: plain update() throws on this order');
+    assert.equal(order.sinkError, '', 'candleSink takes any order');
+    assert.deepEqual(order.data, [[940, 10], [1000, 10.5], [1060, 11.5], [1120, 11]], 'the chart holds the latest of each time, in order');
+
     const end = await chart();
     assert.deepEqual(pageErrors, [], 'no page errors (lightweight-charts throws "Cannot update oldest data" on an update older than its newest candle)');
     assert.deepEqual(consoleErrors, [], 'no console errors');
