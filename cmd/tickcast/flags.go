@@ -50,7 +50,7 @@ type streamFlags struct {
 
 func (s *streamFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.maxAge, "max-age", feed.DefaultMaxAge, "keep messages (every event type) in the stream this long; with --max-bytes, the resume window (docs/api.md, Resume window)")
-	fs.Int64Var(&s.maxBytes, "max-bytes", feed.DefaultMaxBytes, "keep at most this many bytes of messages (every event type) in the stream; at the default rates it cuts the window before --max-age does")
+	fs.Int64Var(&s.maxBytes, "max-bytes", feed.DefaultMaxBytes, "keep at most this many bytes of messages (every event type) in the stream; with --max-age, the resume window (docs/api.md, Resume window)")
 	fs.IntVar(&s.replicas, "replicas", 1, "JetStream replicas of the stream (clusters: 3)")
 	fs.BoolVar(&s.memory, "memory", false, "keep the stream in memory instead of on disk (lost on restart)")
 	fs.DurationVar(&s.barsAge, "bars-max-age", feed.DefaultBarsMaxAge, "keep bars (GET /v1/bars history) this long, in the stream's <stream>_BARS companion")
