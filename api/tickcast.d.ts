@@ -69,7 +69,7 @@ export interface ResetEvent {
   reason: ResetReason;
   /** The reason in words. */
   detail: string;
-  /** The id the client sent, cut to 128 bytes. */
+  /** The id the client sent, or with ?from= (no id) the moment asked for (RFC 3339 UTC), cut to 128 bytes. */
   requested: string;
   [field: string]: unknown;
 }
@@ -230,6 +230,8 @@ export interface SnapshotResponse {
 /** Every JSON error: 400, 401, 404, 405, 500, 503 (schemas/error.json). */
 export interface ErrorBody {
   error: string;
+  /** On a 403: the symbol the scoped token does not allow. */
+  symbol?: string;
   [field: string]: unknown;
 }
 

@@ -2,10 +2,12 @@
 // modules with no build step, embedded in the binary and served by Handler.
 //
 // The page is built only on the browser's EventSource and the public API
-// (/v1/symbols, /v1/stream, /v1/snapshot), so it doubles as the reference
-// client that front-end developers copy from: static/feed.js is that
-// client in one file (EventSource, resume, gap rule, reset; no DOM), and
-// the other modules are the view on it. Its watchlist rows carry
+// (/v1/symbols, /v1/stream, /v1/snapshot, /v1/bars, /v1/market), so it
+// doubles as the reference client: static/feed.js is that client in one
+// file (EventSource, resume, gap rule, reset; no DOM), which the
+// repository's package.json publishes as the npm package `tickcast` (types
+// in api/feed.d.ts; docs/clients.md), and the other modules are the view
+// on it. Its watchlist rows carry
 // data-symbol="AAPL" and their cells data-field="price" (bid, ask, change,
 // pctChange, spread, volume, name, ...), so scripts and tests can find them.
 //

@@ -43,7 +43,7 @@ func TestHandler(t *testing.T) {
 		{"index at root", "GET", "/", 200, "text/html; charset=utf-8", `id="conn-state"`},
 		{"index by name", "GET", "/index.html", 200, "text/html; charset=utf-8", `<template id="row-tpl">`},
 		{"module", "GET", "/app.js", 200, "text/javascript; charset=utf-8", "from './feed.js'"},
-		{"feed module", "GET", "/feed.js", 200, "text/javascript; charset=utf-8", "new EventSource("},
+		{"feed module", "GET", "/feed.js", 200, "text/javascript; charset=utf-8", "export class Feed"},
 		{"feed module resumes", "GET", "/feed.js", 200, "text/javascript; charset=utf-8", "lastEventId"},
 		{"stylesheet", "GET", "/style.css", 200, "text/css; charset=utf-8", "tabular-nums"},
 		{"icon", "GET", "/favicon.svg", 200, "image/svg+xml", "<svg"},

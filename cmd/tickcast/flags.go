@@ -53,7 +53,7 @@ type streamFlags struct {
 }
 
 func (s *streamFlags) register(fs *flag.FlagSet) {
-	fs.DurationVar(&s.maxAge, "max-age", 0, "keep messages in the stream this long: the resume window (default 1h on disk, 15m with --memory)")
+	fs.DurationVar(&s.maxAge, "max-age", 0, "keep messages in the stream this long: the resume window (default 1h on disk, 15m with --memory; docs/api.md, Resume window)")
 	fs.Var(&s.maxBytes, "max-bytes", "and at most this many bytes, e.g. 4GiB, 512MiB (default 4GiB on disk, which holds the hour at the default feed's peak of ~1.1 MiB/s; 1GiB of RAM with --memory)")
 	fs.IntVar(&s.replicas, "replicas", 1, "JetStream replicas of the stream (clusters: 3)")
 	fs.BoolVar(&s.memory, "memory", false, "keep the stream in memory instead of on disk (lost on restart)")
@@ -149,7 +149,7 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&g.sndbuf, "sndbuf", gateway.DefaultSendBuffer, "kernel send buffer per client connection in bytes; small keeps backlogs in the gateway where they are merged (-1: kernel autotuning)")
 	fs.StringVar(&g.pprof, "pprof", "", "serve Go's pprof profiles on this separate address (e.g. 127.0.0.1:6060); off by default")
 	fs.IntVar(&g.gogc, "gogc", 25, "Go GC target percentage (the GOGC environment variable wins); 25 keeps ~20% less memory per connection than Go's 100 for ~3% more CPU (see BENCHMARKS.md)")
-	fs.IntVar(&g.mergeAfter, "merge-after", 1024, "a client this many ticks behind gets merged events per symbol until it catches up")
+	fs.IntVar(&g.mergeAfter, "merge-after", 1024, "a client this many messages behind (of its own symbols, for a client of some) gets merged ticks and quotes per symbol until it catches up")
 	fs.IntVar(&g.perIP, "max-conns-per-ip", 0, "cap on concurrent SSE connections from one remote address (0: none)")
 	fs.StringVar(&g.proxies, "trusted-proxies", "", "comma-separated networks (e.g. 10.0.0.0/8,127.0.0.1/32) of proxies whose X-Forwarded-For the per-IP cap believes")
 	fs.StringVar(&g.cors, "cors-origins", "", "comma-separated origins allowed to use the API from other sites (CORS), or *")

@@ -9,7 +9,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, rmSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createHmac } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,13 +63,23 @@ const captured = []; // {schema, data, what}
 const events = []; // {event, id, data}
 
 let srv; // the main server
-let authSrv; // --token, no scenario control
+let authSrv; // --token and HS256 JWTs, no scenario control
+const jwtSecret = 'an HS256 secret of at least 32 bytes, for test/api only';
+
+// jwt signs claims with HS256 (docs/api.md, Access control).
+function jwt(claims) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
+  return `${head}.${createHmac('sha256', jwtSecret).update(head).digest('base64url')}`;
+}
 
 before(async () => {
   const bin = tickcastBin();
+  const secretFile = path.join(mkdtempSync(path.join(tmpdir(), 'tc-api-')), 'jwt.secret');
+  writeFileSync(secretFile, jwtSecret, { mode: 0o600 });
   [srv, authSrv] = await Promise.all([
     startServer(bin, ['--heartbeat', '600ms']),
-    startServer(bin, ['--token', 'sekrit', '--sim-control=false']),
+    startServer(bin, ['--token', 'sekrit', '--sim-control=false', '--jwt-hs256-secret-file', secretFile]),
   ]);
 });
 
@@ -226,14 +238,38 @@ test('the documents parse, and every $ref resolves to an existing schema', () =>
   assert.ok(stream.responses['200'].content['text/event-stream'], 'the stream is text/event-stream');
   assert.match(stream.description, /asyncapi\.yaml/);
   const params = stream.parameters.map((p) => deref(openapi, p)).map((p) => `${p.in}:${p.name}`).sort();
-  assert.deepEqual(params, ['header:Last-Event-ID', 'query:bars', 'query:events', 'query:from', 'query:lastEventId', 'query:symbols', 'query:throttle', 'query:token']);
-  assert.deepEqual(Object.keys(openapi.components.securitySchemes).sort(), ['bearer', 'queryToken']);
+  assert.deepEqual(params, ['header:Last-Event-ID', 'query:access_token', 'query:bars', 'query:events', 'query:from', 'query:lastEventId', 'query:symbols', 'query:throttle', 'query:token']);
+  assert.deepEqual(Object.keys(openapi.components.securitySchemes).sort(), ['bearer', 'queryAccessToken', 'queryToken']);
+  // Every /v1/ operation takes both query spellings of the token and
+  // answers 401; those a scoped token can refuse also describe 403.
+  for (const [route, ops] of Object.entries(openapi.paths)) {
+    if (!route.startsWith('/v1/')) continue;
+    for (const [method, op] of Object.entries(ops)) {
+      const names = (op.parameters || []).map((p) => deref(openapi, p).name);
+      assert.ok(names.includes('access_token') && names.includes('token'), `${method} ${route}: access_token and token parameters`);
+      assert.ok(op.responses['401'], `${method} ${route}: 401 described`);
+    }
+  }
+  for (const [route, method] of [['/v1/stream', 'get'], ['/v1/snapshot', 'get'], ['/v1/bars', 'get'], ['/v1/sim/scenario', 'get'], ['/v1/sim/scenario', 'post']]) {
+    assert.ok(openapi.paths[route][method].responses['403'], `${method} ${route}: 403 described`);
+  }
+  // Every turn-away comment docs/api.md names is in the AsyncAPI enum.
+  const comments = deref(asyncapi, asyncapi.components.schemas.Heartbeat).enum;
+  for (const c of [': capacity', ': per_ip_cap', ': not_ready', ': shutting_down', ': lagging', ': unavailable']) {
+    assert.ok(comments.includes(c), `asyncapi.yaml Heartbeat enum lacks "${c}"`);
+  }
 
   assert.equal(asyncapi.channels.stream.address, '/v1/stream');
   const names = ['bar', 'clock', 'quote', 'reset', 'snapshot', 'status', 'tick', 'trade'];
   assert.deepEqual(Object.keys(asyncapi.channels.stream.messages).sort(), names);
   for (const name of names) {
     const m = deref(asyncapi, asyncapi.channels.stream.messages[name]);
+    // The message's SSE header `event` is exactly its own name.
+    const h = deref(asyncapi, m.headers);
+    const eventOf = (x) => x?.properties?.event?.const;
+    const named = eventOf(h) ?? (h.allOf || []).map((x) => eventOf(deref(asyncapi, x))).find((x) => x !== undefined);
+    assert.equal(named, name, `asyncapi.yaml message ${name}: its headers' event is const ${name}`);
+    for (const ex of m.examples || []) assert.equal(ex.headers?.event, name, `asyncapi.yaml message ${name}: example header event`);
     const v = ajv.getSchema(eventSchema(name));
     for (const [i, ex] of (m.examples || []).entries()) {
       assert.ok(v(ex.payload), `asyncapi.yaml message ${name} example ${i}: ${ajv.errorsText(v.errors)}`);
@@ -314,6 +350,21 @@ test('access token: 401 without it, bearer or ?token= with it; 404 with no simul
   const rec = await readStream(`${b}/v1/stream?token=sekrit`, { until: (x) => x.events.length >= 3 });
   checkStreamHeaders(rec, 'stream with ?token=');
   checkEvents(rec, 'stream with ?token=');
+  await checkREST(b, '/v1/symbols', { pathAndQuery: '/v1/symbols?access_token=sekrit', status: 200 });
+  const rec2 = await readStream(`${b}/v1/stream?access_token=sekrit`, { until: (x) => x.events.length >= 3 });
+  checkEvents(rec2, 'stream with ?access_token=');
+});
+
+test('scoped token (JWT): 403 for a symbol outside its claim, as openapi.yaml describes', async () => {
+  const b = authSrv.url;
+  const syms = (await (await fetch(`${b}/v1/symbols?token=sekrit`)).json()).map((x) => x.symbol);
+  const tok = jwt({ sub: 'test', symbols: [syms[0]], exp: Math.floor(Date.now() / 1000) + 600 });
+  const bearer = { headers: { authorization: `Bearer ${tok}` } };
+  await checkREST(b, '/v1/snapshot', { pathAndQuery: `/v1/snapshot?symbols=${syms[0]}`, status: 200, init: bearer });
+  const no = await checkREST(b, '/v1/snapshot', { pathAndQuery: `/v1/snapshot?symbols=${syms[1]}`, status: 403, init: bearer });
+  assert.equal(no.json.symbol, syms[1], 'the 403 names the symbol');
+  await checkREST(b, '/v1/stream', { pathAndQuery: `/v1/stream?symbols=${syms[1]}&access_token=${tok}`, status: 403 });
+  await checkREST(b, '/v1/bars', { pathAndQuery: `/v1/bars?symbol=${syms[1]}&interval=1m`, status: 403, init: bearer });
 });
 
 test('stream: a snapshot, then ticks', async () => {

@@ -1,8 +1,11 @@
-// feed.js: the tickcast reference client. Copy this one file: it needs
-// only EventSource, fetch and URL (no DOM, no other module). It is over
-// 400 lines on purpose: a client to copy must be one file.
+// feed.js: the tickcast reference client. Install it as a package (the
+// repository's package.json: `npm install github:tickcast/tickcast` or a path
+// to a clone; types in api/feed.d.ts; docs/clients.md) or copy this one
+// file: it needs only EventSource, fetch and URL (no DOM, no other
+// module). It is over 400 lines on purpose: a client to copy must be one
+// file.
 //
-//   import { Feed } from './feed.js';
+//   import { Feed } from 'tickcast'; // or './feed.js'
 //   const feed = new Feed(document.baseURI, {
 //     status(state, text) {},        // connecting, live, reconnecting, resumed, reset, error, idle
 //     snapshot(ticks, { reset }) {}, // the latest tick per symbol: replace your state with it
@@ -13,9 +16,12 @@
 //   feed.open({ symbols: ['AAPL', 'MSFT'], throttle: '250ms' }); // symbols null: all
 //   feed.open({ events: ['tick', 'quote', 'bar', 'status'], bars: ['1s', '1m'] }); // other event types
 //   feed.open({ symbols: null }); // later: another request, resuming from the last id
+//   feed.open({ symbols: ['AAPL'], lastId: id }); // continue from an id you kept (e.g. GET /v1/bars's)
 //   feed.stop('idle');            // close on purpose; the next open starts over
 //
-// Every handler is optional. Also: ignored(t) for a tick event not passed
+// Every handler is optional. Outside a browser (Node), pass an
+// EventSource class: new Feed(base, { EventSource }) with the npm
+// `eventsource` package's. Also: ignored(t) for a tick event not passed
 // to tick() (a repeat or overlap after a resume), and log(text) for the
 // moments worth a line in a connection log.
 //
@@ -69,6 +75,13 @@ const HOLD_MS = 6000; // how long "resumed ..." or "reset ..." stays up
 const IDLE_RESUME_MS = 3000; // reconnected but nothing to replay: live
 const MAX_BACKOFF_MS = 15000;
 const REOPEN_MS = 1000; // with a tokenProvider: reopen this long after a drop (plus jitter)
+const CONNECTING = 0; // EventSource.CONNECTING, also for classes without the static
+
+// OTHER_TYPES are the event types besides tick, snapshot and reset, each
+// passed to the handler of its name (status: symbolStatus) by onOther. A
+// new event type of the API is one more entry here (and its handler in
+// api/feed.d.ts).
+const OTHER_TYPES = ['quote', 'trade', 'bar', 'status', 'clock'];
 
 // missed is the gap rule: how many ticks of a symbol are missing between
 // the previous seq held and tick t. More than 0 is a gap; 0 is the next
@@ -108,6 +121,7 @@ export class Feed {
     this.token = handlers.token || '';
     this.tokenProvider = typeof handlers.tokenProvider === 'function' ? handlers.tokenProvider : null;
     this.gen = 0; // connections asked for: a late token for an older one is dropped
+    this.EventSource = handlers.EventSource || globalThis.EventSource;
   }
 
   // authHeaders is the Authorization header for a fetch of the API: {}
@@ -132,8 +146,10 @@ export class Feed {
   // set records what the next connection asks for, without connecting:
   // symbols (an array, or null for all) and throttle ('0', '250ms', ...).
   // events (an array of event types, or null: ticks only) and bars (bar
-  // intervals) too.
-  set({ symbols, throttle, events, bars } = {}) {
+  // intervals) too, and lastId: an id to resume from (e.g. the id of
+  // GET /v1/bars, or one kept across a remount), '' to start over.
+  set({ symbols, throttle, events, bars, lastId } = {}) {
+    if (lastId !== undefined) this.lastId = lastId || '';
     if (symbols !== undefined) this.symbols = symbols;
     if (throttle !== undefined) this.throttle = throttle;
     if (events !== undefined) this.events = events;
@@ -146,8 +162,8 @@ export class Feed {
   // after stop, it starts over with a snapshot.
   open(opts) {
     const had = this.asked;
+    if (this.stopped) this.lastId = ''; // nothing to carry on after idle (unless opts.lastId)
     this.set(opts);
-    if (this.stopped) this.lastId = ''; // nothing to carry on after idle
     const resume = this.lastId !== '';
     this.connect(resume ? 'switch' : 'first');
     if (resume) this.fill(had);
@@ -219,12 +235,12 @@ export class Feed {
   // openStream opens the EventSource for the current request.
   openStream() {
     const url = this.requestURL();
-    const es = new EventSource(url);
+    const es = new this.EventSource(url);
     this.es = es;
     this.connections++;
     es.addEventListener('snapshot', (e) => { if (es === this.es) this.onSnapshot(e); });
     es.addEventListener('tick', (e) => { if (es === this.es) this.onTick(e); });
-    for (const type of ['quote', 'trade', 'bar', 'status', 'clock']) {
+    for (const type of OTHER_TYPES) {
       es.addEventListener(type, (e) => { if (es === this.es) this.onOther(type, e); });
     }
     es.addEventListener('reset', (e) => { if (es === this.es) this.onReset(e); });
@@ -447,7 +463,7 @@ export class Feed {
   onError(es) {
     clearTimeout(this.idleTimer);
     this.catching = false;
-    if (es.readyState === EventSource.CONNECTING && this.tokenProvider) {
+    if (es.readyState === CONNECTING && this.tokenProvider) {
       // The stream ended (its token may have expired): reopen it here, with
       // a token from the provider and lastEventId=, not the browser's retry
       // of the old URL.
@@ -463,7 +479,7 @@ export class Feed {
       this.retryTimer = setTimeout(() => this.connect('reconnect'), REOPEN_MS + Math.random() * 500);
       return;
     }
-    if (es.readyState === EventSource.CONNECTING) {
+    if (es.readyState === CONNECTING) {
       // The browser retries by itself, sending Last-Event-ID.
       if (this.state !== 'reconnecting') {
         this.lostAt = Date.now();
