@@ -28,6 +28,9 @@ type ServerConfig struct {
 	// Without it anyone who reaches Listen may read, write or delete the
 	// stream.
 	Token string
+	// MaxStore caps the disk JetStream may use, in bytes; 0 is the
+	// server's own limit, 75% of the free space when it starts.
+	MaxStore int64
 }
 
 // Server is an embedded NATS server with JetStream enabled.
@@ -51,6 +54,9 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.Token != "" {
 		opts.Authorization = cfg.Token
+	}
+	if cfg.MaxStore > 0 {
+		opts.JetStreamMaxStore = cfg.MaxStore
 	}
 	s := &Server{token: cfg.Token}
 	switch {

@@ -270,11 +270,28 @@ func (c *Conn) ensure(ctx context.Context, sc jetstream.StreamConfig) (*jetstrea
 		info = s.CachedInfo()
 		return nil
 	})
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeStorageExceeded || apiErr.ErrorCode == errCodeInsufficient) {
+		return nil, fmt.Errorf("feed: stream %s: %w: %w", sc.Name, ErrNoRoom, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("feed: stream %s: %w", sc.Name, err)
 	}
 	return info, nil
 }
+
+// ErrNoRoom is returned (wrapped) by EnsureStream when the server cannot
+// reserve the byte limits asked for: JetStream reserves MaxBytes when it
+// creates a stream, and an embedded server grants at most 75% of the
+// disk's free space (or of the memory, for memory storage).
+var ErrNoRoom = errors.New("feed: not enough storage for the stream's limits")
+
+// JetStream's error codes for a stream whose limits exceed what the
+// server or account can reserve.
+const (
+	errCodeStorageExceeded jetstream.ErrorCode = 10047
+	errCodeInsufficient    jetstream.ErrorCode = 10023
+)
 
 // ErrNoStream is returned (wrapped) by State when the stream does not
 // exist.

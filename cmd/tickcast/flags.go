@@ -2,6 +2,8 @@ package main
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -61,6 +63,35 @@ func (s *streamFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&s.barsPerSeries, "bars-max-per-series", feed.DefaultBarsMaxPerSeries, "and at most this many bars per symbol and interval (21600: 6 hours of 1s bars; 1m bars reach --bars-max-age first)")
 	s.barsBytes = feed.DefaultBarsMaxBytes
 	fs.Var(&s.barsBytes, "bars-max-bytes", "and at most this many bytes of bars in all, the oldest going first")
+}
+
+// ensure creates or updates the stream with these limits. When the
+// server cannot reserve the default byte limits (feed.ErrNoRoom: an
+// embedded server grants at most 75% of the disk's free space), it
+// halves them until they fit, down to 64 MiB for the stream, and warns
+// with what it kept: a user who asked for no size still gets a running
+// feed, with a shorter window, and is told. Limits the user set are
+// never cut.
+func (s *streamFlags) ensure(ctx context.Context, conn *feed.Conn, log *slog.Logger) error {
+	cfg := s.config()
+	_, err := conn.EnsureStream(ctx, cfg)
+	if !errors.Is(err, feed.ErrNoRoom) || s.maxBytes != 0 || s.memory {
+		return err
+	}
+	cfg.MaxBytes = feed.DefaultMaxBytes
+	barsDefault := cfg.BarsMaxBytes == feed.DefaultBarsMaxBytes
+	for errors.Is(err, feed.ErrNoRoom) && cfg.MaxBytes > 64<<20 {
+		cfg.MaxBytes /= 2
+		if barsDefault {
+			cfg.BarsMaxBytes /= 2
+		}
+		_, err = conn.EnsureStream(ctx, cfg)
+	}
+	if err == nil {
+		log.Warn("not enough free storage for the default window: the stream keeps less (see the stream window lines; free space, or set --max-bytes)",
+			"max_bytes", cfg.MaxBytes, "bars_max_bytes", cfg.BarsMaxBytes)
+	}
+	return err
 }
 
 func (s *streamFlags) config() feed.StreamConfig {

@@ -76,7 +76,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer conn.Close()
-	if _, err := conn.EnsureStream(ctx, c.stream.config()); err != nil {
+	if err := c.stream.ensure(ctx, conn, log); err != nil {
 		return err
 	}
 	defer startWindowLog(ctx, conn, log)()
