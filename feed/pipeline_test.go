@@ -89,3 +89,38 @@ func TestPublishRetryAfterDuplicateWindowStoresOnce(t *testing.T) {
 		t.Fatalf("stream holds %d messages, want 2 (tick 1 once, tick 2 once)", st.LastSeq)
 	}
 }
+
+// A publish the server refuses (here: no stream takes the subject yet,
+// so the ack is a no-responders status) is retried until it is stored,
+// once, and the symbol's next tick comes after it.
+func TestPipelineRetriesRefusedPublish(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	srv, c := startConn(t, t.TempDir())
+	defer srv.Shutdown()
+	defer c.Close()
+	p := c.NewPipeline()
+	tk := market.Tick{Symbol: "AAPL", Seq: 1, Time: time.Now(), Price: 10, Bid: 9.99, Ask: 10.01, Size: 1, Volume: 1}
+	if err := p.Publish(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the refusal arrives
+	if _, err := c.EnsureStream(ctx, StreamConfig{Memory: true}); err != nil {
+		t.Fatal(err)
+	}
+	tk.Seq, tk.Volume = 2, 2
+	if err := p.Publish(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	err := c.Replay(ctx, 1, 10, nil, func(m Msg) error {
+		seqs = append(seqs, m.Tick.Seq)
+		return nil
+	})
+	if err != nil || len(seqs) != 2 || seqs[0] != 1 || seqs[1] != 2 {
+		t.Fatalf("stored tick seqs %v (%v), want [1 2]", seqs, err)
+	}
+}
