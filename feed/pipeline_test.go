@@ -124,3 +124,93 @@ func TestPipelineRetriesRefusedPublish(t *testing.T) {
 		t.Fatalf("stored tick seqs %v (%v), want [1 2]", seqs, err)
 	}
 }
+
+// Acks that never come (here the Pipeline stops listening for them) do
+// not make it store anything twice: it finds from the stream's newest
+// message that everything in flight was stored.
+func TestPipelineLostAcksStoreOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, c := startConn(t, t.TempDir())
+	defer srv.Shutdown()
+	defer c.Close()
+	if _, err := c.EnsureStream(ctx, StreamConfig{Memory: true}); err != nil {
+		t.Fatal(err)
+	}
+	p := c.NewPipeline()
+	tk := market.Tick{Symbol: "AAPL", Seq: 1, Time: time.Now(), Price: 10, Bid: 9.99, Ask: 10.01, Size: 1, Volume: 1}
+	if err := p.Publish(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.sub.Unsubscribe(); err != nil { // every ack from now on is lost
+		t.Fatal(err)
+	}
+	const n = 50
+	for i := 2; i <= n; i++ {
+		tk.Seq, tk.Volume = uint64(i), int64(i)
+		if err := p.Publish(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.sub = nil
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	err := c.Replay(ctx, 1, 2*n, nil, func(m Msg) error {
+		seqs = append(seqs, m.Tick.Seq)
+		return nil
+	})
+	if err != nil || len(seqs) != n {
+		t.Fatalf("stored %d ticks (%v), want %d", len(seqs), err, n)
+	}
+	for i, s := range seqs {
+		if s != uint64(i+1) {
+			t.Fatalf("tick %d has seq %d: %v", i, s, seqs)
+		}
+	}
+}
+
+// A refused message is resent before the ones published after it are
+// stored: the chain keeps the stream's order through the refusal, and
+// stores each message once. Message 100 goes out first with a header
+// the stream refuses (expecting another stream), then, resent, without.
+func TestPipelineKeepsOrderThroughRefusal(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, c := startConn(t, t.TempDir())
+	defer srv.Shutdown()
+	defer c.Close()
+	if _, err := c.EnsureStream(ctx, StreamConfig{Memory: true}); err != nil {
+		t.Fatal(err)
+	}
+	p := c.NewPipeline()
+	const n = 300
+	for i := 1; i <= n; i++ {
+		tk := market.Tick{Symbol: "MSFT", Seq: uint64(i), Time: time.Now(), Price: 10, Bid: 9.99, Ask: 10.01, Size: 1, Volume: int64(i)}
+		msg := &nats.Msg{Subject: Subject(tk.Symbol), Data: tk.AppendJSON(nil), Header: msgID("", tk.Symbol, "", tk.Seq)}
+		if i == 100 {
+			msg.Header.Set(jetstream.ExpectedStreamHeader, "NOT-"+c.stream)
+		}
+		if err := p.send(ctx, tk.Symbol, msg); err != nil {
+			t.Fatal(err)
+		}
+		msg.Header.Del(jetstream.ExpectedStreamHeader) // for the resend
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	err := c.Replay(ctx, 1, 2*n, nil, func(m Msg) error {
+		seqs = append(seqs, m.Tick.Seq)
+		return nil
+	})
+	if err != nil || len(seqs) != n {
+		t.Fatalf("stored %d ticks (%v), want %d", len(seqs), err, n)
+	}
+	for i, s := range seqs {
+		if s != uint64(i+1) {
+			t.Fatalf("stream position %d holds seq %d, want %d", i+1, s, i+1)
+		}
+	}
+}
