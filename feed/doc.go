@@ -34,7 +34,7 @@
 // Quote, Bar, Status and Clock; each is stored with a Nats-Msg-Id of its
 // type, symbol (and interval) and seq. Conn.PublishQuote, PublishBar,
 // PublishStatus and PublishClock publish one and wait; the Pipeline
-// methods of the same names publish without waiting, in order.
+// methods of the same names keep one publish in flight per subject.
 //
 // Reading them (for the gateway):
 //
@@ -86,11 +86,9 @@
 //	                                     └LastTicks─▶ a (re)starting simulator or gateway
 //
 // Publish stores one tick and waits for its acknowledgement, retrying
-// with the same message until ctx ends. A Pipeline keeps up to 1,024
-// messages in flight, of any subjects, chained (each names its
-// predecessor's Nats-Msg-Id as Nats-Expected-Last-Msg-Id) so the stream
-// stores them in publishing order, each once, through refusals and lost
-// acks. Tail is the gateway's one live consumer; Replay is a bounded
+// with the same message until ctx ends. A Pipeline keeps one publish in
+// flight per symbol, so symbols overlap while each symbol's ticks stay in
+// order. Tail is the gateway's one live consumer; Replay is a bounded
 // read of history for a resume; LastTicks gives each symbol's newest tick.
 //
 // # Goroutines and who stops them
@@ -107,10 +105,10 @@
 //   - Replay and LastTicks read with an ordered consumer from the calling
 //     goroutine and stop it before they return.
 //   - A Pipeline starts none: acknowledgements are awaited by the caller
-//     (a Publish when 1,024 are in flight, or Close). They arrive on one
+//     (Publish of the same subject, or Close). They arrive on one
 //     subscription to an inbox of the Pipeline's, whose callback runs on
-//     a nats.go goroutine and marks the message it acknowledges; Close
-//     unsubscribes.
+//     a nats.go goroutine and hands each to its subject's slot (a
+//     channel of one); Close unsubscribes.
 //
 // Stream creation and LastTicks retry transient JetStream errors (no
 // leader yet, temporarily unavailable, timeouts), matched by error code,

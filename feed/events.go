@@ -104,8 +104,8 @@ func (c *Conn) PublishClock(ctx context.Context, k market.Clock) error {
 	return c.publishMsg(ctx, "clock", clockMsg(&k), time.Now())
 }
 
-// PublishQuote sends q behind every message published before it (see
-// Pipeline): a symbol's quotes stay in order.
+// PublishQuote sends q once the previous message of its subject is
+// stored (see Pipeline): a symbol's quotes stay in order.
 func (p *Pipeline) PublishQuote(ctx context.Context, q market.Quote) error {
 	if err := q.Validate(); err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,71 +16,59 @@ import (
 	"github.com/tickcast/tickcast/market"
 )
 
-// Pipeline publishes without waiting for each acknowledgement: up to
-// pipelineWindow messages are in flight at once, of any subjects, and
-// the stream stores them in the order they were published, every one
-// once. That order holds through failures because the messages form a
-// chain: each carries, besides its Nats-Msg-Id, the id of the message
-// published before it as Nats-Expected-Last-Msg-Id, and the stream
-// refuses a message whose predecessor is not the newest it holds. So
-// when one is refused or lost, every later one is refused too, and the
-// Pipeline resends from there, in order, once it has read from the
-// stream's newest message how far the chain got (recover). The stream
-// must have no other publisher (run one simulator per stream).
+// Pipeline publishes ticks without waiting for each acknowledgement,
+// while keeping every symbol's ticks in order in the stream: a symbol has
+// at most one publish in flight, and a failed one is retried (same
+// Nats-Msg-Id, so it is stored once) before that symbol's next tick goes
+// out. Different symbols overlap, so the publisher is not paced by one
+// round trip per tick.
 //
 // It takes the stream's acknowledgements itself, on one subscription to
-// an inbox of its own (reply "<inbox>.<n>"), reading of each only
-// whether it is an error: at the default rates some 3,000 a second,
-// which nats.go's PublishMsgAsync (a future, two channels and a JSON
-// decode per ack) made the simulator's main cost.
+// an inbox of its own (reply "<inbox>.<slot>.<gen>"), and reads of each
+// only whether it is an error: at the default rates it handles some
+// 3,000 a second, which nats.go's PublishMsgAsync (a future, two
+// channels and a JSON decode per ack) made the simulator's main cost.
 //
 // A Pipeline is used from one goroutine. Close waits for what is in
 // flight.
 type Pipeline struct {
-	c      *Conn
-	q      []*inflight // oldest first; bound: pipelineWindow
-	lastID string      // the Nats-Msg-Id of the newest message in the chain
-	n      uint64      // messages sent, for reply subjects
-	inbox  string      // "<inbox>.", the prefix of reply subjects
-	sub    *nats.Subscription
-	timer  *time.Timer   // reap's wait, reused
-	acked  chan struct{} // bound 1: a nudge that an ack came; a full one drops the nudge
-
-	mu    sync.Mutex
-	byNum map[uint64]*inflight // what onAck can resolve; bound: pipelineWindow
+	c     *Conn
+	slots map[string]*slot        // by subject; bound: one per subject
+	all   atomic.Pointer[[]*slot] // by index, for onAck; copy on write
+	inbox string                  // "<inbox>.", the prefix of reply subjects
+	sub   *nats.Subscription      // on <inbox>.>, made on first use
+	timer *time.Timer             // the ack wait of settle, reused
 }
 
-// inflight is one message sent and not yet known stored.
-type inflight struct {
-	msg  *nats.Msg
-	sym  string // for errors
-	id   string // its Nats-Msg-Id
-	n    uint64
-	sent time.Time
-	res  atomic.Int32 // waiting, stored or refused
+// slot is one subject's publish in flight, if any.
+type slot struct {
+	idx  int
+	sym  string    // for errors
+	msg  *nats.Msg // in flight when busy
+	sent time.Time // its first send (see publishMsg)
+	busy bool
+	// gen is the generation of the publish in flight, 0 when none is
+	// awaited. onAck claims it (CompareAndSwap to 0) and then sends the
+	// outcome on done; settle, giving up, claims it too or, if onAck
+	// was first, receives what onAck sends. So done never holds an
+	// outcome of another publish.
+	gen  atomic.Uint64
+	done chan bool // bound 1: the one claimed outcome (true: stored)
+	next uint64    // the last generation used
 }
 
-const (
-	waiting int32 = iota
-	stored
-	refused
-)
-
-// pipelineWindow is how many messages may be in flight; at the default
-// rates a few are, and a burst waits for acks only past this many.
-// ackWait is how long the oldest waits for its ack before the Pipeline
-// recovers as from a refusal.
-const (
-	pipelineWindow = 1024
-	ackWait        = 2 * time.Second
-)
+// ackWait is how long settle waits for an acknowledgement before it
+// publishes again.
+const ackWait = 2 * time.Second
 
 // NewPipeline returns a Pipeline publishing on c.
 func (c *Conn) NewPipeline() *Pipeline {
-	return &Pipeline{c: c, acked: make(chan struct{}, 1), byNum: map[uint64]*inflight{}}
+	p := &Pipeline{c: c, slots: map[string]*slot{}}
+	p.all.Store(&[]*slot{})
+	return p
 }
 
-// Publish sends t behind every message published before it.
+// Publish sends t once the previous tick of its symbol is stored.
 func (p *Pipeline) Publish(ctx context.Context, t market.Tick) error {
 	if err := t.Validate(); err != nil {
 		return err
@@ -93,206 +80,225 @@ func (p *Pipeline) Publish(ctx context.Context, t market.Tick) error {
 	})
 }
 
-// send publishes msg behind every message sent before; sym names it in
-// errors. Any message type goes through it: msg carries its subject,
-// data and Nats-Msg-Id.
+// msgID is the header of a message with Nats-Msg-Id
+// "<kind>:<sym>[:<sub>]:<seq>" (the kind and its colon left out when
+// kind is empty, as for ticks), built with one allocation for the id.
+func msgID(kind, sym, sub string, seq uint64) nats.Header {
+	b := make([]byte, 0, len(kind)+len(sym)+len(sub)+24)
+	if kind != "" {
+		b = append(append(b, kind...), ':')
+	}
+	b = append(b, sym...)
+	if sub != "" {
+		b = append(append(b, ':'), sub...)
+	}
+	b = strconv.AppendUint(append(b, ':'), seq, 10)
+	return nats.Header{jetstream.MsgIDHeader: []string{string(b)}}
+}
+
+// send publishes msg once the previous message of its subject is
+// stored; sym names it in errors. Any message type goes through it:
+// msg carries its subject, data and Nats-Msg-Id.
 func (p *Pipeline) send(ctx context.Context, sym string, msg *nats.Msg) error {
-	if err := p.reap(ctx, len(p.q) >= pipelineWindow); err != nil {
+	s, err := p.slot(msg.Subject)
+	if err != nil {
+		return p.c.publishMsg(ctx, sym, msg, time.Now())
+	}
+	if err := p.settle(ctx, s); err != nil {
 		return err
 	}
-	if p.sub == nil {
-		inbox := p.c.nc.NewInbox() + "."
-		sub, err := p.c.nc.Subscribe(inbox+"*", p.onAck)
-		if err != nil {
-			return fmt.Errorf("feed: publish %s: %w", sym, err)
-		}
-		p.inbox, p.sub = inbox, sub
-	}
-	p.n++
-	f := &inflight{msg: msg, sym: sym, id: msg.Header.Get(jetstream.MsgIDHeader), n: p.n, sent: time.Now()}
-	chain(msg, p.lastID)
-	msg.Reply = string(strconv.AppendUint(append(make([]byte, 0, len(p.inbox)+20), p.inbox...), f.n, 10))
-	p.mu.Lock()
-	p.byNum[f.n] = f
-	p.mu.Unlock()
-	p.q = append(p.q, f)
-	p.lastID = f.id
+	s.next++
+	g := s.next
+	msg.Reply = p.replyTo(s.idx, g)
+	s.gen.Store(g)
+	s.msg, s.sym, s.sent = msg, sym, time.Now()
 	if err := p.c.nc.PublishMsg(msg); err != nil {
-		f.res.Store(refused) // not sent (e.g. the reconnect buffer is full): the next reap recovers
+		// Could not even send (e.g. the reconnect buffer is full): fall
+		// back to a synchronous publish, which retries until ctx ends.
+		p.abandon(s, g)
+		msg.Reply = ""
+		return p.c.publishMsg(ctx, sym, msg, s.sent)
 	}
+	s.busy = true
 	return nil
 }
 
-// chain sets msg's Nats-Expected-Last-Msg-Id to prev (none if empty).
-func chain(msg *nats.Msg, prev string) {
-	if prev == "" {
-		msg.Header.Del(jetstream.ExpectedLastMsgIDHeader)
-		return
+// slot returns subject's slot, subscribing to the acks on first use.
+func (p *Pipeline) slot(subject string) (*slot, error) {
+	if s := p.slots[subject]; s != nil {
+		return s, nil
 	}
-	msg.Header.Set(jetstream.ExpectedLastMsgIDHeader, prev)
+	if p.sub == nil {
+		inbox := p.c.nc.NewInbox() + "."
+		sub, err := p.c.nc.Subscribe(inbox+">", p.onAck)
+		if err != nil {
+			return nil, err
+		}
+		p.inbox, p.sub = inbox, sub
+	}
+	all := *p.all.Load()
+	s := &slot{idx: len(all), done: make(chan bool, 1)}
+	grown := append(all[:len(all):len(all)], s) // copy on write
+	p.all.Store(&grown)
+	p.slots[subject] = s
+	return s, nil
+}
+
+func (p *Pipeline) replyTo(idx int, gen uint64) string {
+	b := make([]byte, 0, len(p.inbox)+24)
+	b = strconv.AppendInt(append(b, p.inbox...), int64(idx), 10)
+	return string(strconv.AppendUint(append(b, '.'), gen, 10))
 }
 
 // onAck takes an acknowledgement (on a nats.go goroutine): a PubAck's
 // JSON, an error's ({"error":{...}}), or an empty status message (no
-// responders). One for a message no longer awaited is dropped.
+// responders). A late ack of a publish settle gave up on finds its
+// generation gone and is dropped.
 func (p *Pipeline) onAck(m *nats.Msg) {
-	n, err := strconv.ParseUint(strings.TrimPrefix(m.Subject, p.inbox), 10, 64)
-	if err != nil {
+	rest, ok := strings.CutPrefix(m.Subject, p.inbox)
+	i, g, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 {
 		return
 	}
-	p.mu.Lock()
-	f := p.byNum[n]
-	p.mu.Unlock()
-	if f == nil {
+	idx, err1 := strconv.Atoi(i)
+	gen, err2 := strconv.ParseUint(g, 10, 64)
+	all := *p.all.Load()
+	if err1 != nil || err2 != nil || idx < 0 || idx >= len(all) || gen == 0 {
 		return
 	}
-	if len(m.Data) > 0 && !bytes.Contains(m.Data, []byte(`"error"`)) {
-		f.res.Store(stored)
-	} else {
-		f.res.Store(refused)
+	s := all[idx]
+	if !s.gen.CompareAndSwap(gen, 0) {
+		return
 	}
-	select {
-	case p.acked <- struct{}{}:
-	default:
-	}
+	s.done <- len(m.Data) > 0 && !bytes.Contains(m.Data, []byte(`"error"`))
 }
 
-// reap drops the oldest messages while they are stored; with wait, it
-// waits until the oldest is, or recovers if it was refused or its ack
-// is late.
-func (p *Pipeline) reap(ctx context.Context, wait bool) error {
-	for len(p.q) > 0 {
-		f := p.q[0]
-		switch f.res.Load() {
-		case stored:
-			p.pop(1)
-			continue
-		case refused:
-			return p.recover(ctx)
-		}
-		left := ackWait - time.Since(f.sent)
-		if left <= 0 {
-			return p.recover(ctx)
-		}
-		if !wait {
+// abandon stops awaiting generation g's ack; it returns the ack's
+// outcome if onAck had claimed it first (else false).
+func (p *Pipeline) abandon(s *slot, g uint64) bool {
+	if s.gen.CompareAndSwap(g, 0) {
+		return false
+	}
+	return <-s.done
+}
+
+// settle waits until the slot's publish in flight, if any, is stored.
+func (p *Pipeline) settle(ctx context.Context, s *slot) error {
+	if !s.busy {
+		return nil
+	}
+	s.busy = false
+	g := s.next
+	select {
+	case ok := <-s.done: // mostly: the ack came while the symbol's next event was due
+		if ok {
 			return nil
 		}
-		if p.timer == nil {
-			p.timer = time.NewTimer(left)
-		} else {
-			p.timer.Reset(left)
-		}
-		select {
-		case <-p.acked:
-		case <-p.timer.C:
-		case <-ctx.Done():
-			p.timer.Stop()
-			return fmt.Errorf("feed: publish %s: %w", f.sym, ctx.Err())
-		}
-		p.timer.Stop()
+		return p.c.publishMsg(ctx, s.sym, p.plain(s), s.sent)
+	default:
 	}
-	return nil
+	// An ack can be lost for good (the server died, the connection
+	// moved to another node): after a while, publish again; the
+	// Nats-Msg-Id makes that safe.
+	if p.timer == nil {
+		p.timer = time.NewTimer(ackWait)
+	} else {
+		p.timer.Reset(ackWait)
+	}
+	defer p.timer.Stop()
+	select {
+	case ok := <-s.done:
+		if ok {
+			return nil
+		}
+	case <-p.timer.C:
+		if p.abandon(s, g) {
+			return nil
+		}
+	case <-ctx.Done():
+		p.abandon(s, g)
+		return fmt.Errorf("feed: publish %s: %w", s.sym, ctx.Err())
+	}
+	return p.c.publishMsg(ctx, s.sym, p.plain(s), s.sent)
 }
 
-// pop drops the k oldest messages.
-func (p *Pipeline) pop(k int) {
-	p.mu.Lock()
-	for _, f := range p.q[:k] {
-		delete(p.byNum, f.n)
-	}
-	p.mu.Unlock()
-	clear(p.q[:k])
-	p.q = p.q[k:]
-	if len(p.q) == 0 {
-		p.q = p.q[:0:0] // let the array go rather than creep along it
-	}
+// plain returns the slot's message without its reply subject, for a
+// synchronous retry (which makes its own).
+func (p *Pipeline) plain(s *slot) *nats.Msg {
+	s.msg.Reply = ""
+	return s.msg
 }
 
-// recover reads the stream's newest message: if it is one in flight,
-// that one and all before it are stored. It resends the rest in order,
-// each waiting for its ack, chained from the newest; on any failure it
-// reads the stream again, until ctx ends. The acks still to come of
-// what was in flight are dropped.
-func (p *Pipeline) recover(ctx context.Context) error {
+// Close waits for every publish in flight (retrying failures) or ctx,
+// then stops taking acks.
+func (p *Pipeline) Close(ctx context.Context) error {
+	var first error
+	for _, s := range p.slots {
+		if err := p.settle(ctx, s); err != nil && first == nil {
+			first = err
+		}
+	}
+	if p.sub != nil {
+		if err := p.sub.Unsubscribe(); err != nil && first == nil {
+			first = fmt.Errorf("feed: pipeline: %w", err)
+		}
+		p.sub = nil
+	}
+	return first
+}
+
+// publishMsg publishes synchronously, retrying with the same message (and
+// so the same Nats-Msg-Id) until it is stored or ctx ends. sent is when
+// msg was first sent: the stream drops a repeated Nats-Msg-Id only
+// within its duplicate window (dedupeWindow), so once half of that has
+// passed since, a retry first looks at the subject's newest message,
+// and if it is msg (an attempt was stored, its ack lost), stops there.
+// One publish in flight per subject makes that check exact: msg is
+// either the subject's newest message or not stored.
+func (c *Conn) publishMsg(ctx context.Context, sym string, msg *nats.Msg, sent time.Time) error {
 	backoff := 50 * time.Millisecond
 	for {
-		err := p.resend(ctx)
+		// A short attempt: a retry is deduplicated by its Nats-Msg-Id,
+		// and during a leader change a long wait only stalls the feed.
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		var err error
+		if time.Since(sent) >= dedupeWindow/2 {
+			var stored bool
+			if stored, err = c.stored(actx, msg); stored {
+				cancel()
+				return nil
+			}
+		}
+		if err == nil {
+			_, err = c.js.PublishMsg(actx, msg)
+		}
+		cancel()
 		if err == nil {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("feed: publish %s: %w", p.q[0].sym, err)
+			return fmt.Errorf("feed: publish %s: %w", sym, err)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, time.Second)
 	}
 }
 
-func (p *Pipeline) resend(ctx context.Context) error {
-	actx, cancel := context.WithTimeout(ctx, time.Second)
-	last, err := p.c.newestID(actx)
-	cancel()
-	if err != nil {
-		return err
-	}
-	for j := len(p.q) - 1; j >= 0; j-- {
-		if p.q[j].id == last {
-			p.pop(j + 1)
-			break
-		}
-	}
-	p.mu.Lock()
-	clear(p.byNum) // their acks no longer count
-	p.mu.Unlock()
-	for len(p.q) > 0 {
-		f := p.q[0]
-		chain(f.msg, last)
-		f.msg.Reply = ""
-		actx, cancel := context.WithTimeout(ctx, time.Second)
-		_, err := p.c.js.PublishMsg(actx, f.msg)
-		cancel()
-		if err != nil {
-			return err
-		}
-		last = f.id
-		p.q = p.q[1:]
-	}
-	p.q = p.q[:0:0]
-	p.lastID = last
-	return nil
-}
-
-// newestID returns the Nats-Msg-Id of the stream's newest message, ""
-// when it holds none.
-func (c *Conn) newestID(ctx context.Context) (string, error) {
+// stored reports whether msg is the newest message of its subject in
+// the stream, by its Nats-Msg-Id; an error when it could not tell.
+func (c *Conn) stored(ctx context.Context, msg *nats.Msg) (bool, error) {
 	s, err := c.js.Stream(ctx, c.stream)
 	if err != nil {
-		return "", err
+		return false, err
 	}
-	last := s.CachedInfo().State.LastSeq
-	if last == 0 {
-		return "", nil
-	}
-	m, err := s.GetMsg(ctx, last)
+	last, err := s.GetLastMsgForSubject(ctx, msg.Subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return "", nil // it left the window (the stream is empty)
+		return false, nil
 	}
 	if err != nil {
-		return "", err
+		return false, err
 	}
-	return m.Header.Get(jetstream.MsgIDHeader), nil
-}
-
-// Close waits for every publish in flight (resending what failed) or
-// ctx, then stops taking acks.
-func (p *Pipeline) Close(ctx context.Context) error {
-	err := p.reap(ctx, true)
-	if p.sub != nil {
-		if uerr := p.sub.Unsubscribe(); uerr != nil && err == nil {
-			err = fmt.Errorf("feed: pipeline: %w", uerr)
-		}
-		p.sub = nil
-	}
-	return err
+	id := msg.Header.Get(jetstream.MsgIDHeader)
+	return id != "" && last.Header.Get(jetstream.MsgIDHeader) == id, nil
 }

@@ -106,7 +106,7 @@ func startSim(ctx context.Context, conn *feed.Conn, cfg sim.Config, replicas int
 	uniDone := make(chan struct{})
 	go func() { defer close(uniDone); republishUniverse(simCtx, conn, s, replicas, log) }()
 	go func() {
-		// Pipelined publishing: many messages in flight, stored in
+		// Pipelined publishing: symbols overlap, each symbol stays in
 		// order; what is in flight is stored before the sim stops.
 		pub := conn.NewPipeline()
 		err := run(simCtx, pub)
