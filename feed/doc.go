@@ -115,7 +115,10 @@
 //   - Replay and LastTicks read with an ordered consumer from the calling
 //     goroutine and stop it before they return.
 //   - A Pipeline starts none: acknowledgements are awaited by the caller
-//     (Publish of the same symbol, or Close).
+//     (Publish of the same subject, or Close). They arrive on one
+//     subscription to an inbox of the Pipeline's, whose callback runs on
+//     a nats.go goroutine and hands each to its subject's slot (a
+//     channel of one); Close unsubscribes.
 //
 // Stream creation and LastTicks retry transient JetStream errors (no
 // leader yet, temporarily unavailable, timeouts), matched by error code,

@@ -43,7 +43,7 @@ func quoteMsg(q *market.Quote) *nats.Msg {
 	return &nats.Msg{
 		Subject: QuoteSubject(q.Symbol),
 		Data:    q.AppendJSON(make([]byte, 0, 200)),
-		Header:  nats.Header{jetstream.MsgIDHeader: []string{"q:" + q.Symbol + ":" + strconv.FormatUint(q.Seq, 10)}},
+		Header:  msgID("q", q.Symbol, "", q.Seq),
 	}
 }
 
@@ -51,7 +51,7 @@ func barMsg(b *market.Bar) *nats.Msg {
 	return &nats.Msg{
 		Subject: BarSubject(b.Symbol, b.Interval),
 		Data:    b.AppendJSON(make([]byte, 0, 300)),
-		Header:  nats.Header{jetstream.MsgIDHeader: []string{"b:" + b.Symbol + ":" + b.Interval + ":" + strconv.FormatUint(b.Seq, 10)}},
+		Header:  msgID("b", b.Symbol, b.Interval, b.Seq),
 	}
 }
 
@@ -59,7 +59,7 @@ func statusMsg(s *market.Status) *nats.Msg {
 	return &nats.Msg{
 		Subject: StatusSubject(s.Symbol),
 		Data:    s.AppendJSON(make([]byte, 0, 250)),
-		Header:  nats.Header{jetstream.MsgIDHeader: []string{"s:" + s.Symbol + ":" + strconv.FormatUint(s.Seq, 10)}},
+		Header:  msgID("s", s.Symbol, "", s.Seq),
 	}
 }
 
@@ -77,7 +77,7 @@ func (c *Conn) PublishQuote(ctx context.Context, q market.Quote) error {
 	if err := q.Validate(); err != nil {
 		return err
 	}
-	return c.publishMsg(ctx, q.Symbol, quoteMsg(&q))
+	return c.publishMsg(ctx, q.Symbol, quoteMsg(&q), time.Now())
 }
 
 // PublishBar stores b on bars.<SYMBOL>.<interval>, as PublishQuote.
@@ -85,7 +85,7 @@ func (c *Conn) PublishBar(ctx context.Context, b market.Bar) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
-	return c.publishMsg(ctx, b.Symbol, barMsg(&b))
+	return c.publishMsg(ctx, b.Symbol, barMsg(&b), time.Now())
 }
 
 // PublishStatus stores s on status.<SYMBOL>, as PublishQuote.
@@ -93,7 +93,7 @@ func (c *Conn) PublishStatus(ctx context.Context, s market.Status) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	return c.publishMsg(ctx, s.Symbol, statusMsg(&s))
+	return c.publishMsg(ctx, s.Symbol, statusMsg(&s), time.Now())
 }
 
 // PublishClock stores k on market.clock, as PublishQuote.
@@ -101,7 +101,7 @@ func (c *Conn) PublishClock(ctx context.Context, k market.Clock) error {
 	if err := k.Validate(); err != nil {
 		return err
 	}
-	return c.publishMsg(ctx, "clock", clockMsg(&k))
+	return c.publishMsg(ctx, "clock", clockMsg(&k), time.Now())
 }
 
 // PublishQuote sends q once the previous message of its subject is

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,9 +69,9 @@ func (c *Conn) Publish(ctx context.Context, t market.Tick) error {
 	msg := &nats.Msg{
 		Subject: Subject(t.Symbol),
 		Data:    t.AppendJSON(make([]byte, 0, 200)),
-		Header:  nats.Header{jetstream.MsgIDHeader: []string{t.Symbol + ":" + strconv.FormatUint(t.Seq, 10)}},
+		Header:  msgID("", t.Symbol, "", t.Seq),
 	}
-	return c.publishMsg(ctx, t.Symbol, msg)
+	return c.publishMsg(ctx, t.Symbol, msg, time.Now())
 }
 
 func toMsg(m jetstream.Msg) (Msg, *jetstream.MsgMetadata, error) {

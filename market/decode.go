@@ -321,3 +321,51 @@ func decodeCanonical(data []byte) (t Tick, ok bool) {
 	}
 	return t, true
 }
+
+// timeStr reads a time string body up to its closing quote (the opening
+// one already read), in the form parseTime takes.
+func (s *scanner) timeStr() time.Time {
+	ts := s.i
+	for s.ok && s.i < len(s.b) && s.b[s.i] != '"' {
+		s.i++
+	}
+	if !s.ok {
+		return time.Time{}
+	}
+	var t time.Time
+	t, s.ok = parseTime(s.b[ts:s.i])
+	return t
+}
+
+// decodeQuoteCanonical parses the form Quote.AppendJSON writes, as
+// decodeCanonical does a tick's; ok is false for anything else (quotes
+// are most of the feed's messages, so every reader decodes them at
+// this cost rather than encoding/json's).
+func decodeQuoteCanonical(data []byte) (q Quote, ok bool) {
+	s := scanner{b: data, ok: true}
+	s.lit(`{"symbol":"`)
+	q.Symbol = s.str()
+	s.lit(`,"seq":`)
+	q.Seq = s.uint()
+	s.lit(`,"time":"`)
+	q.Time = s.timeStr()
+	s.lit(`","marketTime":"`)
+	q.MarketTime = s.timeStr()
+	s.lit(`","bid":`)
+	q.Bid = s.float()
+	s.lit(`,"ask":`)
+	q.Ask = s.float()
+	s.lit(`,"bidSize":`)
+	q.BidSize = s.int()
+	s.lit(`,"askSize":`)
+	q.AskSize = s.int()
+	if s.peek(`,"merged":`) {
+		s.lit(`,"merged":`)
+		q.Merged = s.int()
+	}
+	s.lit("}")
+	if !s.ok || s.i != len(s.b) {
+		return Quote{}, false
+	}
+	return q, true
+}

@@ -86,3 +86,61 @@ func BenchmarkDecodeTick(b *testing.B) {
 		}
 	})
 }
+
+// FuzzDecodeQuote checks that DecodeQuote, fast path or not, gives what
+// encoding/json gives (and the same verdict), and that every document
+// the fast path takes is one encoding/json reads the same.
+func FuzzDecodeQuote(f *testing.F) {
+	q, _, _, _ := sampleEvents()
+	f.Add(q.AppendJSON(nil))
+	q.Merged = 3
+	f.Add(q.AppendJSON(nil))
+	b, _ := json.Marshal(q)
+	f.Add(b)
+	f.Add([]byte(`{"symbol":"A","seq":1,"time":"2026-01-01T00:00:00Z","marketTime":"2026-01-01T00:00:00.5Z","bid":1,"ask":2,"bidSize":1,"askSize":-0}`))
+	f.Add([]byte(`{"symbol":"A","seq":1,"time":"2026-01-01T00:00:00Z","marketTime":"2026-01-01T00:00:00Z","bid":1,"ask":2,"bidSize":1,"askSize":1,"bid":3}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var want Quote
+		werr := decodeEvent(data, &want, want.Validate)
+		got, gerr := DecodeQuote(data)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("%q: json err %v, fast err %v", data, werr, gerr)
+		}
+		if werr == nil && got != want {
+			t.Fatalf("%q: json %+v, fast %+v", data, want, got)
+		}
+		if c, ok := decodeQuoteCanonical(data); ok {
+			var j Quote
+			if err := json.Unmarshal(data, &j); err != nil {
+				t.Fatalf("%q: canonical for the fast path but json says %v", data, err)
+			}
+			if c != j {
+				t.Fatalf("%q: json %+v, fast %+v", data, j, c)
+			}
+		}
+	})
+}
+
+// BenchmarkDecodeQuote is the gateway's cost per quote read from the
+// stream (quotes are most of the default feed's messages).
+func BenchmarkDecodeQuote(b *testing.B) {
+	q, _, _, _ := sampleEvents()
+	data := q.AppendJSON(nil)
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeQuote(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var q Quote
+			if err := decodeEvent(data, &q, q.Validate); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -408,7 +408,14 @@ func appendJSONString(dst []byte, s string) []byte {
 
 // DecodeQuote parses and validates a quote's JSON. Errors wrap
 // ErrInvalidEvent.
+//
+// The form Quote.AppendJSON writes is read without reflection; any
+// other document goes to encoding/json, with the same result
+// (FuzzDecodeQuote checks it).
 func DecodeQuote(data []byte) (Quote, error) {
+	if q, ok := decodeQuoteCanonical(data); ok {
+		return q, q.Validate()
+	}
 	var q Quote
 	err := decodeEvent(data, &q, q.Validate)
 	return q, err
