@@ -44,7 +44,7 @@ type Gateway struct {
 	// for readiness (waitReady) wait on it, not on a timer each.
 	readyMu sync.Mutex
 	readyCh chan struct{}
-	conns atomic.Int64
+	conns   atomic.Int64
 
 	uniMu      sync.Mutex
 	universe   []market.SymbolInfo
