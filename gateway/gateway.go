@@ -75,6 +75,7 @@ func New(src Source, opts Options) *Gateway {
 	g := &Gateway{src: src, opts: opts, log: opts.Logger, m: newMetrics(), shutdown: make(chan struct{}),
 		ipConns: map[string]int{}, live: map[*client]struct{}{}, readyCh: make(chan struct{})}
 	g.shutdownCtx, g.shutdownCancel = context.WithCancel(context.Background())
+	context.AfterFunc(g.shutdownCtx, func() { g.sweepLoop(nil, evShutdown) })
 	g.cu = newCatchups(opts, g.m.reg)
 	return g
 }

@@ -85,6 +85,7 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 		need = max(need, m.Seq)
 	}
 	g.seedEvents(ctx, h)
+	context.AfterFunc(h.ctx, func() { g.sweepLoop(h, evEpoch) })
 	if old := g.hub.Swap(h); old != nil {
 		old.close()
 	}

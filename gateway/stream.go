@@ -100,19 +100,26 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	c := h.newFilter(idx)
 	c.g, c.syms, c.throttle, c.kinds, c.from = g, syms, throttle, kinds, from
-	c.wakeCh = make(chan struct{}, 1)
-	// The stream's own context: ended when the client goes away. Of the
-	// request's values it keeps only the access grant (endAtExpiry), so
-	// the request's contexts (net/http's, chi's route context) are freed
-	// once the connection is hijacked.
+	// The stream's own context: ended when the client goes away, and
+	// during its start also when the gateway shuts down or the epoch
+	// ends (serve). Of the request's values it keeps only the access
+	// grant (endAtExpiry), so the request's contexts (net/http's, chi's
+	// route context) are freed once the connection is hijacked.
 	base := context.Background()
 	if gr, ok := r.Context().Value(grantKey{}).(*grant); ok {
 		base = context.WithValue(base, grantKey{}, gr)
 	}
-	ctx, cancel := context.WithCancel(base)
-	holds = append(holds, cancel)
+	ctx, cancel := context.WithCancelCause(base)
+	holds = append(holds, func() { cancel(nil) })
 	enc := g.encoding(w, r) // compress.go
-	out, done, pc, hijacked, err := openSink(w, r, func() { c.notify(evGone); cancel() }, func() { c.notify(evWritable) })
+	// Only the goroutine path waits on a wake channel; a stream on the
+	// event loop is woken by its worker's queue and holds none.
+	onGoroutine := func() { c.wakeCh = make(chan struct{}, 1) }
+	if r.ProtoMajor != 1 || enc != "" || g.opts.NoEventLoop {
+		onGoroutine()
+		onGoroutine = func() {}
+	}
+	out, done, pc, hijacked, err := openSink(w, r, func() { c.notify(evGone); cancel(nil) }, func() { c.notify(evWritable) }, onGoroutine)
 	if err != nil {
 		release()
 		g.log.Debug("stream open failed", "err", err)
@@ -130,12 +137,12 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		// and let the handler return, so net/http's per-connection state
 		// and the handler's deep stack are freed (about a third of the
 		// memory an idle stream held).
-		go g.serve(ctx, c, lastID, hasID, release)
+		go g.serve(ctx, cancel, c, lastID, hasID, release)
 		return
 	}
-	stop := context.AfterFunc(r.Context(), cancel)
+	stop := context.AfterFunc(r.Context(), func() { cancel(nil) })
 	holds = append(holds, func() { stop() })
-	g.serve(ctx, c, lastID, hasID, release)
+	g.serve(ctx, cancel, c, lastID, hasID, release)
 }
 
 // serve runs one stream from its first event to its end.
@@ -147,7 +154,7 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 // where a panic would end the process; on HTTP/2 it runs in the handler,
 // and recovering here ends the stream cleanly (END_STREAM, so the browser
 // reconnects after retry:) instead of with net/http's RST_STREAM.
-func (g *Gateway) serve(ctx context.Context, c *client, lastID string, hasID bool, release func()) {
+func (g *Gateway) serve(ctx context.Context, cancel context.CancelCauseFunc, c *client, lastID string, hasID bool, release func()) {
 	defer func() {
 		if p := recover(); p != nil && p != http.ErrAbortHandler {
 			g.log.Error("stream panicked; ended it", "panic", p, "stack", string(debug.Stack()))
@@ -176,17 +183,28 @@ func (g *Gateway) serve(ctx context.Context, c *client, lastID string, hasID boo
 	c.buf = append(c.buf, "\n\n"...)
 
 	// Starting (a catch-up from history, a wait for the tail) also ends
-	// on Shutdown and with the epoch, with a retry: (startFailed).
-	sctx, cancel := context.WithCancelCause(ctx)
+	// on Shutdown and with the epoch, with a retry: (startFailed). They
+	// cancel the stream's context itself, with their cause: a context
+	// of its own for the start would leave ctx a map of children and a
+	// channel for the stream's life (~370 bytes an idle stream).
 	stopS := context.AfterFunc(g.shutdownCtx, func() { cancel(errShuttingDown) })
 	stopH := context.AfterFunc(c.h.ctx, func() { cancel(errEpoch) })
-	err := g.start(sctx, c, lastID, hasID)
-	stopS()
-	stopH()
-	if err != nil && sctx.Err() != nil {
-		err = context.Cause(sctx)
+	err := g.start(ctx, c, lastID, hasID)
+	// A stop that comes too late (false) means its cancel is on its way.
+	notS, notH := !stopS(), !stopH()
+	if ctx.Err() != nil || notS || notH {
+		if err == nil {
+			c.h.unregister(c) // started, but ended meanwhile
+		}
+		switch {
+		case ctx.Err() != nil:
+			err = context.Cause(ctx)
+		case notS:
+			err = errShuttingDown
+		default:
+			err = errEpoch
+		}
 	}
-	cancel(nil)
 	if err != nil {
 		g.startFailed(ctx, c, err)
 		return
@@ -200,10 +218,9 @@ func (g *Gateway) serve(ctx context.Context, c *client, lastID string, hasID boo
 	if c.pc != nil {
 		// The event loop (loop.go): this goroutine ends here.
 		// ctx ends only by gone (which notifies evGone itself) and at
-		// the end, so it needs no callback of its own here.
-		s2 := context.AfterFunc(g.shutdownCtx, func() { c.notify(evShutdown) })
-		s3 := context.AfterFunc(c.h.ctx, func() { c.notify(evEpoch) })
-		ends = append(ends, func() { s2(); s3() })
+		// the end, so it needs no callback of its own here; the
+		// gateway's shutdown and the epoch's end reach the stream by a
+		// sweep of the live streams (sweepLoop, track).
 		handedOver = true
 		g.startLoop(c, c.pc, func() {
 			defer func() {
