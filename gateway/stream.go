@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"time"
 
 	"github.com/tickcast/tickcast/httpapi"
 )
@@ -99,7 +100,7 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		idx = append(idx, h.clockIndex()) // the clock comes with status
 	}
 	c := h.newFilter(idx)
-	c.g, c.syms, c.throttle, c.kinds, c.from = g, syms, throttle, kinds, from
+	c.g, c.throttle, c.kinds = g, throttle, kinds
 	// The stream's own context: ended when the client goes away, and
 	// during its start also when the gateway shuts down or the epoch
 	// ends (serve). Of the request's values it keeps only the access
@@ -137,12 +138,21 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		// and let the handler return, so net/http's per-connection state
 		// and the handler's deep stack are freed (about a third of the
 		// memory an idle stream held).
-		go g.serve(ctx, cancel, c, lastID, hasID, release)
+		go g.serve(ctx, cancel, c, startAt{lastID, hasID, from}, release)
 		return
 	}
 	stop := context.AfterFunc(r.Context(), func() { cancel(nil) })
 	holds = append(holds, func() { stop() })
-	g.serve(ctx, cancel, c, lastID, hasID, release)
+	g.serve(ctx, cancel, c, startAt{lastID, hasID, from}, release)
+}
+
+// startAt is where a stream asks to start: its last event id, if any, and
+// ?from= (zero: none). Kept apart from the client value, which lives as
+// long as the stream.
+type startAt struct {
+	lastID string
+	hasID  bool
+	from   time.Time
 }
 
 // serve runs one stream from its first event to its end.
@@ -154,7 +164,7 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 // where a panic would end the process; on HTTP/2 it runs in the handler,
 // and recovering here ends the stream cleanly (END_STREAM, so the browser
 // reconnects after retry:) instead of with net/http's RST_STREAM.
-func (g *Gateway) serve(ctx context.Context, cancel context.CancelCauseFunc, c *client, lastID string, hasID bool, release func()) {
+func (g *Gateway) serve(ctx context.Context, cancel context.CancelCauseFunc, c *client, at startAt, release func()) {
 	defer func() {
 		if p := recover(); p != nil && p != http.ErrAbortHandler {
 			g.log.Error("stream panicked; ended it", "panic", p, "stack", string(debug.Stack()))
@@ -189,7 +199,7 @@ func (g *Gateway) serve(ctx context.Context, cancel context.CancelCauseFunc, c *
 	// channel for the stream's life (~370 bytes an idle stream).
 	stopS := context.AfterFunc(g.shutdownCtx, func() { cancel(errShuttingDown) })
 	stopH := context.AfterFunc(c.h.ctx, func() { cancel(errEpoch) })
-	err := g.start(ctx, c, lastID, hasID)
+	err := g.start(ctx, c, at)
 	// A stop that comes too late (false) means its cancel is on its way.
 	notS, notH := !stopS(), !stopH()
 	if ctx.Err() != nil || notS || notH {
