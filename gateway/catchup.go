@@ -78,7 +78,7 @@ func (g *Gateway) catchUp(ctx context.Context, c *client, seq uint64, lastID str
 	hi.trim(st.FirstSeq)
 	cu := g.cu
 	cu.waiting.Inc()
-	err = cu.acquire(ctx, cu.slots)
+	err = g.waitSlot(ctx, c)
 	cu.waiting.Dec()
 	if err != nil {
 		return err

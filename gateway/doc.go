@@ -251,7 +251,8 @@
 // A stream request is checked, in order (stream.go, admission.go): its
 // query (400 on a bad symbols= or throttle=), MaxConns, MaxConnsPerIP
 // (the TCP peer, or the client address a TrustedProxies peer forwards),
-// that the hub is ready (waiting up to 5s), that its symbols are known
+// that the hub is ready (waiting up to 30s, holding the connection: a
+// restarted gateway's first clients wait for it), that its symbols are known
 // (reloading the universe once, by a load that starts after the check
 // and runs one at a time under its own 2s timeout; 400 if still unknown),
 // and that the gateway is not shutting down. A request refused for

@@ -241,11 +241,19 @@ func (g *Gateway) watchLag(ctx context.Context) {
 	}
 }
 
-// waitReady waits up to 5s for the hub to be ready. Waiting streams
-// wait on one channel (readyCh), not on a timer each: a reconnect storm
-// against a starting gateway costs it no CPU until it is ready.
+// readyWait is how long a stream request waits for the gateway to be
+// ready before it is turned away ("not_ready"). A restarted gateway
+// reads its ring back before it is ready, seconds under a reconnect
+// storm; the clients that came back first wait for it with their
+// connection, not sent away to come back later than those after them.
+const readyWait = 30 * time.Second
+
+// waitReady waits up to readyWait for the hub to be ready. Waiting
+// streams wait on one channel (readyCh), not on a timer each: a
+// reconnect storm against a starting gateway costs it no CPU until it
+// is ready.
 func (g *Gateway) waitReady(ctx context.Context) (*hub, bool) {
-	t := time.NewTimer(5 * time.Second)
+	t := time.NewTimer(readyWait)
 	defer t.Stop()
 	for {
 		g.readyMu.Lock()
