@@ -57,7 +57,7 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	// release undoes, in reverse order, what this stream holds; it runs
 	// when the stream ends, in whichever goroutine serves it.
-	var holds []func()
+	holds := make([]func(), 0, 6) // sized: it lives as long as the stream
 	release := func() {
 		for i := len(holds) - 1; i >= 0; i-- {
 			holds[i]()
@@ -70,7 +70,9 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		g.turnAway(w, r, "per_ip_cap")
 		return
 	}
-	holds = append(holds, func() { g.releaseIP(ip) })
+	if g.opts.MaxConnsPerIP > 0 {
+		holds = append(holds, func() { g.releaseIP(ip) })
+	}
 	h, ok := g.waitReady(r.Context())
 	if !ok {
 		release()
@@ -172,7 +174,7 @@ func (g *Gateway) serve(ctx context.Context, cancel context.CancelCauseFunc, c *
 	}()
 	// What the stream holds is let go in reverse order, when serve
 	// returns or, on the event loop, when the worker ends the stream.
-	var ends []func()
+	ends := make([]func(), 0, 6) // sized: it lives as long as the stream
 	finish := func() {
 		for i := len(ends) - 1; i >= 0; i-- {
 			ends[i]()
