@@ -166,21 +166,25 @@ func heapSites() map[[32]uintptr]heapSite {
 		for {
 			f, more := fr.Next()
 			switch {
-			case strings.Contains(f.Function, "idleDial"), strings.Contains(f.Function, "idleRead"), strings.Contains(f.Function, "heapSites"):
+			case strings.Contains(f.Function, "idleDial"), strings.Contains(f.Function, "idleRead"),
+				strings.Contains(f.Function, "heapSites"), strings.Contains(f.Function, "idleStreamBytes"):
 				s.client = true
 			case first == "" && !strings.HasPrefix(f.Function, "runtime."):
 				first = f.Function
 			}
 			if ours == "" && strings.Contains(f.Function, "tickcast/gateway.") {
-				ours = fmt.Sprintf("%s:%d", f.Function, f.Line)
+				ours = fmt.Sprintf("%s:%d", strings.TrimPrefix(f.Function, "github.com/tickcast/tickcast/"), f.Line)
 			}
 			if !more {
 				break
 			}
 		}
-		s.where = first
-		if ours != "" && ours != first {
+		// The allocating function, and the gateway's line that called it.
+		s.where = strings.TrimPrefix(first, "github.com/tickcast/tickcast/")
+		if ours != "" && !strings.HasPrefix(ours, s.where+":") {
 			s.where += " <- " + ours
+		} else if ours != "" {
+			s.where = ours
 		}
 		out[r.Stack0] = s
 	}
