@@ -292,7 +292,10 @@
 //     deferred when the stream ends, in the same order, and recovers a
 //     panic in a step, ending that stream only. Its timers (write
 //     timeout, flush interval, throttle clock, leave) are runtime timers
-//     that only notify it, stopped at its end.
+//     that only notify it, stopped at its end. It holds no callback on
+//     the shutdown context or its hub's: one context.AfterFunc on each
+//     (New, runEpoch) sweeps the live streams on the loop (sweepLoop),
+//     and one that starts after its sweep is told by track.
 //   - Each admitted stream off the loop has one client goroutine: on
 //     HTTP/1.1 the handler starts it and returns once the connection is
 //     hijacked; else it is the handler's own. It ends when the client goes away, its
