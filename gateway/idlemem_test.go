@@ -16,8 +16,8 @@ import (
 
 // What an idle stream holds in the gateway's heap, measured from the
 // heap profile (every allocation sampled): the live bytes allocated while
-// n idle HTTP/1.1 streams were opened, less those of the test's own
-// client connections, per stream. Run:
+// 1,000 idle HTTP/1.1 streams were opened (three rounds, the least), less
+// those of the test's own client connections, per stream. Run:
 //
 //	go test -run '^$' -bench 'BenchmarkIdleStreamMemory' -benchtime 1x ./gateway
 //
@@ -25,7 +25,7 @@ import (
 // function, in the gateway's code where there is one).
 func BenchmarkIdleStreamMemory(b *testing.B) {
 	for range b.N {
-		per, sites := idleStreamBytes(b, 2000, "?symbols=AAA,BBB,CCC,DDD")
+		per, sites := idleStreamBytes(b, 1000, "?symbols=AAA,BBB,CCC,DDD")
 		b.ReportMetric(per, "B/stream")
 		for _, s := range sites {
 			b.Logf("%8.0f B/stream  %s", s.bytes, s.where)
@@ -35,13 +35,13 @@ func BenchmarkIdleStreamMemory(b *testing.B) {
 
 // An idle stream of some symbols holds at most 2 KiB of heap in the
 // gateway: live bytes after a GC, every allocation sampled, so the
-// figure moves only with shared maps' growth and background work, about
-// 100 bytes run to run (1,714-1,801 measured), well inside the bound.
+// figure of a round moves with shared maps' growth and whatever else the
+// process allocated meanwhile, and the least of three rounds is taken.
 func TestIdleStreamMemory(t *testing.T) {
 	if testing.Short() {
-		t.Skip("opens 1,000 streams")
+		t.Skip("opens 1,500 streams")
 	}
-	per, sites := idleStreamBytes(t, 1000, "?symbols=AAA,CCC")
+	per, sites := idleStreamBytes(t, 500, "?symbols=AAA,CCC")
 	for _, s := range sites {
 		t.Logf("%8.0f B/stream  %s", s.bytes, s.where)
 	}
@@ -56,8 +56,11 @@ type memSite struct {
 	bytes float64
 }
 
-// idleStreamBytes opens n idle streams with query and returns the
-// gateway's live heap bytes per stream, and the sites that hold them.
+// idleStreamBytes opens n idle streams with query, three times over in
+// one gateway, and returns the least of the three figures of live heap
+// bytes per stream, with the sites that hold them. A one-off allocation
+// elsewhere in the process while a round ran (JetStream's, a buffer the
+// runtime grew) only adds to a round: the least is the streams' own.
 func idleStreamBytes(tb testing.TB, n int, query string) (float64, []memSite) {
 	old := runtime.MemProfileRate
 	runtime.MemProfileRate = 1
@@ -70,41 +73,49 @@ func idleStreamBytes(tb testing.TB, n int, query string) (float64, []memSite) {
 	idleRead(tb, first)
 	defer first.Close()
 
-	before := heapSites()
-	conns := make([]net.Conn, 0, n)
+	conns := make([]net.Conn, 0, 3*n)
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
 	}()
-	for range n {
-		conns = append(conns, idleDial(tb, e.hs.URL, query))
-	}
-	for _, c := range conns {
-		idleRead(tb, c)
-	}
-	waitFor(tb, 10*time.Second, "streams on the loop", func() bool { return loopCount(e.g) == n+1 })
-	waitFor(tb, 10*time.Second, "handlers to end", func() bool { return runtime.NumGoroutine() < 200 })
-	after := heapSites()
+	best, bestSites := -1.0, []memSite(nil)
+	for round := 1; round <= 3; round++ {
+		before := heapSites()
+		for range n {
+			conns = append(conns, idleDial(tb, e.hs.URL, query))
+		}
+		for _, c := range conns[len(conns)-n:] {
+			idleRead(tb, c)
+		}
+		waitFor(tb, 10*time.Second, "streams on the loop", func() bool { return loopCount(e.g) == round*n+1 })
+		waitFor(tb, 10*time.Second, "handlers to end", func() bool { return runtime.NumGoroutine() < 200 })
+		after := heapSites()
 
-	by := map[string]float64{}
-	var total float64
-	for k, v := range after {
-		d := float64(v.bytes - before[k].bytes)
-		if d == 0 || v.client {
+		by := map[string]float64{}
+		var total float64
+		for k, v := range after {
+			d := float64(v.bytes - before[k].bytes)
+			if d == 0 || v.client {
+				continue
+			}
+			total += d
+			by[v.where] += d
+		}
+		per := total / float64(n)
+		tb.Logf("round %d: %.0f bytes per stream", round, per)
+		if best >= 0 && per >= best {
 			continue
 		}
-		total += d
-		by[v.where] += d
-	}
-	var sites []memSite
-	for w, d := range by {
-		if d/float64(n) >= 8 {
-			sites = append(sites, memSite{w, d / float64(n)})
+		best, bestSites = per, nil
+		for w, d := range by {
+			if d/float64(n) >= 8 {
+				bestSites = append(bestSites, memSite{w, d / float64(n)})
+			}
 		}
 	}
-	slices.SortFunc(sites, func(a, b memSite) int { return cmp.Compare(b.bytes, a.bytes) })
-	return total / float64(n), sites
+	slices.SortFunc(bestSites, func(a, b memSite) int { return cmp.Compare(b.bytes, a.bytes) })
+	return best, bestSites
 }
 
 // idleDial opens a stream on a raw TCP connection.
