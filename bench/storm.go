@@ -18,7 +18,8 @@ package bench
 // latency below 0, an event that beat the poll, counts as 0) and from the
 // kill; when all had resumed; the clients that never did; the new
 // gateway's CPU time and peak RSS from its start until all resumed (or
-// the run ended); and how many resumed in each 100 ms after ready. Ticks
+// the run ended); how many resumed in each 100 ms after ready, and the
+// reconnect curve: how many had resumed by each 250 ms after ready. Ticks
 // lost are the run's seq gaps (healthy clients, whole run, a merged event
 // counting as its merged): an exact resume loses none.
 
@@ -72,6 +73,9 @@ type StormResult struct {
 
 	// Curve[i]: clients that resumed in [i*100ms, (i+1)*100ms) after ready.
 	Curve []int `json:"curve_100ms"`
+	// ResumedBy250[i]: clients resumed within (i+1)*250ms of ready (the
+	// reconnect curve, cumulative), up to the last resume.
+	ResumedBy250 []int `json:"resumed_by_250ms"`
 
 	Error string `json:"error,omitempty"`
 }

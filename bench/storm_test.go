@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,9 @@ func TestStormRestart(t *testing.T) {
 			if sum != st.Resumed {
 				t.Errorf("curve %v sums to %d, want %d", st.Curve, sum, st.Resumed)
 			}
+			if n := len(st.ResumedBy250); n == 0 || st.ResumedBy250[n-1] != st.Resumed {
+				t.Errorf("reconnect curve %v does not end at the %d resumed", st.ResumedBy250, st.Resumed)
+			}
 			if st.GatewayCPUS <= 0 || st.GatewayRSSPeak <= 0 || res.GatewayCPUS <= 0 {
 				t.Errorf("gateway cpu %v rss %d; window cpu %v", st.GatewayCPUS, st.GatewayRSSPeak, res.GatewayCPUS)
 			}
@@ -137,5 +141,20 @@ func TestSummarize(t *testing.T) {
 	}
 	if got := summarize(nil); got != (StormLatency{}) {
 		t.Errorf("summarize(nil): %+v", got)
+	}
+}
+
+// The reconnect curve counts, for each 250 ms after ready, the clients
+// resumed by then, and the table prints it.
+func TestStormReconnectCurve(t *testing.T) {
+	us := []int64{0, 100_000, 249_999, 250_000, 900_000}
+	got := cumulative(us, 250*time.Millisecond)
+	if want := []int{3, 4, 4, 5}; !slices.Equal(got, want) {
+		t.Fatalf("curve %v, want %v", got, want)
+	}
+	var b strings.Builder
+	(&StormResult{Signal: "kill", Resumed: 5, Clients: 5, ResumedBy250: got}).writeTable(&b)
+	if !strings.Contains(b.String(), "resumed by\t0.25s 3  0.5s 4  0.75s 4  1s 5\tafter ready") {
+		t.Fatalf("table:\n%s", b.String())
 	}
 }

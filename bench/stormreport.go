@@ -70,10 +70,28 @@ func (s *storm) result(res *Result) *StormResult {
 		out.Curve[i]++
 	}
 	out.NeverResumed = out.Clients - out.Resumed
+	out.ResumedBy250 = cumulative(fromReady, 250*time.Millisecond)
 	out.FromReady, out.FromKill = summarize(fromReady), summarize(fromKill)
 	if out.NeverResumed == 0 && out.Resumed > 0 {
 		out.AllResumedS = max(0, float64(last-ready.UnixNano())/1e9)
 		out.AllResumedFromKillS = float64(last-s.killAt.UnixNano()) / 1e9
+	}
+	return out
+}
+
+// cumulative returns, for each step after ready up to the last resume,
+// how many of the latencies v (microseconds) are within it.
+func cumulative(v []int64, step time.Duration) []int {
+	var out []int
+	for _, us := range v {
+		i := int(time.Duration(us) * time.Microsecond / step)
+		for len(out) <= i {
+			out = append(out, 0)
+		}
+		out[i]++
+	}
+	for i := 1; i < len(out); i++ {
+		out[i] += out[i-1]
 	}
 	return out
 }
@@ -111,6 +129,19 @@ func (s *StormResult) writeTable(w io.Writer) {
 	fmt.Fprintf(w, "  resume latency\tfrom ready p50 %s  p99 %s  max %s\tfrom the kill p50 %s  p99 %s  max %s\n",
 		fmtUs(s.FromReady.P50), fmtUs(s.FromReady.P99), fmtUs(s.FromReady.Max),
 		fmtUs(s.FromKill.P50), fmtUs(s.FromKill.P99), fmtUs(s.FromKill.Max))
+	if len(s.ResumedBy250) > 0 {
+		// The reconnect curve: clients resumed by each 250 ms after
+		// ready, at most 20 points (every k-th step past 5 s).
+		k := (len(s.ResumedBy250) + 19) / 20
+		var b strings.Builder
+		for i := k - 1; i < len(s.ResumedBy250); i += k {
+			fmt.Fprintf(&b, "%gs %d  ", float64(i+1)*0.25, s.ResumedBy250[i])
+		}
+		if n := len(s.ResumedBy250); (n-1)%k != k-1 {
+			fmt.Fprintf(&b, "%gs %d", float64(n)*0.25, s.ResumedBy250[n-1])
+		}
+		fmt.Fprintf(w, "  resumed by	%s	after ready\n", strings.TrimSpace(b.String()))
+	}
 	fmt.Fprintf(w, "  resume exactness\tticks lost %d (in %d events), dups %d, resets %d\t\n", s.TicksLost, s.GapEvents, s.Dups, s.Resets)
 	until := "to all resumed"
 	if s.AllResumedS < 0 {

@@ -71,7 +71,9 @@
 //
 // Tail, Replay and ReadRange deliver ticks only: Tail and Replay filter
 // ticks.> (Tail's stall check asks its consumer whether ticks are
-// pending when the stream moved on), ReadRange skips other messages
+// pending when the stream moved on, and how far it delivered: one that
+// delivered past what the callback has seen is busy, not stalled),
+// ReadRange skips other messages
 // without taking their sequences for a hole.
 //
 // The simulator also stores its universe (symbols, names, sectors,

@@ -226,6 +226,8 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 	var arrived atomic.Int64    // when, Unix ns
 	delivered.Store(after)
 	arrived.Store(time.Now().UnixNano())
+	var serverSeen atomic.Uint64 // the consumer's delivered stream sequence at the last stall check
+	serverSeen.Store(after)
 	check := func() bool { // epoch unchanged and not stalled
 		sctx, scancel := context.WithTimeout(ctx, tailCheckTimeout)
 		defer scancel()
@@ -237,11 +239,20 @@ func (c *Conn) Tail(ctx context.Context, epoch string, after uint64, fn func(Msg
 		if err == nil && st.LastSeq > delivered.Load() && time.Since(time.Unix(0, arrived.Load())) > stallAfter {
 			// The stream moved on; if only with other event types
 			// (quotes, bars, the clock), the consumer has no tick
-			// pending and is fine. One that cannot say is lost.
+			// pending and is fine. One that cannot say is lost. A
+			// consumer that delivered past what fn has seen is moving:
+			// its messages wait in this process, busy (a reconnect
+			// storm) or starved of CPU, and a new consumer would only
+			// read them again; so is one whose delivered sequence moved
+			// since the last check.
 			ictx, icancel := context.WithTimeout(ctx, tailCheckTimeout)
 			info, ierr := cons.Info(ictx)
 			icancel()
-			if ierr != nil || info.NumPending > 0 {
+			moving := ierr == nil && (info.Delivered.Stream > delivered.Load() || info.Delivered.Stream > serverSeen.Load())
+			if ierr == nil {
+				serverSeen.Store(max(serverSeen.Load(), info.Delivered.Stream))
+			}
+			if ierr != nil || info.NumPending > 0 && !moving {
 				cancel(errStalled)
 				return false
 			}

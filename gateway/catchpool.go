@@ -75,6 +75,35 @@ func (cu *catchups) acquire(ctx context.Context, pool chan struct{}) error {
 	}
 }
 
+// waitSlot takes a catch-up slot for c, waiting its turn however long
+// the line: c holds its connection, and a comment goes out every
+// Heartbeat while it waits (so no proxy takes it for idle; the retry:
+// line goes with the first), instead of being sent away to come back
+// behind everyone who came after it.
+func (g *Gateway) waitSlot(ctx context.Context, c *client) error {
+	cu := g.cu
+	select {
+	case cu.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTicker(g.opts.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case cu.slots <- struct{}{}:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-t.C:
+			c.buf = append(c.buf, ": waiting for a catch-up slot\n\n"...)
+			if err := c.flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
 // history returns the index of hub h's epoch, starting a new one when
 // the epoch changed.
 func (g *Gateway) history(h *hub) *history {

@@ -78,7 +78,7 @@ func (g *Gateway) catchUp(ctx context.Context, c *client, seq uint64, lastID str
 	hi.trim(st.FirstSeq)
 	cu := g.cu
 	cu.waiting.Inc()
-	err = cu.acquire(ctx, cu.slots)
+	err = g.waitSlot(ctx, c)
 	cu.waiting.Dec()
 	if err != nil {
 		return err
@@ -321,7 +321,7 @@ func (c *client) dropAcc() {
 // with the reason and a jittered retry:, so the client comes back with
 // the same id.
 func (g *Gateway) startFailed(streamCtx context.Context, c *client, err error) {
-	if streamCtx.Err() != nil {
+	if cause := context.Cause(streamCtx); cause != nil && !errors.Is(cause, errShuttingDown) && !errors.Is(cause, errEpoch) {
 		g.log.Debug("stream start ended: client gone", "err", err)
 		return
 	}

@@ -26,7 +26,6 @@ type client struct {
 	all    bool   // every symbol
 	symIdx []int  // wanted symbol indexes, when !all
 	want   []bool // by symbol index, when !all
-	syms   []string
 	// symLast: the hub's chain heads of symIdx's symbols (hub.symLast),
 	// when !all. pend: scratch for pending, at most MergeAfter+1 positions.
 	symLast []*atomic.Uint64
@@ -34,7 +33,6 @@ type client struct {
 
 	throttle time.Duration // 0: every tick
 	kinds    uint8         // the event types it wants (k* bits, events.go)
-	from     time.Time     // ?from=: start at this wall time (zero: no)
 
 	signaled atomic.Bool   // a wake-up is pending
 	events   atomic.Uint32 // ev* bits waiting to be handled
@@ -47,7 +45,7 @@ type client struct {
 	buf       []byte  // pending output; written when it passes flushSize or the ring is drained
 	bufp      *[]byte // buf's pool handle
 	lastWrite time.Time
-	deadline  time.Time // when the write deadline was last set
+	deadline  int64 // when the write deadline was last set, Unix ns
 
 	key string     // symbol set as a window cache key (throttled clients)
 	acc []mergeAcc // by symbol index, for merging; grown on demand
@@ -245,9 +243,9 @@ func (c *client) flush() error {
 	// Refreshing the deadline costs a timer update, so it is refreshed
 	// only every tenth of the timeout (at most every second): a write is
 	// cut after at least 90% of WriteTimeout.
-	if now.Sub(c.deadline) > min(time.Second, c.g.opts.WriteTimeout/10) {
+	if time.Duration(now.UnixNano()-c.deadline) > min(time.Second, c.g.opts.WriteTimeout/10) {
 		_ = c.out.SetWriteDeadline(now.Add(c.g.opts.WriteTimeout))
-		c.deadline = now
+		c.deadline = now.UnixNano()
 	}
 	err := c.out.write(c.buf)
 	if time.Since(now) > 100*time.Millisecond {

@@ -251,7 +251,8 @@
 // A stream request is checked, in order (stream.go, admission.go): its
 // query (400 on a bad symbols= or throttle=), MaxConns, MaxConnsPerIP
 // (the TCP peer, or the client address a TrustedProxies peer forwards),
-// that the hub is ready (waiting up to 5s), that its symbols are known
+// that the hub is ready (waiting up to 30s, holding the connection: a
+// restarted gateway's first clients wait for it), that its symbols are known
 // (reloading the universe once, by a load that starts after the check
 // and runs one at a time under its own 2s timeout; 400 if still unknown),
 // and that the gateway is not shutting down. A request refused for
@@ -291,7 +292,10 @@
 //     deferred when the stream ends, in the same order, and recovers a
 //     panic in a step, ending that stream only. Its timers (write
 //     timeout, flush interval, throttle clock, leave) are runtime timers
-//     that only notify it, stopped at its end.
+//     that only notify it, stopped at its end. It holds no callback on
+//     the shutdown context or its hub's: one context.AfterFunc on each
+//     (New, runEpoch) sweeps the live streams on the loop (sweepLoop),
+//     and one that starts after its sweep is told by track.
 //   - Each admitted stream off the loop has one client goroutine: on
 //     HTTP/1.1 the handler starts it and returns once the connection is
 //     hijacked; else it is the handler's own. It ends when the client goes away, its

@@ -40,7 +40,11 @@ type Gateway struct {
 
 	hub   atomic.Pointer[hub] // current epoch's hub; nil until the first is ready
 	ready atomic.Bool         // the hub is caught up and the feed is readable
-	conns atomic.Int64
+	// readyMu guards readyCh: closed while ready, so that streams waiting
+	// for readiness (waitReady) wait on it, not on a timer each.
+	readyMu sync.Mutex
+	readyCh chan struct{}
+	conns   atomic.Int64
 
 	uniMu      sync.Mutex
 	universe   []market.SymbolInfo
@@ -69,8 +73,9 @@ type Gateway struct {
 func New(src Source, opts Options) *Gateway {
 	opts.setDefaults()
 	g := &Gateway{src: src, opts: opts, log: opts.Logger, m: newMetrics(), shutdown: make(chan struct{}),
-		ipConns: map[string]int{}, live: map[*client]struct{}{}}
+		ipConns: map[string]int{}, live: map[*client]struct{}{}, readyCh: make(chan struct{})}
 	g.shutdownCtx, g.shutdownCancel = context.WithCancel(context.Background())
+	context.AfterFunc(g.shutdownCtx, func() { g.sweepLoop(nil, evShutdown) })
 	g.cu = newCatchups(opts, g.m.reg)
 	return g
 }

@@ -484,7 +484,7 @@ func (l *syncLog) String() string {
 // what the stream held is released.
 func TestStreamPanicRecovered(t *testing.T) {
 	testHookRun = func(c *client) {
-		if len(c.syms) == 1 && c.syms[0] == "BBB" {
+		if len(c.symIdx) == 1 && c.h.symNames[c.symIdx[0]] == "BBB" {
 			panic("test panic in a stream")
 		}
 	}

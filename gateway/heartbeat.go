@@ -11,6 +11,16 @@ func (g *Gateway) track(c *client, on bool) {
 	defer g.liveMu.Unlock()
 	if on {
 		g.live[c] = struct{}{}
+		if c.pc != nil {
+			// A stream bound for the event loop that starts after the
+			// sweep of its ending (sweepLoop) hears of it here.
+			if g.shutdownCtx.Err() != nil {
+				c.notify(evShutdown)
+			}
+			if c.h.ctx.Err() != nil {
+				c.notify(evEpoch)
+			}
+		}
 	} else {
 		delete(g.live, c)
 	}

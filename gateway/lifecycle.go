@@ -40,7 +40,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
-	g.ready.Store(false)
+	g.setReady(false)
 	if h := g.hub.Load(); h != nil {
 		h.close()
 	}
@@ -57,7 +57,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 var errHole = errors.New("gateway: the stream lost messages the tail had not read")
 
 func (g *Gateway) runEpoch(ctx context.Context) error {
-	g.ready.Store(false)
+	g.setReady(false)
 	st, err := g.src.State(ctx)
 	if err != nil {
 		return err
@@ -85,12 +85,13 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 		need = max(need, m.Seq)
 	}
 	g.seedEvents(ctx, h)
+	context.AfterFunc(h.ctx, func() { g.sweepLoop(h, evEpoch) })
 	if old := g.hub.Swap(h); old != nil {
 		old.close()
 	}
 	g.log.Info("reading stream", "epoch", st.Epoch, "first", st.FirstSeq, "last", st.LastSeq, "from", from, "symbols", len(last))
 	if from >= need {
-		g.ready.Store(true)
+		g.setReady(true)
 	}
 	// The blocks behind the tail's start are indexed in the background
 	// once the gateway is ready (indexer.go); those from it on by the
@@ -152,7 +153,7 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 			// Read up to need, whether or not this message was one the
 			// hub keeps (an event type it does not know is skipped).
 			if m.Seq >= need && !g.ready.Load() {
-				g.ready.Store(true)
+				g.setReady(true)
 			}
 		}, func(err error) {
 			if errors.Is(err, feed.ErrConsumer) {
@@ -166,7 +167,7 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 			if me := (*feed.MsgError)(nil); errors.As(err, &me) && hole == nil {
 				seen = max(seen, me.Seq)
 				if me.Seq >= need && !g.ready.Load() {
-					g.ready.Store(true)
+					g.setReady(true)
 				}
 			}
 		})
@@ -240,21 +241,53 @@ func (g *Gateway) watchLag(ctx context.Context) {
 	}
 }
 
-// waitReady waits up to 5s for the hub to be ready.
+// readyWait is how long a stream request waits for the gateway to be
+// ready before it is turned away ("not_ready"). A restarted gateway
+// reads its ring back before it is ready, seconds under a reconnect
+// storm; the clients that came back first wait for it with their
+// connection, not sent away to come back later than those after them.
+const readyWait = 30 * time.Second
+
+// waitReady waits up to readyWait for the hub to be ready. Waiting
+// streams wait on one channel (readyCh), not on a timer each: a
+// reconnect storm against a starting gateway costs it no CPU until it
+// is ready.
 func (g *Gateway) waitReady(ctx context.Context) (*hub, bool) {
-	deadline := time.Now().Add(5 * time.Second)
+	t := time.NewTimer(readyWait)
+	defer t.Stop()
 	for {
+		g.readyMu.Lock()
+		ch := g.readyCh
+		g.readyMu.Unlock()
 		if h := g.hub.Load(); h != nil && g.ready.Load() {
 			return h, true
-		}
-		if time.Now().After(deadline) {
-			return nil, false
 		}
 		select {
 		case <-ctx.Done():
 			return nil, false
-		case <-time.After(50 * time.Millisecond):
+		case <-t.C:
+			return nil, false
+		case <-ch:
 		}
+	}
+}
+
+// setReady sets whether the gateway is ready, waking the streams that
+// wait for it.
+func (g *Gateway) setReady(on bool) {
+	if g.ready.Load() == on {
+		return
+	}
+	g.readyMu.Lock()
+	defer g.readyMu.Unlock()
+	if g.ready.Load() == on {
+		return
+	}
+	g.ready.Store(on)
+	if on {
+		close(g.readyCh)
+	} else {
+		g.readyCh = make(chan struct{})
 	}
 }
 

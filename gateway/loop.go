@@ -101,6 +101,22 @@ func (w *worker) run() {
 	}
 }
 
+// sweepLoop notifies ev to every live stream bound for the event loop,
+// of hub h (nil: of any). Such streams hold no callbacks of their own on
+// the gateway's shutdown and their epoch's end (two context.AfterFuncs
+// and their closures, ~400 bytes a stream): one sweep each reaches them
+// all (registered in New and runEpoch); track tells a stream that
+// starts after its sweep.
+func (g *Gateway) sweepLoop(h *hub, ev uint32) {
+	g.liveMu.Lock()
+	defer g.liveMu.Unlock()
+	for c := range g.live {
+		if c.pc != nil && (h == nil || c.h == h) {
+			c.notify(ev)
+		}
+	}
+}
+
 // startLoop hands c over to a worker. end runs, on the worker, once the
 // stream is over.
 func (g *Gateway) startLoop(c *client, pc *pconn, end func()) {

@@ -33,10 +33,11 @@ var resetText = map[string]string{
 // what it has to and registers c with the hub. ctx ends when the client
 // goes, the gateway shuts down or the epoch ends (serve); an error means
 // c is not registered.
-func (g *Gateway) start(ctx context.Context, c *client, lastID string, hasID bool) error {
+func (g *Gateway) start(ctx context.Context, c *client, at startAt) error {
 	h := c.h
-	if !hasID && !c.from.IsZero() {
-		return g.startFrom(ctx, c)
+	lastID, hasID := at.lastID, at.hasID
+	if !hasID && !at.from.IsZero() {
+		return g.startFrom(ctx, c, at.from)
 	}
 	if !hasID {
 		return g.snapshot(c)
@@ -143,25 +144,25 @@ type TimeSeeker interface {
 	SeqAt(ctx context.Context, t time.Time) (seq uint64, epoch string, err error)
 }
 
-// startFrom starts c at the first message at or after c.from: no
+// startFrom starts c at the first message at or after t (?from=): no
 // snapshot, the stream's events from that moment on. The ring answers
 // for the moments it covers; older ones are found in JetStream by time
 // and started as a resume after the message just before (resumeAfter:
 // merged per symbol when far behind, as any deep resume). A
 // moment the stream no longer holds gets a reset "expired" and a
 // snapshot.
-func (g *Gateway) startFrom(ctx context.Context, c *client) error {
+func (g *Gateway) startFrom(ctx context.Context, c *client, t time.Time) error {
 	h := c.h
-	from := c.from.UTC().Format(time.RFC3339Nano)
+	from := t.UTC().Format(time.RFC3339Nano)
 	h.mu.Lock()
-	pos, seq, ok := h.positionAtLocked(c.from)
+	pos, seq, ok := h.positionAtLocked(t)
 	if !ok {
 		h.mu.Unlock()
 		ts, can := g.src.(TimeSeeker)
 		if !can {
 			return g.reset(c, resetExpired, from)
 		}
-		seq, epoch, err := ts.SeqAt(ctx, c.from)
+		seq, epoch, err := ts.SeqAt(ctx, t)
 		switch {
 		case errors.Is(err, feed.ErrTooOld):
 			return g.reset(c, resetExpired, from)

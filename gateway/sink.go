@@ -121,12 +121,13 @@ func (s rawSink) SetWriteDeadline(t time.Time) error { return s.conn.SetWriteDea
 // the connection over (the response ends with the connection): the
 // poller (poll_linux.go; without epoll, a small reader goroutine) calls
 // gone when the client closes, and writable when a full socket drains
-// after pc.armOut (pc is nil without the poller), and the end is a half-close that lets the last
+// after pc.armOut (pc is nil without the poller; onGoroutine runs then,
+// before anything can call gone), and the end is a half-close that lets the last
 // events arrive before the socket closes (no RST). Only HTTP/1.1 is
 // hijacked: an HTTP/2 (or h2c) request shares its connection with other
 // streams, and its ResponseWriter cannot be taken over; it gets an
 // httpSink, as does an HTTP/1.1 ResponseWriter that refuses the hijack.
-func openSink(w http.ResponseWriter, r *http.Request, gone, writable func()) (out sink, end func(), pc *pconn, hijacked bool, err error) {
+func openSink(w http.ResponseWriter, r *http.Request, gone, writable, onGoroutine func()) (out sink, end func(), pc *pconn, hijacked bool, err error) {
 	sseHeaders(w)
 	rc := http.NewResponseController(w)
 	if r.ProtoMajor == 1 {
@@ -148,6 +149,7 @@ func openSink(w http.ResponseWriter, r *http.Request, gone, writable func()) (ou
 					}
 				}
 			}
+			onGoroutine()
 			readDone := make(chan struct{})
 			go func() {
 				defer close(readDone)
@@ -175,6 +177,7 @@ func openSink(w http.ResponseWriter, r *http.Request, gone, writable func()) (ou
 			return rawSink{conn}, end, nil, true, nil
 		}
 	}
+	onGoroutine()
 	w.WriteHeader(http.StatusOK)
 	if err := rc.Flush(); err != nil {
 		return nil, func() {}, nil, false, err

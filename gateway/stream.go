@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"time"
 
 	"github.com/tickcast/tickcast/httpapi"
 )
@@ -54,72 +55,73 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		g.turnAway(w, r, "capacity")
 		return
 	}
-	// release undoes, in reverse order, what this stream holds; it runs
-	// when the stream ends, in whichever goroutine serves it.
-	var holds []func()
-	release := func() {
-		for i := len(holds) - 1; i >= 0; i-- {
-			holds[i]()
-		}
-	}
-	holds = append(holds, g.releaseConn)
+	// hd is what this stream holds, let go in reverse order (release)
+	// when it ends, in whichever goroutine serves it.
+	hd := &held{g: g}
 	ip := g.clientIP(r)
 	if !g.takeIP(ip) {
-		release()
+		hd.release()
 		g.turnAway(w, r, "per_ip_cap")
 		return
 	}
-	holds = append(holds, func() { g.releaseIP(ip) })
+	hd.ip, hd.ipHeld = ip, true
 	h, ok := g.waitReady(r.Context())
 	if !ok {
-		release()
+		hd.release()
 		g.turnAway(w, r, "not_ready")
 		return
 	}
 	idx, err := g.resolve(r.Context(), h, syms)
 	if err != nil && httpapi.StatusOf(err) == http.StatusServiceUnavailable {
-		release()
+		hd.release()
 		g.turnAway(w, r, "not_ready") // temporary: never a non-200 on a stream
 		return
 	}
 	if err != nil {
-		release()
+		hd.release()
 		g.m.rejected.WithLabelValues("bad_request").Inc()
 		g.writeError(w, r, err)
 		return
 	}
 	if !g.enter() {
-		release()
+		hd.release()
 		g.turnAway(w, r, "shutting_down")
 		return
 	}
-	holds = append(holds, g.clients.Done)
+	hd.entered = true
 
 	if kinds&kStatus != 0 && len(idx) > 0 {
 		idx = append(idx, h.clockIndex()) // the clock comes with status
 	}
 	c := h.newFilter(idx)
-	c.g, c.syms, c.throttle, c.kinds, c.from = g, syms, throttle, kinds, from
-	c.wakeCh = make(chan struct{}, 1)
-	// The stream's own context: ended when the client goes away. Of the
-	// request's values it keeps only the access grant (endAtExpiry), so
-	// the request's contexts (net/http's, chi's route context) are freed
-	// once the connection is hijacked.
+	c.g, c.throttle, c.kinds = g, throttle, kinds
+	// The stream's own context: ended when the client goes away, and
+	// during its start also when the gateway shuts down or the epoch
+	// ends (serve). Of the request's values it keeps only the access
+	// grant (endAtExpiry), so the request's contexts (net/http's, chi's
+	// route context) are freed once the connection is hijacked.
 	base := context.Background()
 	if gr, ok := r.Context().Value(grantKey{}).(*grant); ok {
 		base = context.WithValue(base, grantKey{}, gr)
 	}
-	ctx, cancel := context.WithCancel(base)
-	holds = append(holds, cancel)
+	ctx, cancel := context.WithCancelCause(base)
+	hd.cancel = cancel
 	enc := g.encoding(w, r) // compress.go
-	out, done, pc, hijacked, err := openSink(w, r, func() { c.notify(evGone); cancel() }, func() { c.notify(evWritable) })
+	// Only the goroutine path waits on a wake channel; a stream on the
+	// event loop is woken by its worker's queue and holds none.
+	onGoroutine := func() { c.wakeCh = make(chan struct{}, 1) }
+	if r.ProtoMajor != 1 || enc != "" || g.opts.NoEventLoop {
+		onGoroutine()
+		onGoroutine = func() {}
+	}
+	out, done, pc, hijacked, err := openSink(w, r, func() { c.notify(evGone); cancel(nil) }, func() { c.notify(evWritable) }, onGoroutine)
 	if err != nil {
-		release()
+		hd.release()
 		g.log.Debug("stream open failed", "err", err)
 		return
 	}
 	out, done = g.compressSink(enc, out, done)
-	holds = append(holds, done)
+	hd.sinkEnd = done
 	c.out = out
 	if enc != "" || g.opts.NoEventLoop {
 		pc = nil // compressed streams keep the goroutine path
@@ -130,12 +132,76 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		// and let the handler return, so net/http's per-connection state
 		// and the handler's deep stack are freed (about a third of the
 		// memory an idle stream held).
-		go g.serve(ctx, c, lastID, hasID, release)
+		go g.serve(ctx, cancel, c, startAt{lastID, hasID, from}, hd)
 		return
 	}
-	stop := context.AfterFunc(r.Context(), cancel)
-	holds = append(holds, func() { stop() })
-	g.serve(ctx, c, lastID, hasID, release)
+	hd.stopReq = context.AfterFunc(r.Context(), func() { cancel(nil) })
+	g.serve(ctx, cancel, c, startAt{lastID, hasID, from}, hd)
+}
+
+// held is what a stream holds, from its admission to its end: one value
+// rather than a list of closures (an idle stream's memory).
+type held struct {
+	g       *Gateway
+	c       *client // set once serve counts it in
+	ip      string  // the address counted against MaxConnsPerIP (takeIP)
+	ipHeld  bool    // ip is counted
+	entered bool    // counted in g.clients (Shutdown waits for it)
+	started bool    // registered with its hub and tracked (serve)
+	cancel  context.CancelCauseFunc
+	sinkEnd func()      // the connection's end (openSink)
+	stopReq func() bool // the request context's AfterFunc, when not hijacked
+	stopExp func()      // the token expiry timer's stop (endAtExpiry)
+}
+
+// release lets go of what h holds, in the reverse order of taking it.
+func (h *held) release() {
+	g := h.g
+	if h.started {
+		h.stopExp()
+		g.track(h.c, false)
+		h.c.h.unregister(h.c)
+	}
+	if h.c != nil {
+		h.c.flushCounts()
+		g.m.conns.Dec()
+	}
+	if h.stopReq != nil {
+		h.stopReq()
+	}
+	if h.sinkEnd != nil {
+		h.sinkEnd()
+	}
+	if h.cancel != nil {
+		h.cancel(nil)
+	}
+	if h.entered {
+		g.clients.Done()
+	}
+	if h.ipHeld {
+		g.releaseIP(h.ip)
+	}
+	g.releaseConn()
+}
+
+// finish is release on the event loop's worker, which recovers a panic
+// in it.
+func (h *held) finish() {
+	defer func() {
+		if p := recover(); p != nil {
+			h.g.log.Error("stream end panicked", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	h.release()
+}
+
+// startAt is where a stream asks to start: its last event id, if any, and
+// ?from= (zero: none). Kept apart from the client value, which lives as
+// long as the stream.
+type startAt struct {
+	lastID string
+	hasID  bool
+	from   time.Time
 }
 
 // serve runs one stream from its first event to its end.
@@ -147,72 +213,69 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 // where a panic would end the process; on HTTP/2 it runs in the handler,
 // and recovering here ends the stream cleanly (END_STREAM, so the browser
 // reconnects after retry:) instead of with net/http's RST_STREAM.
-func (g *Gateway) serve(ctx context.Context, c *client, lastID string, hasID bool, release func()) {
+func (g *Gateway) serve(ctx context.Context, cancel context.CancelCauseFunc, c *client, at startAt, hd *held) {
 	defer func() {
 		if p := recover(); p != nil && p != http.ErrAbortHandler {
 			g.log.Error("stream panicked; ended it", "panic", p, "stack", string(debug.Stack()))
 		}
 	}()
-	// What the stream holds is let go in reverse order, when serve
-	// returns or, on the event loop, when the worker ends the stream.
-	var ends []func()
-	finish := func() {
-		for i := len(ends) - 1; i >= 0; i-- {
-			ends[i]()
-		}
-	}
+	// What the stream holds is let go in reverse order (held.release),
+	// when serve returns or, on the event loop, when the worker ends the
+	// stream.
 	handedOver := false
 	defer func() {
 		if !handedOver {
-			finish()
+			hd.release()
 		}
 	}()
-	ends = append(ends, release)
 	g.m.conns.Inc()
 	g.m.connsTotal.Inc()
-	ends = append(ends, g.m.conns.Dec, c.flushCounts)
+	hd.c = c
 	c.buf = append(c.buf, "retry: "...)
 	c.buf = strconv.AppendInt(c.buf, g.opts.Retry.Milliseconds(), 10)
 	c.buf = append(c.buf, "\n\n"...)
 
 	// Starting (a catch-up from history, a wait for the tail) also ends
-	// on Shutdown and with the epoch, with a retry: (startFailed).
-	sctx, cancel := context.WithCancelCause(ctx)
+	// on Shutdown and with the epoch, with a retry: (startFailed). They
+	// cancel the stream's context itself, with their cause: a context
+	// of its own for the start would leave ctx a map of children and a
+	// channel for the stream's life (~370 bytes an idle stream).
 	stopS := context.AfterFunc(g.shutdownCtx, func() { cancel(errShuttingDown) })
 	stopH := context.AfterFunc(c.h.ctx, func() { cancel(errEpoch) })
-	err := g.start(sctx, c, lastID, hasID)
-	stopS()
-	stopH()
-	if err != nil && sctx.Err() != nil {
-		err = context.Cause(sctx)
+	err := g.start(ctx, c, at)
+	// A stop that comes too late (false) means its cancel is on its way.
+	notS, notH := !stopS(), !stopH()
+	if ctx.Err() != nil || notS || notH {
+		if err == nil {
+			c.h.unregister(c) // started, but ended meanwhile
+		}
+		switch {
+		case ctx.Err() != nil:
+			err = context.Cause(ctx)
+		case notS:
+			err = errShuttingDown
+		default:
+			err = errEpoch
+		}
 	}
-	cancel(nil)
 	if err != nil {
 		g.startFailed(ctx, c, err)
 		return
 	}
-	ends = append(ends, func() { c.h.unregister(c) })
 	g.track(c, true)
-	ends = append(ends, func() { g.track(c, false) }, g.endAtExpiry(ctx, c))
+	hd.stopExp = g.endAtExpiry(ctx, c)
+	hd.started = true
 	if testHookRun != nil {
 		testHookRun(c)
 	}
 	if c.pc != nil {
 		// The event loop (loop.go): this goroutine ends here.
 		// ctx ends only by gone (which notifies evGone itself) and at
-		// the end, so it needs no callback of its own here.
-		s2 := context.AfterFunc(g.shutdownCtx, func() { c.notify(evShutdown) })
-		s3 := context.AfterFunc(c.h.ctx, func() { c.notify(evEpoch) })
-		ends = append(ends, func() { s2(); s3() })
+		// the end, so it needs no callback of its own here; the
+		// gateway's shutdown and the epoch's end reach the stream by a
+		// sweep of the live streams (sweepLoop, track).
 		handedOver = true
-		g.startLoop(c, c.pc, func() {
-			defer func() {
-				if p := recover(); p != nil {
-					g.log.Error("stream end panicked", "panic", p, "stack", string(debug.Stack()))
-				}
-			}()
-			finish()
-		})
+		g.startLoop(c, c.pc, hd.finish)
 		return
 	}
 	err = c.run(ctx)
