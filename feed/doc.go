@@ -69,12 +69,14 @@
 //     and the newest clock), from the stream or _LAST, so a restarted
 //     simulator continues each as LastTicks lets it continue ticks.
 //
-// Tail, Replay and ReadRange deliver ticks only: Tail and Replay filter
-// ticks.> (Tail's stall check asks its consumer whether ticks are
-// pending when the stream moved on, and how far it delivered: one that
-// delivered past what the callback has seen is busy, not stalled),
-// ReadRange skips other messages
-// without taking their sequences for a hole.
+// Tail and ReadRange read every subject of the stream, so the gateway
+// serves every event type (Msg.IsTick tells a tick from the others,
+// whose Subject and Data are set; a message that is not a valid event
+// reaches the bad-message callback as a MsgError with its sequence).
+// Tail's stall check asks its consumer whether messages are pending
+// when the stream moved on, and how far it delivered: one that
+// delivered past what the callback has seen is busy, not stalled.
+// Replay filters ticks.> (the ticks of the given symbols).
 //
 // The simulator also stores its universe (symbols, names, sectors,
 // previous closes) in the key-value bucket "tickcast_universe"
