@@ -25,7 +25,8 @@ const (
 	bookTouch = 4.0
 	bookSlope = 0.4
 	bookNoise = 0.5  // sd of a fresh level's log size
-	bookKeep  = 0.7  // a kept level keeps this share of its size, the rest is fresh
+	bookKeep  = 0.7  // a kept level that changes keeps this share of its size, the rest is fresh
+	bookChurn = 0.2  // the chance a kept level beyond the touch changes at a quote update
 	bookMax   = 2000 // most lots at one level
 	crashThin = 0.2  // sizes during a flash crash, as a share of usual
 )
@@ -64,8 +65,18 @@ func (p bookShape) blend(rng *rand.Rand, size int64, k int) int64 {
 	return max(int64(math.Round(lots)), 1) * p.lot
 }
 
+// keep is the new size of a level k that stays: blended at the touch,
+// and beyond it one time in five.
+func (p bookShape) keep(rng *rand.Rand, size int64, k int) int64 {
+	if k == 0 || rng.Float64() < bookChurn {
+		return p.blend(rng, size, k)
+	}
+	return size
+}
+
 // move sets the touch to bid and ask (ticks, bid < ask): a level whose
-// price stays on its side keeps part of its size, a new one (the quote
+// price stays on its side keeps its size, or at the touch (and at
+// random, one time in five, beyond it) part of it; a new one (the quote
 // moved past it, or it was beyond the levels kept) is drawn fresh.
 func (b *book) move(bid, ask int64, p bookShape, rng *rand.Rand) {
 	old := *b
@@ -75,14 +86,14 @@ func (b *book) move(bid, ask int64, p bookShape, rng *rand.Rand) {
 		case px < 1:
 			b.bids[k] = 0
 		case old.bid != 0 && j >= 0 && j < BookLevels && old.bids[j] > 0:
-			b.bids[k] = p.blend(rng, old.bids[j], k)
+			b.bids[k] = p.keep(rng, old.bids[j], k)
 		default:
 			b.bids[k] = p.fresh(rng, k)
 		}
 		px = ask + int64(k)
 		switch j := px - old.ask; {
 		case old.ask != 0 && j >= 0 && j < BookLevels && old.asks[j] > 0:
-			b.asks[k] = p.blend(rng, old.asks[j], k)
+			b.asks[k] = p.keep(rng, old.asks[j], k)
 		default:
 			b.asks[k] = p.fresh(rng, k)
 		}

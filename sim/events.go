@@ -111,12 +111,12 @@ type evState struct {
 	rng   *rand.Rand // quotes' randomness, apart from the ticks'
 	start time.Time
 
-	qdue  float64 // next between-trades quote, real seconds since start
-	qseq  []uint64
-	bk    *bookState // the books, whose top is the last quote (bookevents.go)
-	sseq  []uint64
-	cseq  uint64
-	bars  []barIv
+	qdue float64 // next between-trades quote, real seconds since start
+	qseq []uint64
+	bk   *bookState // the books, whose top is the last quote (bookevents.go)
+	sseq []uint64
+	cseq uint64
+	bars []barIv
 
 	// The clock: the phase and session last announced, the model
 	// clock's state there, and when the next change is due.
@@ -206,61 +206,75 @@ func (s *Sim) runEvents(ctx context.Context, pub EventPublisher) error {
 		return err
 	}
 	e.schedulePhase(s)
-	const (
-		evTick = iota
-		evQuote
-		evBar
-		evClock
-		evPhase
-		evBook
-	)
 	for {
-		at, kind, which := start.Add(s.Due()), evTick, 0
-		if q := wallAt(start, e.qdue); q.Before(at) {
-			at, kind = q, evQuote
-		}
-		if e.phaseAt.Before(at) {
-			at, kind = e.phaseAt, evPhase
-		}
-		for k := range e.bars {
-			if !e.bars[k].next.After(at) {
-				at, kind, which = e.bars[k].next, evBar, k
-			}
-		}
-		if e.nextClock.Before(at) {
-			at, kind = e.nextClock, evClock
-		}
-		if b := e.bk.due(start); b.Before(at) {
-			at, kind = b, evBook
-		}
+		at, kind, which := e.next(s)
 		if !waitUntil(ctx, timer, at) {
 			return nil
 		}
-		var err error
-		switch kind {
-		case evTick:
-			err = e.tick(ctx, s, pub, at)
-		case evQuote:
-			err = e.quote(ctx, s, pub, at)
-		case evBar:
-			err = e.closeBars(ctx, s, pub, which)
-		case evClock:
-			err = e.clockEvent(ctx, s, pub, at, e.marketAt(s, at), e.annClk)
-			e.nextClock = e.nextClock.Add(e.cfg.ClockEvery)
-		case evPhase:
-			e.baseWall, e.baseMkt = at, e.nextClk.marketTime(0).Truncate(time.Second)
-			err = e.announce(ctx, s, pub, at, e.nextClk)
-			e.schedulePhase(s)
-		case evBook:
-			err = e.bk.flush(ctx, s, e, at)
-		}
-		if err != nil {
+		if err := e.do(ctx, s, pub, at, kind, which); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("sim: publish: %w", err)
 		}
 	}
+}
+
+// The kinds of event the loop schedules.
+const (
+	evTick = iota
+	evQuote
+	evBar
+	evClock
+	evPhase
+	evBook
+)
+
+// next returns the event due first: when, its kind and, for bars, which
+// interval.
+func (e *evState) next(s *Sim) (at time.Time, kind, which int) {
+	at, kind = e.start.Add(s.Due()), evTick
+	if q := wallAt(e.start, e.qdue); q.Before(at) {
+		at, kind = q, evQuote
+	}
+	if e.phaseAt.Before(at) {
+		at, kind = e.phaseAt, evPhase
+	}
+	for k := range e.bars {
+		if !e.bars[k].next.After(at) {
+			at, kind, which = e.bars[k].next, evBar, k
+		}
+	}
+	if e.nextClock.Before(at) {
+		at, kind = e.nextClock, evClock
+	}
+	if b := e.bk.due(e.start); b.Before(at) {
+		at, kind = b, evBook
+	}
+	return at, kind, which
+}
+
+// do makes and publishes the event next returned.
+func (e *evState) do(ctx context.Context, s *Sim, pub EventPublisher, at time.Time, kind, which int) error {
+	switch kind {
+	case evTick:
+		return e.tick(ctx, s, pub, at)
+	case evQuote:
+		return e.quote(ctx, s, pub, at)
+	case evBar:
+		return e.closeBars(ctx, s, pub, which)
+	case evClock:
+		e.nextClock = e.nextClock.Add(e.cfg.ClockEvery)
+		return e.clockEvent(ctx, s, pub, at, e.marketAt(s, at), e.annClk)
+	case evPhase:
+		e.baseWall, e.baseMkt = at, e.nextClk.marketTime(0).Truncate(time.Second)
+		err := e.announce(ctx, s, pub, at, e.nextClk)
+		e.schedulePhase(s)
+		return err
+	case evBook:
+		return e.bk.flush(ctx, s, e, at)
+	}
+	return nil
 }
 
 // tick makes and publishes the next tick, with what follows from it: a
@@ -353,7 +367,7 @@ func (e *evState) quote(ctx context.Context, s *Sim, pub EventPublisher, at time
 		return nil
 	}
 	mid := math.Exp(st.logMid + st.sigma*math.Sqrt(marketShare)*(s.fm-st.fm))
-	n := int64(math.Round(st.spreadPr * mid * s.spreadScale(max(s.clk.actPow, extActSpread)) * (0.75 + 0.5*e.rng.Float64())))
+	n := int64(math.Round(st.spreadPr * mid * s.spreadScale(max(s.clk.spreadDay, extActSpread)) * (0.75 + 0.5*e.rng.Float64())))
 	n = min(max(n, 1), maxSpreadTicks)
 	bid := max(int64(math.Round(mid/st.tick-float64(n)/2)), 1)
 	e.bk.move(s, i, bid, bid+n)
