@@ -38,6 +38,12 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, r, err)
 		return
 	}
+	depth, err := parseDepth(r, kinds)
+	if err != nil {
+		g.m.rejected.WithLabelValues("bad_request").Inc()
+		g.writeError(w, r, err)
+		return
+	}
 	from, err := parseFrom(r)
 	if err != nil {
 		g.m.rejected.WithLabelValues("bad_request").Inc()
@@ -100,6 +106,7 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	c := h.newFilter(idx)
 	c.g, c.syms, c.throttle, c.kinds, c.from = g, syms, throttle, kinds, from
+	c.bk.depth = depth
 	c.wakeCh = make(chan struct{}, 1)
 	// The stream's own context: ended when the client goes away. Of the
 	// request's values it keeps only the access grant (endAtExpiry), so
