@@ -9,6 +9,9 @@
 /** A resume cursor `<epoch>-<seq>`, e.g. "r9t1bgh3-1442" (schemas/event-id.json). Opaque to clients. */
 export type EventId = string;
 
+/** A trade's aggressor (Tick.side, Trade.side): a buyer took the offer, or a seller hit the bid. */
+export type Side = "buy" | "sell";
+
 /** A trading status change (Tick.status). */
 export type TradingStatus = "halted" | "open";
 
@@ -39,6 +42,8 @@ export interface Tick {
   marketTime?: string;
   /** Trade conditions where they matter: "O" opening, "6" closing, "T" extended hours. */
   conditions?: ("O" | "6" | "T")[];
+  /** The aggressor; absent on a halt's ticks (size 0) and the closing cross. */
+  side?: Side;
   /** Fields added later. */
   [field: string]: unknown;
 }
@@ -58,6 +63,8 @@ export interface SnapshotEvent {
   statuses?: Status[];
   /** With events=status. */
   clock?: Clock;
+  /** With events=book: the newest book per symbol, at the requested depth. */
+  books?: Book[];
   [field: string]: unknown;
 }
 
@@ -75,10 +82,10 @@ export interface ResetEvent {
 }
 
 /** The SSE event names of GET /v1/stream. */
-export type StreamEventName = "snapshot" | "tick" | "reset" | "quote" | "trade" | "bar" | "status" | "clock";
+export type StreamEventName = "snapshot" | "tick" | "reset" | "quote" | "trade" | "bar" | "status" | "clock" | "book";
 
 /** The event types of events= (status brings clock). */
-export type EventType = "tick" | "trade" | "quote" | "bar" | "status";
+export type EventType = "tick" | "trade" | "quote" | "bar" | "status" | "book";
 
 /** Bar intervals (bars=). */
 export type BarInterval = "1s" | "1m";
@@ -99,6 +106,28 @@ export interface Quote {
   [field: string]: unknown;
 }
 
+/** A price level of a book: [price, shares resting there]. */
+export type Level = [price: number, size: number];
+
+/**
+ * A symbol's depth of book (schemas/book.json): the data of a `book` event
+ * (events=book, ?depth=N levels a side, default 10), a whole state: bids
+ * best (highest) first, asks best (lowest) first, never crossed, the top
+ * level the quote of the same moment.
+ */
+export interface Book {
+  symbol: string;
+  /** The symbol's book number: seq - previous seq == (merged ?? 1). */
+  seq: number;
+  time: string;
+  marketTime: string;
+  bids: Level[];
+  asks: Level[];
+  /** Only on merged books (>= 2): the newest of that many. */
+  merged?: number;
+  [field: string]: unknown;
+}
+
 /** A trade (schemas/trade.json): the data of a `trade` event, a tick rendered as a trade. */
 export interface Trade {
   symbol: string;
@@ -109,6 +138,7 @@ export interface Trade {
   size: number;
   /** O opening, 6 closing, T extended hours. */
   conditions?: ("O" | "6" | "T")[];
+  side?: Side;
   merged?: number;
   high?: number;
   low?: number;
@@ -195,6 +225,7 @@ export type StreamEvent =
   | { event: "bar"; id: EventId; data: Bar }
   | { event: "status"; id: EventId; data: Status }
   | { event: "clock"; id: EventId; data: Clock }
+  | { event: "book"; id: EventId; data: Book }
   | { event: "reset"; id?: undefined; data: ResetEvent };
 
 /** One element of GET /v1/symbols (schemas/symbol-info.json). */

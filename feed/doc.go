@@ -36,13 +36,16 @@
 // Beside ticks the stream holds (docs/events-design.md): quotes on
 // quotes.<SYMBOL> (QuoteSubject), bars on bars.<SYMBOL>.<interval>
 // (BarSubject; intervals "1s" and "1m"), status events on
-// status.<SYMBOL> (StatusSubject) and the market clock on market.clock
-// (ClockSubject); StreamSubjects lists them, and EnsureStream adds them
-// to a stream made by an older tickcast. Payloads are package market's
-// Quote, Bar, Status and Clock; each is stored with a Nats-Msg-Id of its
-// type, symbol (and interval) and seq. Conn.PublishQuote, PublishBar,
-// PublishStatus and PublishClock publish one and wait; the Pipeline
-// methods of the same names keep one publish in flight per subject.
+// status.<SYMBOL> (StatusSubject), books (whole top-of-book states, at
+// most one per symbol per 100 ms by default) on books.<SYMBOL>
+// (BookSubject) and the market clock on market.clock (ClockSubject);
+// StreamSubjects lists them, and EnsureStream adds them to a stream made
+// by an older tickcast. Payloads are package market's Quote, Bar,
+// Status, Book and Clock; each is stored with a Nats-Msg-Id of its type,
+// symbol (and interval) and seq. Conn.PublishQuote, PublishBar,
+// PublishStatus, PublishBook and PublishClock publish one and wait; the
+// Pipeline methods of the same names keep one publish in flight per
+// subject.
 //
 // Reading them (for the gateway):
 //
@@ -65,8 +68,8 @@
 //     continues from with nothing missed or doubled. ErrBadRequest for a
 //     bad symbol or interval.
 //   - Conn.LastCounters gives the newest seq of every event counter
-//     (market.Counters: quotes, bars by market.BarKey, status by symbol,
-//     and the newest clock), from the stream or _LAST, so a restarted
+//     (market.Counters: quotes, bars by market.BarKey, status and books
+//     by symbol, and the newest clock), from the stream or _LAST, so a restarted
 //     simulator continues each as LastTicks lets it continue ticks.
 //
 // Tail and ReadRange read every subject of the stream, so the gateway

@@ -24,6 +24,7 @@ const (
 	QuoteSubjectPrefix  = "quotes."      // quotes.<SYMBOL>
 	BarSubjectPrefix    = "bars."        // bars.<SYMBOL>.<interval>
 	StatusSubjectPrefix = "status."      // status.<SYMBOL>
+	BookSubjectPrefix   = "books."       // books.<SYMBOL>
 	ClockSubject        = "market.clock" // the market clock
 )
 
@@ -36,6 +37,9 @@ func BarSubject(symbol, interval string) string { return BarSubjectPrefix + symb
 
 // StatusSubject returns the subject of symbol's status events.
 func StatusSubject(symbol string) string { return StatusSubjectPrefix + symbol }
+
+// BookSubject returns the subject of symbol's books.
+func BookSubject(symbol string) string { return BookSubjectPrefix + symbol }
 
 // Each event is stored with a Nats-Msg-Id of its type, symbol and seq,
 // so a retried publish is stored once.
@@ -60,6 +64,14 @@ func statusMsg(s *market.Status) *nats.Msg {
 		Subject: StatusSubject(s.Symbol),
 		Data:    s.AppendJSON(make([]byte, 0, 250)),
 		Header:  msgID("s", s.Symbol, "", s.Seq),
+	}
+}
+
+func bookMsg(b *market.Book) *nats.Msg {
+	return &nats.Msg{
+		Subject: BookSubject(b.Symbol),
+		Data:    b.AppendJSON(make([]byte, 0, 100+30*(len(b.Bids)+len(b.Asks)))),
+		Header:  nats.Header{jetstream.MsgIDHeader: []string{"k:" + b.Symbol + ":" + strconv.FormatUint(b.Seq, 10)}},
 	}
 }
 
@@ -96,6 +108,14 @@ func (c *Conn) PublishStatus(ctx context.Context, s market.Status) error {
 	return c.publishMsg(ctx, s.Symbol, statusMsg(&s), time.Now())
 }
 
+// PublishBook stores b on books.<SYMBOL>, as PublishQuote.
+func (c *Conn) PublishBook(ctx context.Context, b market.Book) error {
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	return c.publishMsg(ctx, b.Symbol, bookMsg(&b), time.Now())
+}
+
 // PublishClock stores k on market.clock, as PublishQuote.
 func (c *Conn) PublishClock(ctx context.Context, k market.Clock) error {
 	if err := k.Validate(); err != nil {
@@ -128,6 +148,15 @@ func (p *Pipeline) PublishStatus(ctx context.Context, s market.Status) error {
 		return err
 	}
 	return p.send(ctx, s.Symbol, statusMsg(&s))
+}
+
+// PublishBook sends b as PublishQuote does: a symbol's books stay in
+// order. b's level slices may be reused once it returns.
+func (p *Pipeline) PublishBook(ctx context.Context, b market.Book) error {
+	if err := b.Validate(); err != nil {
+		return err
+	}
+	return p.send(ctx, b.Symbol, bookMsg(&b))
 }
 
 // PublishClock sends k as PublishQuote does.
@@ -245,14 +274,14 @@ func (c *Conn) lastRaw(ctx context.Context, stream, filter string, fn func(jetst
 
 // LastCounters returns the newest seq of every event counter in the
 // stream or kept by <stream>_LAST (the higher of the two), so a
-// restarted simulator continues each: quotes, bars and status by
+// restarted simulator continues each: quotes, bars, status and books by
 // symbol, and the clock, whose newest event it also returns (to
 // continue the market time). Malformed messages are skipped. Without
 // any event it returns empty maps and a zero Clock.
 func (c *Conn) LastCounters(ctx context.Context) (market.Counters, error) {
 	var out market.Counters
 	err := retry(ctx, 5*time.Second, func(ctx context.Context) error {
-		out = market.Counters{Quotes: map[string]uint64{}, Bars: map[string]uint64{}, Status: map[string]uint64{}}
+		out = market.Counters{Quotes: map[string]uint64{}, Bars: map[string]uint64{}, Status: map[string]uint64{}, Books: map[string]uint64{}}
 		for _, stream := range []string{c.stream, c.stream + lastSuffix} {
 			err := c.lastRaw(ctx, stream, ">", func(m jetstream.Msg, _ *jetstream.MsgMetadata) { addCounter(&out, m.Subject(), m.Data()) })
 			if errors.Is(err, jetstream.ErrStreamNotFound) && stream != c.stream {
@@ -292,6 +321,10 @@ func addCounter(c *market.Counters, subject string, data []byte) {
 	case strings.HasPrefix(subject, StatusSubjectPrefix):
 		if s, err := market.DecodeStatus(data); err == nil {
 			raise(c.Status, s.Symbol, s.Seq)
+		}
+	case strings.HasPrefix(subject, BookSubjectPrefix):
+		if b, err := market.DecodeBook(data); err == nil {
+			raise(c.Books, b.Symbol, b.Seq)
 		}
 	case subject == ClockSubject:
 		if k, err := market.DecodeClock(data); err == nil && k.Seq > c.Clock.Seq {

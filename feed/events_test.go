@@ -68,6 +68,14 @@ func TestEventsSubjectsLastAndCounters(t *testing.T) {
 	if err := p.PublishStatus(ctx, st); err != nil {
 		t.Fatal(err)
 	}
+	bk := market.Book{Symbol: "AAA", Seq: 6, Time: now, MarketTime: now,
+		Bids: []market.Level{{Price: 10, Size: 100}, {Price: 9.99, Size: 300}}, Asks: []market.Level{{Price: 10.01, Size: 200}}}
+	for _, seq := range []uint64{6, 7} {
+		bk.Seq = seq
+		if err := p.PublishBook(ctx, bk); err != nil {
+			t.Fatal(err)
+		}
+	}
 	clk := market.Clock{Seq: 8, Time: now, MarketTime: now, Phase: market.PhasePre, Speed: 39, NextPhase: market.PhaseRegular, NextPhaseAt: now.Add(time.Hour), TZ: market.MarketTZ}
 	if err := p.PublishClock(ctx, clk); err != nil {
 		t.Fatal(err)
@@ -80,7 +88,7 @@ func TestEventsSubjectsLastAndCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	state, err := c.State(ctx)
-	if err != nil || state.LastSeq != 1+3+2+1+1 {
+	if err != nil || state.LastSeq != 1+3+2+1+2+1 {
 		t.Fatalf("stream: %+v %v", state, err)
 	}
 	var last RawMsg
@@ -101,6 +109,17 @@ func TestEventsSubjectsLastAndCounters(t *testing.T) {
 		m, err := c.Last(ctx, QuoteSubject("AAA"))
 		return err == nil && m.Seq == 4
 	})
+	waitFor(t, "books in _LAST", func() bool {
+		m, err := c.Last(ctx, BookSubject("AAA"))
+		if err != nil || m.Seq != state.LastSeq-1 {
+			return false
+		}
+		got, err := market.DecodeBook(m.Data)
+		if err != nil || got.Seq != 7 || len(got.Bids) != 2 || got.Asks[0] != bk.Asks[0] {
+			t.Fatalf("last book: %+v %v", got, err)
+		}
+		return true
+	})
 	all, err := c.LastAll(ctx, "bars.>")
 	if err != nil || len(all) != 2 {
 		t.Fatalf("last bars: %+v %v", all, err)
@@ -110,7 +129,7 @@ func TestEventsSubjectsLastAndCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cnt.Quotes["AAA"] != 3 || cnt.Bars[market.BarKey("AAA", "1s")] != 4 || cnt.Bars[market.BarKey("AAA", "1m")] != 2 ||
-		cnt.Status["AAA"] != 5 || cnt.Clock.Seq != 8 {
+		cnt.Status["AAA"] != 5 || cnt.Books["AAA"] != 7 || cnt.Clock.Seq != 8 {
 		t.Fatalf("counters: %+v", cnt)
 	}
 	// The counters outlive the stream (the companion keeps them).
@@ -121,7 +140,7 @@ func TestEventsSubjectsLastAndCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	cnt, err = c.LastCounters(ctx)
-	if err != nil || cnt.Quotes["AAA"] != 3 || cnt.Clock.Seq != 8 {
+	if err != nil || cnt.Quotes["AAA"] != 3 || cnt.Books["AAA"] != 7 || cnt.Clock.Seq != 8 {
 		t.Fatalf("counters after recreate: %+v %v", cnt, err)
 	}
 }

@@ -108,8 +108,8 @@ func (cfg StreamConfig) withDefaults(memory bool) StreamConfig {
 }
 
 // StreamSubjects are the subjects of the one stream: ticks, quotes,
-// bars, status events and the market clock.
-var StreamSubjects = []string{SubjectPrefix + ">", QuoteSubjectPrefix + ">", BarSubjectPrefix + ">", StatusSubjectPrefix + ">", "market.>"}
+// bars, status events, books and the market clock.
+var StreamSubjects = []string{SubjectPrefix + ">", QuoteSubjectPrefix + ">", BarSubjectPrefix + ">", StatusSubjectPrefix + ">", BookSubjectPrefix + ">", "market.>"}
 
 // StreamState is where the stream stands.
 type StreamState struct {
@@ -140,9 +140,9 @@ const (
 // exists, and returns its state. Limits retention with DiscardOld keeps
 // the window contiguous: messages leave only from the front.
 //
-// The stream takes StreamSubjects (ticks, quotes, bars, status, the
-// clock); a stream made by an older tickcast, on ticks.> alone, gets the
-// others added.
+// The stream takes StreamSubjects (ticks, quotes, bars, status, books,
+// the clock); a stream made by an older tickcast, without some of them,
+// gets the others added.
 //
 // It also ensures the companion stream <stream>_LAST: no subjects of its
 // own, sourced by the server from the ticks stream, one message per

@@ -219,7 +219,7 @@ func (g *Gateway) handleMarket(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// seedEvents records the newest quote, bar, status and clock of before
+// seedEvents records the newest quote, bar, status, book and clock of before
 // the ring (from the <stream>_LAST companion) for snapshots and
 // /v1/market; a message the ring will hold (Seq > h.startSeq) comes
 // from the tail instead.
@@ -228,7 +228,7 @@ func (g *Gateway) seedEvents(ctx context.Context, h *hub) {
 	if !ok {
 		return
 	}
-	for _, f := range []string{feed.QuoteSubjectPrefix + ">", feed.BarSubjectPrefix + ">", feed.StatusSubjectPrefix + ">", feed.ClockSubject} {
+	for _, f := range []string{feed.QuoteSubjectPrefix + ">", feed.BarSubjectPrefix + ">", feed.StatusSubjectPrefix + ">", feed.BookSubjectPrefix + ">", feed.ClockSubject} {
 		msgs, err := la.LastAll(ctx, f)
 		if err != nil {
 			g.log.Warn("seeding events from the last-message companion failed", "filter", f, "err", err)

@@ -242,8 +242,7 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 						c.foldEntry(m.e)
 						continue
 					}
-					c.buf = append(c.buf, m.e.frame...)
-					c.nEvents++
+					c.appendEntry(m.e)
 				} else if merge {
 					if c.kinds&kTick != 0 {
 						c.fold(m.sym, m.seq, &m.tick)
@@ -309,6 +308,7 @@ func (c *client) dropAcc() {
 	for _, i := range c.qactive {
 		c.qacc[i] = quoteAcc{}
 	}
+	c.dropBooks()
 	clear(c.keep)
 	c.active, c.tactive, c.qactive, c.keep = c.active[:0], c.tactive[:0], c.qactive[:0], c.keep[:0]
 }

@@ -55,7 +55,8 @@ type client struct {
 	qacc             []quoteAcc
 	tactive, qactive []int
 	keep             []*entry
-	items            []mitem // scratch for encodeMerged
+	bk               bookMerge // books: depth and merging (book.go)
+	items            []mitem   // scratch for encodeMerged
 
 	// Counts added to the shared Prometheus counters every 64 writes and
 	// at the end (shared atomics on every write cost ~5% of CPU).

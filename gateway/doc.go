@@ -60,8 +60,8 @@
 //
 // # Event types
 //
-// The stream holds ticks, quotes, bars, status and the market clock
-// (docs/events-design.md), and the hub's ring holds every message: each
+// The stream holds ticks, quotes, bars, status, books and the market
+// clock (docs/events-design.md), and the hub's ring holds every message: each
 // entry carries its kind and the event types it is sent as (events.go;
 // a tick message is both a tick and a trade, the trade frame encoded on
 // first use; to a client of both, the tick goes with the id of the
@@ -79,9 +79,13 @@
 // clock has a pseudo-symbol of its own, followed by clients of status.
 // Merging (merge.go): ticks and trades as below, quotes to the newest
 // with merged, bars, status and clock never merged: each goes whole in
-// its place in stream order. History blocks (history.go) keep the
+// its place in stream order. Books (book.go) are whole states: ?depth=
+// cuts each to N levels a side (the full frame encoded once, each
+// shorter depth once on first use), merging keeps the newest with
+// merged, and the snapshot carries the newest per symbol. History
+// blocks (history.go) keep the
 // other types' messages raw; a block's summary also holds each
-// symbol's quotes merged and its bar, status and clock events whole, so
+// symbol's quotes and books merged and its bar, status and clock events whole, so
 // a merged catch-up of a client of any types folds whole blocks from
 // summaries and reads only a partial first block raw; the events never
 // merged are sent every 4096 of them (keepFlushAt) as the catch-up goes,

@@ -29,12 +29,14 @@ const (
 	kBar1s                    // bars.<SYM>.1s
 	kBar1m                    // bars.<SYM>.1m
 	kStatus                   // status.<SYM> and market.clock (event: clock)
+	kBook                     // books.<SYM> (book.go)
 
 	kBars      = kBar1s | kBar1m
 	kTickTrade = kTick | kTrade
-	// kMemoryOnly: types a resume from behind the ring (the history
-	// index, which summarises ticks only) cannot serve yet.
-	kMemoryOnly = kQuote | kBars | kStatus
+	// kMemoryOnly: types a block summary's per-message tail (blockTail,
+	// ticks only) cannot fold: a catch-up of a client of them that
+	// starts inside a block reads the rest of that block raw.
+	kMemoryOnly = kQuote | kBars | kStatus | kBook
 )
 
 // Entry kinds: what a stream message is.
@@ -44,6 +46,7 @@ const (
 	entBar
 	entStatus
 	entClock
+	entBook
 )
 
 // clockSym is the hub's symbol index key of market.clock: not a valid
@@ -76,13 +79,15 @@ func parseEventTypes(r *http.Request) (uint8, error) {
 			k |= kBars
 		case "status":
 			k |= kStatus
+		case "book":
+			k |= kBook
 		case "":
 		default:
-			return 0, badRequest("unknown event type %q: want tick, trade, quote, bar or status", cut(s))
+			return 0, badRequest("unknown event type %q: want tick, trade, quote, bar, status or book", cut(s))
 		}
 	}
 	if k == 0 {
-		return 0, badRequest("events= names no event type: want tick, trade, quote, bar or status")
+		return 0, badRequest("events= names no event type: want tick, trade, quote, bar, status or book")
 	}
 	if bars != "" {
 		if k&kBars == 0 {
@@ -166,6 +171,13 @@ func eventEntry(epoch string, m *feed.Msg) (e *entry, sym string, ok bool) {
 		}
 		e.kind, e.mask, e.wall, e.clk = entClock, kStatus, k.Time.UnixNano(), &k
 		name, sym, js = "clock", clockSym, k.AppendJSON(make([]byte, 0, len(m.Data)+16))
+	case strings.HasPrefix(s, feed.BookSubjectPrefix):
+		b, err := market.DecodeBook(m.Data)
+		if err != nil {
+			return nil, "", false
+		}
+		e.kind, e.mask, e.wall, e.bk = entBook, kBook, b.Time.UnixNano(), &bookEnt{b: b}
+		name, sym, js = "book", b.Symbol, b.AppendJSON(make([]byte, 0, len(m.Data)+16))
 	default:
 		return nil, "", false
 	}
@@ -186,8 +198,8 @@ func appendNamedEvent(dst []byte, name, epoch string, seq uint64, json []byte) [
 }
 
 // appendTradeJSON appends t rendered as a trade: symbol, seq, time,
-// marketTime, price, size, conditions, and for a merged one merged,
-// high and low.
+// marketTime, price, size, conditions, side, and for a merged one
+// merged, high and low.
 func appendTradeJSON(dst []byte, t *market.Tick) []byte {
 	dst = append(dst, `{"symbol":`...)
 	dst = strconv.AppendQuote(dst, t.Symbol)
@@ -209,6 +221,11 @@ func appendTradeJSON(dst []byte, t *market.Tick) []byte {
 		c, _ := t.Conditions.MarshalJSON()
 		dst = append(dst, `,"conditions":`...)
 		dst = append(dst, c...)
+	}
+	if t.Side != "" {
+		dst = append(dst, `,"side":"`...)
+		dst = append(dst, t.Side...)
+		dst = append(dst, '"')
 	}
 	if t.Merged != 0 {
 		dst = append(dst, `,"merged":`...)
@@ -236,6 +253,11 @@ func (h *hub) tradeFrame(e *entry) []byte {
 // appendEntry appends what c wants of e (the caller checked that c wants
 // its symbol and shares a kind bit).
 func (c *client) appendEntry(e *entry) {
+	if e.kind == entBook {
+		c.buf = append(c.buf, c.h.bookFrame(e, c.bk.depth)...)
+		c.nEvents++
+		return
+	}
 	if e.kind != entTick {
 		c.buf = append(c.buf, e.frame...)
 		c.nEvents++
@@ -318,6 +340,8 @@ func (c *client) foldEntry(e *entry) {
 			c.qactive = append(c.qactive, e.sym)
 		}
 		a.add(e.seq, e.q)
+	case entBook:
+		c.foldBook(e)
 	default:
 		c.keep = append(c.keep, e)
 	}
@@ -337,7 +361,7 @@ func (c *client) foldTrade(sym int, seq uint64, t *market.Tick) {
 
 // pendingMerge reports whether anything is folded and not yet sent.
 func (c *client) pendingMerge() bool {
-	return len(c.active)+len(c.tactive)+len(c.qactive)+len(c.keep) > 0
+	return len(c.active)+len(c.tactive)+len(c.qactive)+len(c.bk.active)+len(c.keep) > 0
 }
 
 // mergeItems lists the pending merged events in order of their first
@@ -353,6 +377,7 @@ func (c *client) mergeItems() []mitem {
 	for _, s := range c.qactive {
 		items = append(items, mitem{first: c.qacc[s].firstSeq, kind: entQuote, sym: s})
 	}
+	items = c.bookItems(items)
 	for _, e := range c.keep {
 		items = append(items, mitem{first: e.seq, kind: e.kind, sym: e.sym, e: e})
 	}
@@ -438,6 +463,9 @@ func (h *hub) appendSnapshotLocked(dst []byte, c *client) []byte {
 			dst = append(dst, `,"clock":`...)
 			dst = append(dst, h.latestClock.js...)
 		}
+	}
+	if c.kinds&kBook != 0 {
+		dst = h.appendSnapshotBooksLocked(dst, c)
 	}
 	return append(dst, "}\n\n"...)
 }

@@ -69,6 +69,8 @@ type blockSum struct {
 	// entries, which are never merged, in stream order (indexer.go).
 	quotes []symQuote
 	qat    map[int]int // symbol -> index in quotes; only while building
+	books  []symBook   // each symbol's books merged (book.go)
+	bkat   map[int]int // symbol -> index in books; only while building
 	kept   []*entry
 }
 
@@ -100,9 +102,12 @@ const tailBytesPerMsg = 2 + 8 + 8
 
 // sumBytes is what s holds, for the cache bound. It ends the build.
 func (s *blockSum) sumBytes() int {
-	s.qat = nil
+	s.qat, s.bkat = nil, nil
 	n := 64 + len(s.syms)*int(unsafe.Sizeof(symAcc{}))
 	n += len(s.quotes) * int(unsafe.Sizeof(symQuote{})+unsafe.Sizeof(market.Quote{})+8)
+	for i := range s.books {
+		n += int(unsafe.Sizeof(symBook{})+unsafe.Sizeof(entry{})+unsafe.Sizeof(bookEnt{})) + cap(s.books[i].acc.last.frame) + 8
+	}
 	for _, e := range s.kept {
 		n += int(unsafe.Sizeof(entry{})) + cap(e.frame) + 8
 	}

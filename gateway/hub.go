@@ -42,6 +42,7 @@ type entry struct {
 	js    []byte // the data of frame, for snapshots (not for ticks)
 	q     *market.Quote
 	clk   *market.Clock
+	bk    *bookEnt               // a book's (book.go)
 	trade atomic.Pointer[[]byte] // a tick's trade frame, made on first use
 }
 
@@ -70,10 +71,10 @@ type hub struct {
 	latest   []*entry // newest tick by symbol index
 	// The newest quote, 1s and 1m bar and status by symbol index, and
 	// the newest clock: for snapshots and GET /v1/market.
-	latestQ, latestBar1s, latestBar1m, latestSt []*entry
-	latestClock                                 *entry
-	symIndex                                    map[string]int // symbol -> index
-	symNames                                    []string       // index -> symbol
+	latestQ, latestBar1s, latestBar1m, latestSt, latestB []*entry
+	latestClock                                          *entry
+	symIndex                                             map[string]int // symbol -> index
+	symNames                                             []string       // index -> symbol
 	// symLast holds, by symbol index, the position of the symbol's newest
 	// entry (0 if none). With entry.prev it chains each symbol's entries,
 	// newest first, so a client of a few symbols reads only theirs. The
@@ -115,7 +116,7 @@ func (h *hub) symbolLocked(sym string) int {
 	h.symIndex[sym] = i
 	h.symNames = append(h.symNames, sym)
 	h.latest = append(h.latest, nil)
-	h.latestQ, h.latestSt = append(h.latestQ, nil), append(h.latestSt, nil)
+	h.latestQ, h.latestSt, h.latestB = append(h.latestQ, nil), append(h.latestSt, nil), append(h.latestB, nil)
 	h.latestBar1s, h.latestBar1m = append(h.latestBar1s, nil), append(h.latestBar1m, nil)
 	h.symLast = append(h.symLast, new(atomic.Uint64))
 	return i
@@ -232,6 +233,8 @@ func (h *hub) noteLatestLocked(e *entry) {
 		l = h.latestQ
 	case entStatus:
 		l = h.latestSt
+	case entBook:
+		l = h.latestB
 	case entBar:
 		l = h.latestBar1s
 		if e.mask == kBar1m {
@@ -415,7 +418,7 @@ func (h *hub) positionBefore(t time.Time, from uint64) (uint64, error) {
 // newFilter builds a client value carrying only a symbol filter: the
 // symbol indexes idx (from resolve), or every symbol when idx is empty.
 func (h *hub) newFilter(idx []int) *client {
-	c := &client{h: h, all: len(idx) == 0, symIdx: idx, kinds: kTick}
+	c := &client{h: h, all: len(idx) == 0, symIdx: idx, kinds: kTick, bk: bookMerge{depth: maxBookDepth}}
 	h.mu.Lock()
 	c.want = make([]bool, len(h.symNames))
 	for _, i := range idx {

@@ -178,8 +178,12 @@ type symQuote struct {
 }
 
 // addOther records the next message of another type than tick: a quote
-// into its symbol's accumulator, anything else kept whole.
+// or a book into its symbol's accumulator, anything else kept whole.
 func (s *blockSum) addOther(e *entry) {
+	if e.kind == entBook {
+		s.addBook(e)
+		return
+	}
 	if e.kind != entQuote {
 		s.kept = append(s.kept, e)
 		return
@@ -196,13 +200,20 @@ func (s *blockSum) addOther(e *entry) {
 	s.quotes[k].acc.add(e.seq, e.q)
 }
 
-// foldOthers adds the block's quotes, bars, status and clock events
+// foldOthers adds the block's quotes, books, bars, status and clock events
 // that c wants to its pending merge, as foldEntry would each message.
 func (s *blockSum) foldOthers(c *client) {
 	if c.kinds&kQuote != 0 {
 		for i := range s.quotes {
 			if q := &s.quotes[i]; c.wants(q.sym) {
 				c.foldQuoteAcc(q.sym, &q.acc)
+			}
+		}
+	}
+	if c.kinds&kBook != 0 {
+		for i := range s.books {
+			if bk := &s.books[i]; c.wants(bk.sym) {
+				c.foldBookAcc(bk.sym, &bk.acc)
 			}
 		}
 	}

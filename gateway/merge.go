@@ -149,6 +149,10 @@ func (c *client) encodeMerged() (events, merged int) {
 			js = q.AppendJSON(js[:0])
 			c.buf = appendNamedEvent(c.buf, "quote", c.h.epoch, id, js)
 			*a = quoteAcc{}
+		case entBook:
+			var n int
+			js, n = c.appendMergedBook(js, it.sym, id)
+			merged += n
 		default:
 			c.buf = appendNamedEvent(c.buf, eventName[it.kind], c.h.epoch, id, it.e.js)
 		}
@@ -156,7 +160,7 @@ func (c *client) encodeMerged() (events, merged int) {
 	events = len(items)
 	c.nEvents += events
 	c.g.m.mergedTicks.Add(float64(merged))
-	c.active, c.tactive, c.qactive = c.active[:0], c.tactive[:0], c.qactive[:0]
+	c.active, c.tactive, c.qactive, c.bk.active = c.active[:0], c.tactive[:0], c.qactive[:0], c.bk.active[:0]
 	clear(c.keep)
 	c.keep = c.keep[:0]
 	clear(c.items)
@@ -164,4 +168,4 @@ func (c *client) encodeMerged() (events, merged int) {
 	return events, merged
 }
 
-var eventName = [...]string{entTick: "tick", entQuote: "quote", entBar: "bar", entStatus: "status", entClock: "clock"}
+var eventName = [...]string{entTick: "tick", entQuote: "quote", entBar: "bar", entStatus: "status", entClock: "clock", entBook: "book"}

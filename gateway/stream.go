@@ -39,6 +39,12 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, r, err)
 		return
 	}
+	depth, err := parseDepth(r, kinds)
+	if err != nil {
+		g.m.rejected.WithLabelValues("bad_request").Inc()
+		g.writeError(w, r, err)
+		return
+	}
 	from, err := parseFrom(r)
 	if err != nil {
 		g.m.rejected.WithLabelValues("bad_request").Inc()
@@ -95,6 +101,7 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 	c := h.newFilter(idx)
 	c.g, c.throttle, c.kinds = g, throttle, kinds
+	c.bk.depth = depth
 	// The stream's own context: ended when the client goes away, and
 	// during its start also when the gateway shuts down or the epoch
 	// ends (serve). Of the request's values it keeps only the access

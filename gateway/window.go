@@ -120,6 +120,9 @@ func (c *client) emitWindow(t time.Time) error {
 	}
 	if c.key == "" {
 		c.key = c.symKey()
+		if c.kinds&kBook != 0 {
+			c.key += "/" + strconv.Itoa(c.bk.depth) // books are cut to the depth
+		}
 	}
 	k := windowKey{throttle: c.throttle, from: c.cursor, to: end, syms: c.key, kinds: c.kinds}
 	if w := c.h.windows.get(k); w != nil {

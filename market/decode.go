@@ -315,6 +315,17 @@ func decodeCanonical(data []byte) (t Tick, ok bool) {
 			t.Conditions = Conditions(c[:n])
 		}
 	}
+	if s.peek(`,"side":"`) {
+		s.lit(`,"side":"`)
+		switch side := s.str(); side {
+		case SideBuy:
+			t.Side = SideBuy // the constant: no allocation
+		case SideSell:
+			t.Side = SideSell
+		default:
+			t.Side = side
+		}
+	}
 	s.lit("}")
 	if !s.ok || s.i != len(s.b) {
 		return Tick{}, false

@@ -13,7 +13,7 @@ func sampleTicks() []Tick {
 		{Symbol: "AAPL", Seq: 1042, Time: at, Price: 189.23, Bid: 189.22, Ask: 189.24, Size: 300, Volume: 1234500},
 		{Symbol: "BRK-B", Seq: 1, Time: at.Truncate(time.Second), Price: 1e-7, Bid: 0, Ask: 1e21, Size: 0, Volume: 0},
 		{Symbol: "X", Seq: math.MaxUint64 / 10, Time: at.Add(time.Millisecond), Price: 3, Bid: 2, Ask: 4, Size: 5, Volume: 6,
-			Merged: 7, High: 8.5, Low: 1.25, Status: StatusHalted},
+			Merged: 7, High: 8.5, Low: 1.25, Status: StatusHalted, Side: SideSell},
 		{Symbol: "Y", Seq: 9, Time: time.Date(2024, 2, 29, 23, 59, 59, 100, time.UTC), Price: 1, Status: StatusOpen},
 	}
 }

@@ -459,6 +459,7 @@ type Counters struct {
 	Quotes map[string]uint64 // by symbol
 	Bars   map[string]uint64 // by BarKey(symbol, interval)
 	Status map[string]uint64 // by symbol
+	Books  map[string]uint64 // by symbol
 	Clock  Clock             // the newest clock event; Seq 0 if none
 }
 

@@ -40,6 +40,10 @@ type Tick struct {
 	// (CondOpening, CondClosing, CondExtended), one byte each; written
 	// to JSON as an array of one-character strings, absent when empty.
 	Conditions Conditions `json:"conditions,omitempty"`
+	// Side is the trade's aggressor, SideBuy (a buyer took the offer)
+	// or SideSell (a seller hit the bid); empty (absent from the JSON)
+	// when there is none: a halt's ticks (size 0) and the closing cross.
+	Side string `json:"side,omitempty"`
 }
 
 // Trading statuses carried in Tick.Status.
@@ -76,6 +80,9 @@ func (t *Tick) Validate() error {
 	}
 	if t.Size < 0 || t.Volume < 0 || t.Merged < 0 {
 		return fmt.Errorf("%w: %s: negative size, volume or merged", ErrInvalidTick, t.Symbol)
+	}
+	if t.Side != "" && t.Side != SideBuy && t.Side != SideSell {
+		return fmt.Errorf("%w: %s: unknown side %q", ErrInvalidTick, t.Symbol, t.Side)
 	}
 	if !t.Conditions.valid() {
 		return fmt.Errorf("%w: %s: bad conditions %q", ErrInvalidTick, t.Symbol, string(t.Conditions))
@@ -122,6 +129,10 @@ func (t *Tick) AppendJSON(dst []byte) []byte {
 	if t.Conditions != "" {
 		dst = append(dst, `,"conditions":`...)
 		dst = t.Conditions.appendJSON(dst)
+	}
+	if t.Side != "" {
+		dst = append(dst, `,"side":`...)
+		dst = strconv.AppendQuote(dst, t.Side)
 	}
 	return append(dst, '}')
 }

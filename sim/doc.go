@@ -21,8 +21,10 @@
 // With Config.Session set, the model clock is a trading session (09:30 to
 // 16:00 by default, then the next session at once) and activity follows
 // a U over the day: ticks come about 2.5 times as often at the open and
-// close as at midday, trades are larger and the market more volatile,
-// so spreads widen. Rate stays the mean rate. Config.Speed compresses
+// close as at midday, trades are larger and the market more volatile.
+// Spreads are widest at the open (about 2.5 times midday's in the first
+// half hour) and narrow through the day, a little wider again at the
+// close. Rate stays the mean rate. Config.Speed compresses
 // the session: Speed 39 (SpeedFor(Session{}, 10*time.Minute)) plays a
 // 6.5-hour session in 10 minutes. Volume starts again at each session.
 //
@@ -79,9 +81,14 @@
 // 0.0004 × volatility × price, wider when h is high, jittered by ±25%, at
 // least one tick. Bid, ask and trade price are whole multiples of the
 // symbol's TickSize, the bid is at least one tick, and bid < ask. The
-// trade is at the ask (a buyer) or the bid (a seller), more often on the
-// side the mid moved, and one time in ten inside a spread of two or more
-// ticks. Sizes are round lots (100 shares up to $250, 40 up to $1,000,
+// trade is at the ask (a buyer) or the bid (a seller), and one time in
+// ten inside a spread of two or more ticks; Tick.Side says which
+// ("buy" or "sell"). Nine trades in ten execute a piece of one of the
+// symbol's two metaorders (large orders worked in pieces, Lillo and
+// Farmer), each of a side and a Pareto length (tail 1.6) in trades, so
+// trade signs stay correlated a long time (about 0.2 at lag 1, still
+// positive at lag 50, decaying like a power law); the rest go more often
+// the way the mid moved. Sizes are round lots (100 shares up to $250, 40 up to $1,000,
 // 10 up to $10,000, then 1) in a Pareto-tailed count that grows with
 // activity, with the variance multiplier and with the size of the
 // tick's own move (so volume goes with volatility), or, one time in
@@ -99,8 +106,9 @@
 //
 // Run given an EventPublisher (feed's Pipeline) also publishes, in time
 // order with the ticks (events.go): quotes, after each trade that moved
-// the quote and between trades as a Poisson process, about
-// Events.QuotesPerTrade (8) per trade, with bid and ask sizes; bars of
+// the quote or took size from it and between trades as a Poisson
+// process, about Events.QuotesPerTrade (8) per trade, with bid and ask
+// sizes; books (to a BookPublisher, below); bars of
 // Events.Bars ("1s", "1m") by wall-clock interval, built from the trades
 // stamped in them and published when they close (a symbol with no trade
 // in an interval gets a flat bar at its last close with volume 0, except
@@ -108,6 +116,23 @@
 // at the end of each regular session a closing trade per symbol
 // (condition "6"); and the clock at every phase change and every 10 s.
 // Each has its own per-symbol counter, continued from Events.Resume.
+//
+// # Books
+//
+// Run keeps a book per symbol (book.go): BookLevels (10) price levels a
+// side on the tick grid from the quote outwards, in round lots, about
+// four lots at the touch when the spread is its usual width (more when
+// it is tighter, fewer when wider) and thicker by 40% a level away from
+// it. A quote moves it: levels whose price stays keep their size (at the
+// touch, and one time in five beyond, part of it), new ones are drawn
+// afresh; a trade at the touch takes its size from it, and a level it
+// empties refills. The quote's sizes are the book's top level, so a
+// book's top is always the last quote. A flash crash thins it to a
+// fifth; a halted symbol's book stands still until it reopens. Its
+// randomness is its own, seeded: the same Config gives the same books.
+// To a publisher that is also a BookPublisher, Run publishes each
+// changed book as a whole state (market.Book), at most one per symbol
+// per Events.BookEvery (100 ms), stamped when it goes out.
 //
 // A Sim is not safe for concurrent use (but for SetScenario and
 // Scenario); Next does not allocate.

@@ -44,6 +44,10 @@ type Events struct {
 	// ClockEvery is how often a clock event goes out besides at phase
 	// changes, in real time; 0 means 10 s.
 	ClockEvery time.Duration
+	// BookEvery is the least time between two book events of a symbol
+	// (a BookPublisher gets each changed book at most this often); 0
+	// means DefaultBookEvery, negative no book events.
+	BookEvery time.Duration
 }
 
 // DefaultQuotesPerTrade is the quote-to-trade ratio of Events with
@@ -72,6 +76,9 @@ func (ev Events) check() (Events, error) {
 	}
 	if ev.ClockEvery <= 0 {
 		ev.ClockEvery = 10 * time.Second
+	}
+	if ev.BookEvery == 0 {
+		ev.BookEvery = DefaultBookEvery
 	}
 	return ev, nil
 }
@@ -104,12 +111,12 @@ type evState struct {
 	rng   *rand.Rand // quotes' randomness, apart from the ticks'
 	start time.Time
 
-	qdue  float64 // next between-trades quote, real seconds since start
-	qseq  []uint64
-	qlast [][2]int64 // last quote published (bid, ask in ticks) by symbol
-	sseq  []uint64
-	cseq  uint64
-	bars  []barIv
+	qdue float64 // next between-trades quote, real seconds since start
+	qseq []uint64
+	bk   *bookState // the books, whose top is the last quote (bookevents.go)
+	sseq []uint64
+	cseq uint64
+	bars []barIv
 
 	// The clock: the phase and session last announced, the model
 	// clock's state there, and when the next change is due.
@@ -126,13 +133,14 @@ type evState struct {
 	lastTick          time.Time
 }
 
-func (s *Sim) newEvState(start time.Time) *evState {
+func (s *Sim) newEvState(start time.Time, pub EventPublisher) *evState {
 	e := &evState{cfg: s.evCfg, start: start,
 		rng:  rand.New(rand.NewPCG(uint64(s.seed), 0x71756f746573)), // "quotes"
-		qseq: make([]uint64, len(s.syms)), qlast: make([][2]int64, len(s.syms)), sseq: make([]uint64, len(s.syms)),
+		qseq: make([]uint64, len(s.syms)), sseq: make([]uint64, len(s.syms)),
 		annPhase: -1, annSession: -1, nextClock: start.Add(s.evCfg.ClockEvery),
 		baseWall: start, baseMkt: s.clk.marketTime(0), lastTick: start,
 	}
+	e.bk = newBookState(s, pub, start)
 	r := e.cfg.Resume
 	e.cseq = r.Clock.Seq
 	for i := range s.syms {
@@ -191,62 +199,82 @@ func wallAt(start time.Time, sec float64) time.Time {
 // runEvents is Run with every event type.
 func (s *Sim) runEvents(ctx context.Context, pub EventPublisher) error {
 	start := time.Now()
-	e := s.newEvState(start)
+	e := s.newEvState(start, pub)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	if err := e.announce(ctx, s, pub, start, s.clk); err != nil {
 		return err
 	}
 	e.schedulePhase(s)
-	const (
-		evTick = iota
-		evQuote
-		evBar
-		evClock
-		evPhase
-	)
 	for {
-		at, kind, which := start.Add(s.Due()), evTick, 0
-		if q := wallAt(start, e.qdue); q.Before(at) {
-			at, kind = q, evQuote
-		}
-		if e.phaseAt.Before(at) {
-			at, kind = e.phaseAt, evPhase
-		}
-		for k := range e.bars {
-			if !e.bars[k].next.After(at) {
-				at, kind, which = e.bars[k].next, evBar, k
-			}
-		}
-		if e.nextClock.Before(at) {
-			at, kind = e.nextClock, evClock
-		}
+		at, kind, which := e.next(s)
 		if !waitUntil(ctx, timer, at) {
 			return nil
 		}
-		var err error
-		switch kind {
-		case evTick:
-			err = e.tick(ctx, s, pub, at)
-		case evQuote:
-			err = e.quote(ctx, s, pub, at)
-		case evBar:
-			err = e.closeBars(ctx, s, pub, which)
-		case evClock:
-			err = e.clockEvent(ctx, s, pub, at, e.marketAt(s, at), e.annClk)
-			e.nextClock = e.nextClock.Add(e.cfg.ClockEvery)
-		case evPhase:
-			e.baseWall, e.baseMkt = at, e.nextClk.marketTime(0).Truncate(time.Second)
-			err = e.announce(ctx, s, pub, at, e.nextClk)
-			e.schedulePhase(s)
-		}
-		if err != nil {
+		if err := e.do(ctx, s, pub, at, kind, which); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("sim: publish: %w", err)
 		}
 	}
+}
+
+// The kinds of event the loop schedules.
+const (
+	evTick = iota
+	evQuote
+	evBar
+	evClock
+	evPhase
+	evBook
+)
+
+// next returns the event due first: when, its kind and, for bars, which
+// interval.
+func (e *evState) next(s *Sim) (at time.Time, kind, which int) {
+	at, kind = e.start.Add(s.Due()), evTick
+	if q := wallAt(e.start, e.qdue); q.Before(at) {
+		at, kind = q, evQuote
+	}
+	if e.phaseAt.Before(at) {
+		at, kind = e.phaseAt, evPhase
+	}
+	for k := range e.bars {
+		if !e.bars[k].next.After(at) {
+			at, kind, which = e.bars[k].next, evBar, k
+		}
+	}
+	if e.nextClock.Before(at) {
+		at, kind = e.nextClock, evClock
+	}
+	if b := e.bk.due(e.start); b.Before(at) {
+		at, kind = b, evBook
+	}
+	return at, kind, which
+}
+
+// do makes and publishes the event next returned.
+func (e *evState) do(ctx context.Context, s *Sim, pub EventPublisher, at time.Time, kind, which int) error {
+	switch kind {
+	case evTick:
+		return e.tick(ctx, s, pub, at)
+	case evQuote:
+		return e.quote(ctx, s, pub, at)
+	case evBar:
+		return e.closeBars(ctx, s, pub, which)
+	case evClock:
+		e.nextClock = e.nextClock.Add(e.cfg.ClockEvery)
+		return e.clockEvent(ctx, s, pub, at, e.marketAt(s, at), e.annClk)
+	case evPhase:
+		e.baseWall, e.baseMkt = at, e.nextClk.marketTime(0).Truncate(time.Second)
+		err := e.announce(ctx, s, pub, at, e.nextClk)
+		e.schedulePhase(s)
+		return err
+	case evBook:
+		return e.bk.flush(ctx, s, e, at)
+	}
+	return nil
 }
 
 // tick makes and publishes the next tick, with what follows from it: a
@@ -305,9 +333,23 @@ func (e *evState) trade(ctx context.Context, s *Sim, pub EventPublisher, t marke
 			a.last = t.Price
 		}
 	}
+	// The book follows the quote the trade moved, gives up what the
+	// trade took at the touch, and the quote goes out when either
+	// changed it (a halted symbol's book stays as it was).
 	st := &s.syms[i]
-	if e.cfg.QuotesPerTrade > 0 && t.Status != market.StatusHalted && (e.qlast[i][0] != st.bid || e.qlast[i][1] != st.ask) {
-		return e.publishQuote(ctx, s, pub, i, st.bid, st.ask, t.Time, t.MarketTime)
+	if t.Status == market.StatusHalted || st.ask == 0 {
+		return nil
+	}
+	bk := &e.bk.books[i]
+	changed := bk.bid != st.bid || bk.ask != st.ask
+	if changed {
+		e.bk.move(s, i, st.bid, st.ask)
+	}
+	if e.bk.trade(s, i, &t, st.px) {
+		changed = true
+	}
+	if changed && e.cfg.QuotesPerTrade > 0 {
+		return e.publishQuote(ctx, s, pub, i, t.Time, t.MarketTime)
 	}
 	return nil
 }
@@ -325,29 +367,24 @@ func (e *evState) quote(ctx context.Context, s *Sim, pub EventPublisher, at time
 		return nil
 	}
 	mid := math.Exp(st.logMid + st.sigma*math.Sqrt(marketShare)*(s.fm-st.fm))
-	n := int64(math.Round(st.spreadPr * mid * s.spreadScale(max(s.clk.actPow, extActSpread)) * (0.75 + 0.5*e.rng.Float64())))
+	n := int64(math.Round(st.spreadPr * mid * s.spreadScale(max(s.clk.spreadDay, extActSpread)) * (0.75 + 0.5*e.rng.Float64())))
 	n = min(max(n, 1), maxSpreadTicks)
 	bid := max(int64(math.Round(mid/st.tick-float64(n)/2)), 1)
-	return e.publishQuote(ctx, s, pub, i, bid, bid+n, at.UTC(), e.marketAt(s, at))
+	e.bk.move(s, i, bid, bid+n)
+	return e.publishQuote(ctx, s, pub, i, at.UTC(), e.marketAt(s, at))
 }
 
-func (e *evState) publishQuote(ctx context.Context, s *Sim, pub EventPublisher, i int, bid, ask int64, at, mkt time.Time) error {
+// publishQuote publishes symbol i's quote: the top of its book.
+func (e *evState) publishQuote(ctx context.Context, s *Sim, pub EventPublisher, i int, at, mkt time.Time) error {
 	st := &s.syms[i]
+	bk := &e.bk.books[i]
 	e.qseq[i]++
-	e.qlast[i] = [2]int64{bid, ask}
-	q := market.Quote{Symbol: st.sym, Seq: e.qseq[i], Time: at, MarketTime: mkt, Bid: st.price(bid), Ask: st.price(ask),
-		BidSize: e.depth(s, st), AskSize: e.depth(s, st)}
+	q := market.Quote{Symbol: st.sym, Seq: e.qseq[i], Time: at, MarketTime: mkt, Bid: st.price(bk.bid), Ask: st.price(bk.ask),
+		BidSize: bk.bids[0], AskSize: bk.asks[0]}
 	if err := pub.PublishQuote(ctx, q); err != nil {
 		return fmt.Errorf("quote %s: %w", st.sym, err)
 	}
 	return nil
-}
-
-// depth draws the size at one side of the quote: round lots with a
-// heavy tail, deeper when the market is busy.
-func (e *evState) depth(s *Sim, st *symbol) int64 {
-	lots := int64(math.Sqrt(max(s.clk.act, extAct)) * 2 * math.Exp(e.rng.ExpFloat64()/1.5))
-	return min(max(lots, 1), 100) * st.lot
 }
 
 func (e *evState) status(ctx context.Context, s *Sim, pub EventPublisher, i int, st market.Status) error {

@@ -23,7 +23,7 @@ func BenchmarkEventsPerTick(b *testing.B) {
 	ctx := context.Background()
 	s := mustNew(b, Config{Seed: 1, Session: &Session{Extended: true}, Arrivals: Poisson, LULD: true})
 	var pub discardEvents
-	e := s.newEvState(t0)
+	e := s.newEvState(t0, pub)
 	if err := e.announce(ctx, s, pub, t0, s.clk); err != nil {
 		b.Fatal(err)
 	}

@@ -18,7 +18,7 @@ func ExampleSim_Next() {
 		fmt.Printf("%s #%d %v x %d (%v/%v) volume %d\n", t.Symbol, t.Seq, t.Price, t.Size, t.Bid, t.Ask, t.Volume)
 	}
 	// Output:
-	// WMT #1 80.38 x 28 (80.37/80.38) volume 28
-	// NFLX #1 707.69 x 40 (707.58/707.69) volume 40
-	// INTC #1 22.47 x 27 (22.46/22.47) volume 27
+	// WMT #1 80.37 x 100 (80.37/80.38) volume 100
+	// JPM #1 211.88 x 100 (211.88/211.89) volume 100
+	// AMD #1 153.87 x 100 (153.84/153.87) volume 100
 }

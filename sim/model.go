@@ -91,7 +91,8 @@ type symbol struct {
 	session  int64   // the session of the last tick; Volume is per session
 	spreadPr float64 // spreadCoef * vol / tick, per unit of mid price
 
-	bid, ask, px int64   // the last tick's quote and trade, in ticks (0: none yet)
+	bid, ask, px int64 // the last tick's quote and trade, in ticks (0: none yet)
+	meta         [metaOrders]metaorder
 	crash        float64 // the flash-crash offset in logMid since its last tick
 	reopen       bool    // resumed from a halted tick: the next one says "open"
 
@@ -249,25 +250,24 @@ func (s *Sim) Next(now time.Time) market.Tick {
 
 	// Quote: a spread of a few ticks, wider for volatile stocks and in
 	// volatile markets, centred on the mid; the bid is at least one tick.
-	n := int64(math.Round(st.spreadPr * mid * s.spreadScale(s.clk.actPow) * (0.75 + 0.5*s.rng.Float64())))
+	n := int64(math.Round(st.spreadPr * mid * s.spreadScale(s.clk.spreadDay) * (0.75 + 0.5*s.rng.Float64())))
 	n = min(max(n, 1), maxSpreadTicks)
 	bid := int64(math.Round(mid/st.tick - float64(n)/2))
 	bid = max(bid, 1)
 	ask := bid + n
 
-	// Trade: at the ask (buyer) or the bid (seller), more often on the
-	// side the price moved, sometimes inside the spread.
+	// Trade: a buyer at the ask or a seller at the bid, sometimes
+	// inside the spread; the side from a metaorder, or more often on
+	// the side the price moved.
 	var px int64
-	pBuy := 0.5
-	if r > 0 {
-		pBuy = 0.7
-	} else if r < 0 {
-		pBuy = 0.3
+	side := market.SideSell
+	if s.tradeSign(st, r) > 0 {
+		side = market.SideBuy
 	}
-	switch u := s.rng.Float64(); {
-	case n >= 2 && u < insideProb:
+	switch {
+	case n >= 2 && s.rng.Float64() < insideProb:
 		px = bid + 1 + s.rng.Int64N(n-1)
-	case u < insideProb+(1-insideProb)*pBuy:
+	case side == market.SideBuy:
 		px = ask
 	default:
 		px = bid
@@ -322,6 +322,7 @@ func (s *Sim) Next(now time.Time) market.Tick {
 		Status:     status,
 		MarketTime: s.clk.marketTime(0),
 		Conditions: cond,
+		Side:       side,
 	}
 }
 
@@ -413,12 +414,11 @@ func (s *Sim) queueStatus(i int, state, reason string, lo, hi float64) {
 }
 
 // spreadScale is how the spread widens with the variance multiplier
-// (h m, and a scenario's) and the session's activity: less than in
-// proportion to the volatility, more to the time of day (spreads are
-// widest at the open): (h m vari)^0.35 act^0.8, from the powers cached
-// when h, m and act change.
-func (s *Sim) spreadScale(actPow float64) float64 {
-	v := s.hmSpread * actPow
+// (h m, and a scenario's) and the time of day (day: the clock's
+// spreadDay, widest at the open): (h m vari)^0.35 day, from the powers
+// cached when h, m and the clock change.
+func (s *Sim) spreadScale(day float64) float64 {
+	v := s.hmSpread * day
 	if s.scn.vari != 1 {
 		v *= math.Pow(s.scn.vari, 0.35)
 	}

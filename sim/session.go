@@ -206,21 +206,21 @@ var phaseNames = [...]string{"pre", "regular", "after", "closed"}
 
 // clock is the model's session clock and market calendar.
 type clock struct {
-	on       bool    // a Session is configured; else act stays 1
-	ext      bool    // extended hours
-	real     bool    // the closed night passes (with ext)
-	open     float64 // seconds after midnight
-	length   float64 // seconds of trading per regular session
-	dayStart float64 // seconds after midnight pos counts from: 04:00 (ext) or open
-	dayEnd   float64 // seconds after midnight trading ends: 20:00 (ext) or close
-	dayLen   float64 // seconds of model clock the current day lasts
-	pos      float64 // seconds since dayStart of the current day
-	session  int64   // trading days begun since the start, from 0
-	act      float64 // activity at pos
-	actPow   float64 // act^0.8, for spreads
-	phase    int8
-	date     time.Time // midnight, US Eastern, of the current trading day
-	next     time.Time // midnight of the next one
+	on        bool    // a Session is configured; else act stays 1
+	ext       bool    // extended hours
+	real      bool    // the closed night passes (with ext)
+	open      float64 // seconds after midnight
+	length    float64 // seconds of trading per regular session
+	dayStart  float64 // seconds after midnight pos counts from: 04:00 (ext) or open
+	dayEnd    float64 // seconds after midnight trading ends: 20:00 (ext) or close
+	dayLen    float64 // seconds of model clock the current day lasts
+	pos       float64 // seconds since dayStart of the current day
+	session   int64   // trading days begun since the start, from 0
+	act       float64 // activity at pos
+	spreadDay float64 // the spreads' time of day (spreadDay)
+	phase     int8
+	date      time.Time // midnight, US Eastern, of the current trading day
+	next      time.Time // midnight of the next one
 }
 
 // eastern is the market's time zone.
@@ -249,7 +249,7 @@ func nextTradingDay(d time.Time) time.Time {
 func newClock(ss *Session) (clock, error) {
 	if ss == nil {
 		d := tradingDay(DefaultDate)
-		return clock{act: 1, actPow: 1, phase: phaseRegular, open: DefaultOpen.Seconds(), dayStart: DefaultOpen.Seconds(), date: d, next: nextTradingDay(d)}, nil
+		return clock{act: 1, spreadDay: 1, phase: phaseRegular, open: DefaultOpen.Seconds(), dayStart: DefaultOpen.Seconds(), date: d, next: nextTradingDay(d)}, nil
 	}
 	d, err := ss.withDefaults()
 	if err != nil {
@@ -290,13 +290,31 @@ func (c *clock) update() {
 	case t < c.open:
 		c.act, c.phase = extAct, phasePre
 	case t < c.open+c.length:
-		c.act, c.phase = activity((t-c.open)/c.length), phaseRegular
+		x := (t - c.open) / c.length
+		c.act, c.phase = activity(x), phaseRegular
+		c.spreadDay = spreadDay(x, c.act)
+		return
 	case t < c.dayEnd:
 		c.act, c.phase = extAct, phaseAfter
 	default:
 		c.act, c.phase = 0, phaseClosed
 	}
-	c.actPow = math.Pow(c.act, 0.8)
+	c.spreadDay = math.Pow(c.act, 0.8)
+}
+
+// Spreads over the regular session: widest at the open, narrowing
+// through the day, a little wider again at the close:
+// act^0.4 (1 + spreadOpen e^(-x/spreadOpenT)) / spreadNorm, x the
+// fraction of the session gone (mean about 0.85 over the session).
+// Outside it, act^0.8 (narrow, as few trade).
+const (
+	spreadOpen  = 1.5
+	spreadOpenT = 0.1
+	spreadNorm  = 1.15
+)
+
+func spreadDay(x, act float64) float64 {
+	return math.Pow(act, 0.4) * (1 + spreadOpen*math.Exp(-x/spreadOpenT)) / spreadNorm
 }
 
 // advance moves the clock on by dt seconds of trading.

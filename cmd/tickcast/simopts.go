@@ -26,6 +26,7 @@ type simExtras struct {
 	session        bool
 	arrivals       string
 	quotesPerTrade float64
+	bookEvery      time.Duration
 	bars           string
 	fastForward    bool
 	extended       bool
@@ -61,6 +62,7 @@ func registerSimExtras(fs *flag.FlagSet) *simExtras {
 	fs.StringVar(&x.arrivals, "arrivals", "poisson", "tick spacing: poisson (irregular, each symbol a Poisson process) or regular (exactly 1/rate apart)")
 	fs.StringVar(&x.scenario, "scenario", "", scenarioUsage)
 	fs.Float64Var(&x.quotesPerTrade, "quotes-per-trade", sim.DefaultQuotesPerTrade, "quotes per trade, about (quotes.<SYMBOL> events; Poisson between trades); 0: no quotes")
+	fs.DurationVar(&x.bookEvery, "book-every", sim.DefaultBookEvery, "publish each symbol's changed book (books.<SYMBOL>, 10 levels a side) at most this often; 0: no books")
 	fs.StringVar(&x.bars, "bars", "1s,1m", "bar intervals to build from the trades and publish as each closes (bars.<SYMBOL>.<interval>): 1s, 1m, both, or none")
 	fs.BoolVar(&x.extended, "extended-hours", true, "simulate pre-market (04:00-09:30 ET) and after-hours (16:00-20:00) trading, with few trades, around each session (needs --session)")
 	fs.BoolVar(&x.fastForward, "fast-forward", true, "skip the closed night and weekends at once, so the feed never sits idle (false: they pass at --speed with no trades, as a real calendar)")
@@ -90,6 +92,14 @@ func (x *simExtras) apply(cfg *sim.Config) error {
 	}
 	if x.quotesPerTrade < 0 || x.quotesPerTrade > sim.MaxQuotesPerTrade {
 		return fmt.Errorf("--quotes-per-trade %v: want 0 to %d", x.quotesPerTrade, sim.MaxQuotesPerTrade)
+	}
+	switch {
+	case x.bookEvery < 0 || x.bookEvery > time.Minute:
+		return fmt.Errorf("--book-every %v: want 0 to 1m", x.bookEvery)
+	case x.bookEvery == 0:
+		cfg.Events.BookEvery = -1 // none
+	default:
+		cfg.Events.BookEvery = x.bookEvery
 	}
 	cfg.Events.Bars = []string{}
 	if b := strings.TrimSpace(x.bars); b != "" && b != "none" {

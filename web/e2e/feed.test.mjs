@@ -314,3 +314,31 @@ test('other event types: events= and bars= in the URL, the snapshot\'s parts, th
   assert.equal(u.searchParams.get('events'), null);
   assert.equal(u.searchParams.get('bars'), null);
 });
+
+test('book events: depth= in the URL, whole books in order, the snapshot\'s books, the gap rule', () => {
+  const got = [];
+  const feed = new Feed(BASE, {
+    snapshot: (ticks, o) => got.push(['snapshot', o]),
+    book: (b) => got.push(['book', `${b.symbol}:${b.seq}:${b.bids.length}`]),
+    gap: (g) => got.push(['gap', `${g.type}:${g.symbol}:${g.missed}`]),
+  });
+  feed.open({ events: ['quote', 'book'], depth: 3 });
+  const es = last();
+  const u = new URL(es.url);
+  assert.equal(u.searchParams.get('events'), 'quote,book');
+  assert.equal(u.searchParams.get('depth'), '3');
+  es.open();
+  const book = (symbol, seq, extra = {}) => ({ symbol, seq, time: new Date().toISOString(), marketTime: new Date().toISOString(),
+    bids: [[9.99, 300], [9.98, 500], [9.97, 900]], asks: [[10.01, 200], [10.02, 700], [10.03, 400]], ...extra });
+  es.send('snapshot', { ticks: [], quotes: [], books: [book('AAPL', 5)] }, 'e-1');
+  const snap = got.find((e) => e[0] === 'snapshot')[1];
+  assert.equal(snap.books.length, 1);
+  es.send('book', book('AAPL', 5), 'e-2'); // the snapshot's: a repeat
+  es.send('book', book('AAPL', 6), 'e-3');
+  es.send('book', book('AAPL', 9, { merged: 3 }), 'e-4'); // 7-9 merged: no gap
+  es.send('book', book('AAPL', 11), 'e-5'); // 10 missing
+  assert.equal(feed.lastId, 'e-5');
+  assert.deepEqual(got.filter((e) => e[0] === 'book').map((e) => e[1]), ['AAPL:6:3', 'AAPL:9:3', 'AAPL:11:3']);
+  assert.deepEqual(got.filter((e) => e[0] === 'gap').map((e) => e[1]), ['book:AAPL:1']);
+  feed.stop('idle');
+});

@@ -268,9 +268,56 @@ test('a reset replaces the state: history again, sizes and clock from the new sn
   await page.waitForFunction((re) => [...document.querySelectorAll('tr[data-symbol] [data-field="askSize"]')]
     .filter((c) => new RegExp(re).test(c.textContent.trim())).length >= 10, SIZE.source, { timeout: 5000, polling: 100 });
   assert.match(await page.textContent('[data-field="clock"]'), /\d\d:\d\d:\d\d ET/);
+  // The ladder is the new snapshot's book, then live again.
+  const sym = (await chartData()).symbol;
+  await page.waitForFunction((s) => document.querySelector('#book').dataset.symbol === s, sym, { timeout: 5000, polling: 50 });
+  const b = await readBook();
+  assert.equal(b.asks.length + b.bids.length, 20, 'a whole book after the reset');
   assert.equal(await gapCount(), 0, 'a reset is not a gap');
   await page.selectOption('#throttle', '0');
   await page.screenshot({ path: path.join(here, 'out', 'dashboard-market.png') });
+});
+
+// readBook reads the depth ladder (book.js): its symbol and seq, and the
+// levels shown, by side and level (0 at the touch).
+const readBook = () => page.$eval('#book', (box) => {
+  const num = (el) => Number(el.textContent.replace(/,/g, ''));
+  const side = (name) => [...box.querySelectorAll(`.lvl[data-side="${name}"]`)].filter((r) => !r.hidden)
+    .map((r) => ({ level: Number(r.dataset.level), price: num(r.querySelector('[data-field="price"]')),
+      size: num(r.querySelector('[data-field="size"]')), bar: parseFloat(r.querySelector('.lvl-bar').style.width) }))
+    .sort((a, b) => a.level - b.level);
+  const order = [...box.children].filter((r) => !r.hidden).map((r) => r.dataset.side || 'spread');
+  return { symbol: box.dataset.symbol, seq: Number(box.dataset.seq), asks: side('ask'), bids: side('bid'), order,
+    spread: box.querySelector('[data-field="spread"]').textContent };
+});
+
+test('the depth ladder shows the selected symbol\'s book live: asks above the spread, bids below, sizes as bars', async () => {
+  const sym = (await chartData()).symbol;
+  await page.waitForFunction((s) => document.querySelector('#book').dataset.symbol === s, sym, { timeout: 5000, polling: 50 });
+  assert.match(new URL(streamURLs[streamURLs.length - 1]).searchParams.get('events'), /book/);
+  const b = await readBook();
+  assert.equal(b.asks.length, 10, 'ten ask levels');
+  assert.equal(b.bids.length, 10, 'ten bid levels');
+  for (let k = 1; k < 10; k++) {
+    assert.ok(b.asks[k].price > b.asks[k - 1].price, `asks rise away from the touch: ${JSON.stringify(b.asks)}`);
+    assert.ok(b.bids[k].price < b.bids[k - 1].price, `bids fall away from the touch: ${JSON.stringify(b.bids)}`);
+  }
+  assert.ok(b.bids[0].price < b.asks[0].price, 'never crossed');
+  assert.deepEqual(b.order, [...Array(10).fill('ask'), 'spread', ...Array(10).fill('bid')], 'asks above the spread, bids below');
+  const spread = Number(b.spread.replace(/^spread /, '').replace(/,/g, ''));
+  assert.ok(Math.abs(spread - (b.asks[0].price - b.bids[0].price)) < 1e-6, `spread ${b.spread} for ${b.bids[0].price} / ${b.asks[0].price}`);
+  const all = [...b.asks, ...b.bids];
+  assert.ok(all.every((l) => l.size > 0 && l.bar > 0 && l.bar <= 100), 'every level has a size and a bar');
+  assert.equal(Math.max(...all.map((l) => l.bar)), 100, 'the largest level has the full bar');
+  // Live: newer books come.
+  await page.waitForFunction((seq) => Number(document.querySelector('#book').dataset.seq) > seq, b.seq, { timeout: 5000, polling: 50 });
+  // Another selection shows that symbol's book.
+  const other = await page.$$eval('tr[data-symbol]', (rows, s) => rows.map((r) => r.dataset.symbol).find((x) => x !== s), sym);
+  await page.click(`tr[data-symbol="${other}"] [data-field="price"]`);
+  await page.waitForFunction((s) => document.querySelector('#book').dataset.symbol === s && document.querySelector('#book-symbol').textContent === s,
+    other, { timeout: 5000, polling: 50 });
+  assert.equal((await readBook()).bids.length, 10);
+  await page.click(`tr[data-symbol="${sym}"] [data-field="price"]`);
 });
 
 test('no console errors', () => {

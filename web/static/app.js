@@ -26,6 +26,7 @@ import { $, app, store, dirty, selectedRow, MAX_SYMBOLS } from './model.js';
 import { log, countEvent, showStatus, renderConn, renderStats } from './status.js';
 import { chart, select, renderQuote, setRes } from './selection.js';
 import * as market from './market.js';
+import { applyBook, forgetBooks, renderBook } from './book.js';
 import { applySort, renderSortHeaders, syncRows } from './table.js';
 import { buildPicker, renderPickerCount, setTheme, wire } from './controls.js';
 
@@ -158,8 +159,12 @@ const feed = new Feed(base, {
   token: accessToken,
   tokenProvider: accessToken || tokenURL ? currentToken : undefined,
   status: showStatus,
-  snapshot(ticks, { reset, quotes, bars, statuses, clock }) {
-    if (reset) forgetAll();
+  snapshot(ticks, { reset, quotes, bars, statuses, clock, books }) {
+    if (reset) {
+      forgetAll();
+      forgetBooks();
+    }
+    for (const b of books || []) applyBook(b);
     for (const t of ticks) applyTick(t, true);
     for (const q of quotes || []) applyQuote(q);
     for (const b of bars || []) applyBar(b);
@@ -179,6 +184,7 @@ const feed = new Feed(base, {
   bar: applyBar,
   symbolStatus(s) { market.applyStatus(s, false); },
   clock(c) { market.applyClock(c, false); },
+  book: applyBook,
   ignored(t) {
     if (t) countEvent(t); // the stats count every event received
   },
@@ -223,6 +229,7 @@ function frame() {
 
   chart.frame(now);
   market.renderClock(now);
+  renderBook();
 
   renderConn();
 
@@ -295,7 +302,7 @@ async function loadSymbols() {
 async function main() {
   setTheme(store.get('theme', 'dark'));
   const th = store.get('throttle', '0');
-  feed.set({ throttle: ['0', '100ms', '250ms', '1s'].includes(th) ? th : '0', events: ['tick', 'quote', 'bar', 'status'], bars: ['1s', '1m'] });
+  feed.set({ throttle: ['0', '100ms', '250ms', '1s'].includes(th) ? th : '0', events: ['tick', 'quote', 'bar', 'status', 'book'], bars: ['1s', '1m'] });
   wire({
     throttle: feed.throttle,
     onThrottle(value) {

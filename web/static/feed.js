@@ -15,6 +15,7 @@
 //   });
 //   feed.open({ symbols: ['AAPL', 'MSFT'], throttle: '250ms' }); // symbols null: all
 //   feed.open({ events: ['tick', 'quote', 'bar', 'status'], bars: ['1s', '1m'] }); // other event types
+//   feed.open({ events: ['quote', 'book'], depth: 5 }); // books, 5 levels a side (default 10)
 //   feed.open({ symbols: null }); // later: another request, resuming from the last id
 //   feed.open({ symbols: ['AAPL'], lastId: id }); // continue from an id you kept (e.g. GET /v1/bars's)
 //   feed.stop('idle');            // close on purpose; the next open starts over
@@ -28,10 +29,11 @@
 // Other event types (docs/api.md), asked for with open({events: [...]};
 // without it the stream carries ticks only, as it always has): quote(q),
 // trade(t), bar(b), symbolStatus(s) (a status event: status() is the
-// connection's) and clock(c) get each event of their type in order, repeats skipped by the same gap rule per type (bars per
+// connection's), clock(c) and book(b) (a whole book: replace the
+// symbol's; never apply it as a change) get each event of their type in order, repeats skipped by the same gap rule per type (bars per
 // symbol and interval, the clock once); gap(g) then has g.type ('tick',
 // 'quote', ...). The snapshot's other parts come in its second argument:
-// snapshot(ticks, {reset, partial, quotes, bars, statuses, clock}). Fields to read: state, text,
+// snapshot(ticks, {reset, partial, quotes, bars, statuses, clock, books}). Fields to read: state, text,
 // lastId, connections, streamURL (its token redacted); latest(symbol) is
 // the last tick held.
 //
@@ -81,7 +83,7 @@ const CONNECTING = 0; // EventSource.CONNECTING, also for classes without the st
 // passed to the handler of its name (status: symbolStatus) by onOther. A
 // new event type of the API is one more entry here (and its handler in
 // api/feed.d.ts).
-const OTHER_TYPES = ['quote', 'trade', 'bar', 'status', 'clock'];
+const OTHER_TYPES = ['quote', 'trade', 'bar', 'status', 'clock', 'book'];
 
 // missed is the gap rule: how many ticks of a symbol are missing between
 // the previous seq held and tick t. More than 0 is a gap; 0 is the next
@@ -102,6 +104,7 @@ export class Feed {
     this.seen = new Map(); // 'quote:AAPL', 'bar:AAPL:1s', 'clock', ... -> latest seq of other types
     this.events = null; // null: ticks only (no events=); else e.g. ['tick', 'quote']
     this.bars = null; // bar intervals (bars=), null: the server's default
+    this.depth = null; // book levels a side (depth=), null: the server's default (10)
     this.es = null;
     this.state = 'connecting';
     this.text = 'connecting';
@@ -146,14 +149,16 @@ export class Feed {
   // set records what the next connection asks for, without connecting:
   // symbols (an array, or null for all) and throttle ('0', '250ms', ...).
   // events (an array of event types, or null: ticks only) and bars (bar
-  // intervals) too, and lastId: an id to resume from (e.g. the id of
-  // GET /v1/bars, or one kept across a remount), '' to start over.
-  set({ symbols, throttle, events, bars, lastId } = {}) {
+  // intervals), depth (book levels a side) too, and lastId: an id to
+  // resume from (e.g. the id of GET /v1/bars, or one kept across a
+  // remount), '' to start over.
+  set({ symbols, throttle, events, bars, depth, lastId } = {}) {
     if (lastId !== undefined) this.lastId = lastId || '';
     if (symbols !== undefined) this.symbols = symbols;
     if (throttle !== undefined) this.throttle = throttle;
     if (events !== undefined) this.events = events;
     if (bars !== undefined) this.bars = bars;
+    if (depth !== undefined) this.depth = depth;
   }
 
   // open (re)connects with the current or given request. With an id to
@@ -189,6 +194,7 @@ export class Feed {
     if (this.throttle && this.throttle !== '0') u.searchParams.set('throttle', this.throttle);
     if (this.events && this.events.length) u.searchParams.set('events', this.events.join(','));
     if (this.events && this.events.includes('bar') && this.bars && this.bars.length) u.searchParams.set('bars', this.bars.join(','));
+    if (this.events && this.events.includes('book') && this.depth) u.searchParams.set('depth', String(this.depth));
     if (this.lastId) u.searchParams.set('lastEventId', this.lastId);
     if (this.token) u.searchParams.set('access_token', this.token);
     return u.href;
@@ -357,6 +363,8 @@ export class Feed {
       extra.bars = valid(data.bars);
       extra.statuses = valid(data.statuses);
       extra.clock = data.clock && typeof data.clock === 'object' ? data.clock : null;
+      extra.books = valid(data.books);
+      for (const b of extra.books) this.seen.set(seenKey('book', b), b.seq);
       for (const q of extra.quotes) this.seen.set(seenKey('quote', q), q.seq);
       for (const b of extra.bars) this.seen.set(seenKey('bar', b), b.seq);
       for (const s of extra.statuses) this.seen.set(seenKey('status', s), s.seq);
@@ -381,7 +389,7 @@ export class Feed {
   }
 
   // onOther takes an event of another type (quote, trade, bar, status,
-  // clock), with the same gap rule per type, symbol (and bar interval).
+  // clock, book), with the same gap rule per type, symbol (and bar interval).
   onOther(type, e) {
     if (e.lastEventId) this.lastId = e.lastEventId;
     let v;

@@ -5,6 +5,7 @@
 import { CandleChart } from './chart.js';
 import { loadChartHistory } from './market.js';
 import { $, app, store, selectedRow } from './model.js';
+import { bookSelected } from './book.js';
 
 const RES = [1000, 5000, 60000];
 
@@ -22,6 +23,7 @@ export function select(sym, focus) {
     old.tr.tabIndex = -1;
   }
   app.selected = sym;
+  bookSelected();
   const row = selectedRow();
   if (!row) {
     chart.set(null, null);

@@ -1,0 +1,178 @@
+package gateway
+
+// Book events (issue 26): books.<SYMBOL> messages, whole states of a
+// symbol's depth of book, sent as `event: book` to clients that ask for
+// events=book, cut to their ?depth=, merged to the newest (with
+// "merged") for throttled and slow clients, and in their snapshot as
+// "books". The hooks elsewhere: eventEntry, appendEntry, foldEntry,
+// mergeItems and the snapshot (events.go), encodeMerged (merge.go), the
+// hub's newest book per symbol (hub.go).
+
+import (
+	"net/http"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/tickcast/tickcast/market"
+)
+
+// maxBookDepth is the most levels a side the simulator keeps
+// (sim.BookLevels), the default and the highest ?depth=.
+const maxBookDepth = 10
+
+// bookEnt is a book entry's book and its frames at depths below the
+// full one (the entry's frame), each encoded once on first use.
+type bookEnt struct {
+	b      market.Book
+	frames [maxBookDepth]atomic.Pointer[[]byte] // frames[d-1]: at depth d
+}
+
+// parseDepth reads depth= (1 to maxBookDepth levels a side; default
+// maxBookDepth). A bad value, or depth= without events=book, is a 400.
+func parseDepth(r *http.Request, kinds uint8) (int, error) {
+	v := r.URL.Query().Get("depth")
+	if v == "" {
+		return maxBookDepth, nil
+	}
+	if kinds&kBook == 0 {
+		return 0, badRequest("depth= needs events= with book")
+	}
+	d, err := strconv.Atoi(v)
+	if err != nil || d < 1 || d > maxBookDepth {
+		return 0, badRequest("invalid depth %q: want 1 to %d levels a side", cut(v), maxBookDepth)
+	}
+	return d, nil
+}
+
+// bookFrame returns e's book frame at depth levels a side.
+func (h *hub) bookFrame(e *entry, depth int) []byte {
+	b := &e.bk.b
+	if depth >= len(b.Bids) && depth >= len(b.Asks) {
+		return e.frame
+	}
+	p := &e.bk.frames[depth-1]
+	if f := p.Load(); f != nil {
+		return *f
+	}
+	top := b.Top(depth)
+	js := top.AppendJSON(make([]byte, 0, 100+30*depth))
+	f := appendNamedEvent(make([]byte, 0, len(js)+48), "book", h.epoch, e.seq, js)
+	p.Store(&f)
+	return f
+}
+
+// bookMerge is a client's book state: its depth, and its pending books
+// by symbol index while it is merged.
+type bookMerge struct {
+	depth  int
+	acc    []bookAcc
+	active []int // symbol indexes with acc[i].n > 0
+}
+
+// bookAcc accumulates one symbol's pending books: the newest, and how
+// many.
+type bookAcc struct {
+	n                 int64
+	firstSeq, lastSeq uint64
+	last              *entry
+}
+
+// foldBook adds a book entry to its symbol's pending merge.
+func (c *client) foldBook(e *entry) {
+	c.foldBookAcc(e.sym, &bookAcc{n: max(e.bk.b.Merged, 1), firstSeq: e.seq, lastSeq: e.seq, last: e})
+}
+
+// foldBookAcc adds b, a run of symbol sym's books (one book, or a block
+// summary's), to c's pending merge: the newest wins, n adds up.
+func (c *client) foldBookAcc(sym int, b *bookAcc) {
+	m := &c.bk
+	if sym >= len(m.acc) {
+		m.acc = append(m.acc, make([]bookAcc, sym+1-len(m.acc))...)
+	}
+	a := &m.acc[sym]
+	if a.n == 0 {
+		m.active = append(m.active, sym)
+		*a = *b
+		return
+	}
+	a.n += b.n
+	a.firstSeq = min(a.firstSeq, b.firstSeq)
+	if b.lastSeq >= a.lastSeq {
+		a.lastSeq, a.last = b.lastSeq, b.last
+	}
+}
+
+// symBook is one symbol's books in a block summary (blockSum.books),
+// merged as a client merges them.
+type symBook struct {
+	sym int
+	acc bookAcc
+}
+
+// addBook records the next book entry of a block in its summary.
+func (s *blockSum) addBook(e *entry) {
+	if s.bkat == nil {
+		s.bkat = map[int]int{}
+	}
+	k, ok := s.bkat[e.sym]
+	if !ok {
+		k = len(s.books)
+		s.bkat[e.sym] = k
+		s.books = append(s.books, symBook{sym: e.sym, acc: bookAcc{firstSeq: e.seq}})
+	}
+	a := &s.books[k].acc
+	a.n += max(e.bk.b.Merged, 1)
+	a.lastSeq, a.last = e.seq, e
+}
+
+// bookItems appends the pending merged books to items.
+func (c *client) bookItems(items []mitem) []mitem {
+	for _, s := range c.bk.active {
+		items = append(items, mitem{first: c.bk.acc[s].firstSeq, kind: entBook, sym: s})
+	}
+	return items
+}
+
+// appendMergedBook appends symbol sym's merged book, with id seq, and
+// clears its accumulator; it returns how many books it stands for when
+// more than one (else 0).
+func (c *client) appendMergedBook(js []byte, sym int, id uint64) ([]byte, int) {
+	a := &c.bk.acc[sym]
+	n := a.n
+	b := a.last.bk.b.Top(c.bk.depth)
+	*a = bookAcc{}
+	merged := 0
+	if n >= 2 {
+		b.Merged, merged = n, int(n)
+	}
+	js = b.AppendJSON(js[:0])
+	c.buf = appendNamedEvent(c.buf, "book", c.h.epoch, id, js)
+	return js, merged
+}
+
+// dropBooks forgets c's pending books.
+func (c *client) dropBooks() {
+	for _, i := range c.bk.active {
+		c.bk.acc[i] = bookAcc{}
+	}
+	c.bk.active = c.bk.active[:0]
+}
+
+// appendSnapshotBooksLocked appends a snapshot's "books": the newest
+// book of each symbol c wants, at its depth. Under h.mu.
+func (h *hub) appendSnapshotBooksLocked(dst []byte, c *client) []byte {
+	dst = append(dst, `,"books":[`...)
+	n := 0
+	for _, i := range h.snapshotOrderLocked(c) {
+		e := h.latestB[i]
+		if e == nil {
+			continue
+		}
+		if n++; n > 1 {
+			dst = append(dst, ',')
+		}
+		top := e.bk.b.Top(c.bk.depth)
+		dst = top.AppendJSON(dst)
+	}
+	return append(dst, ']')
+}
