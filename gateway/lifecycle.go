@@ -56,6 +56,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 // of it, a resume from memory.
 var errHole = errors.New("gateway: the stream lost messages the tail had not read")
 
+// warmStart bounds the messages a starting gateway reads back before it
+// is ready: about 15 s of the default feed, which covers the clients
+// that were connected when it stopped, however large the ring. Reading
+// a whole default ring (524,288) back would hold every client off for
+// seconds more at each restart.
+const warmStart = 1 << 16
+
 func (g *Gateway) runEpoch(ctx context.Context) error {
 	g.setReady(false)
 	st, err := g.src.State(ctx)
@@ -66,13 +73,14 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Warm start: the tail starts a ring's length back (or at the
-	// stream's first message), and the hub is ready once it has read up
-	// to the stream's last sequence at start, so clients of a gateway
-	// that restarted resume from memory. Symbols with no tick in the
+	// Warm start: the tail starts a ring's length back, at most
+	// warmStart messages (or at the stream's first message), and the hub
+	// is ready once it has read up to the stream's last sequence at
+	// start, so clients of a gateway that restarted resume from memory
+	// (those further back, from history). Symbols with no tick in the
 	// ring keep the newest one from LastTicks for snapshots.
 	h := newHub(g.opts.RingSize, st.Epoch, 0)
-	from := st.LastSeq - min(st.LastSeq, uint64(len(h.ring)))
+	from := st.LastSeq - min(st.LastSeq, uint64(min(len(h.ring), warmStart)))
 	if st.FirstSeq > 0 {
 		from = max(from, st.FirstSeq-1)
 	}
