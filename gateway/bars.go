@@ -126,6 +126,12 @@ func (g *Gateway) handleBars(w http.ResponseWriter, r *http.Request) {
 	if iv == market.Interval1m {
 		mask = kBar1m
 	}
+	// The bars read were in the stream before this: let the hub read up
+	// to the stream's last sequence (aheadWait at most), so that the
+	// newest of them is in the ring and does not come again.
+	if st, err := g.src.State(ctx); err == nil && st.Epoch == h.epoch {
+		_, _ = g.awaitHub(ctx, h, st.LastSeq)
+	}
 	h.mu.Lock()
 	i, known := h.symIndex[sym]
 	if !known {
@@ -147,8 +153,9 @@ func (g *Gateway) handleBars(w http.ResponseWriter, r *http.Request) {
 // returned bar's own sequence, which after the stream was recreated may
 // be a position of the earlier stream (_BARS keeps a week). Bars older
 // than the ring that were not in the history either are not looked for;
-// when this gateway's tail lags the stream, a bar returned that it has
-// not read yet comes again in the stream.
+// handleBars first lets the hub catch up with the stream, and only when
+// this gateway's tail lags it by more than aheadWait does a bar returned
+// that it has not read yet come again in the stream.
 func (h *hub) barsResumeLocked(sym int, mask uint8, newest time.Time) uint64 {
 	seq := h.lastSeq
 	if sym < 0 || sym >= len(h.symLast) {

@@ -92,6 +92,13 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 		h.seed(m)
 		need = max(need, m.Seq)
 	}
+	// A tick LastTicks took from <stream>_LAST has no position (Seq 0),
+	// and may be newer than st: ready only once the tail has read all
+	// that was stored when LastTicks ran, so the snapshot never holds a
+	// tick the stream then sends after it (a seq that goes back).
+	if now, err := g.src.State(ctx); err == nil && now.Epoch == st.Epoch {
+		need = max(need, now.LastSeq)
+	}
 	g.seedEvents(ctx, h)
 	context.AfterFunc(h.ctx, func() { g.sweepLoop(h, evEpoch) })
 	if old := g.hub.Swap(h); old != nil {

@@ -21,13 +21,18 @@
 #      timing-sensitive tests always had, a shorter critical path. Lint
 #      and setup are short, use no port and assert no timing; they overlap
 #      the compile at the start.
-#   2. the Node suites (web/e2e, test/api, test/clients, test/examples) |
+#   2. the Node suites but the dashboard's (test/api, test/clients,
+#      test/examples) |
 #      the Go benchmarks once (mostly their compile; they assert no time) |
 #      promtool. Every Node suite starts its own tickcast processes on
 #      port 0 (kernel-chosen) with its own temp store, and its own
 #      Chromium with a fresh profile: no port, file or process is shared;
 #      they wait on deadlines of seconds, not on timings.
-#   3. test/nginx alone: it asserts a p99 of nginx's added delay and the
+#   3. web/e2e alone: its dashboard test stops and restarts the server
+#      and waits seconds for the page to show it resumed; beside the other
+#      suites it missed that deadline in 3 of 3 full runs (2026-12-06),
+#      alone it passes.
+#   4. test/nginx alone: it asserts a p99 of nginx's added delay and the
 #      longest silence of a heartbeat, which CPU contention would upset.
 #
 # Measured before this split (one run of the old sequential script on the
@@ -56,7 +61,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 bin="$work/tickcast"
 export TICKCAST_BIN="$bin"
-suites=(web/e2e test/api test/clients test/examples)
+suites=(test/api test/clients test/examples)
 passed=0 failed=0 failures=()
 start_all=$(date +%s)
 
@@ -130,12 +135,12 @@ setup() {
 	fi
 	go build -o "$bin" ./cmd/tickcast || return 1
 	local dir
-	for dir in "${suites[@]}" test/nginx; do
+	for dir in "${suites[@]}" web/e2e test/nginx; do
 		[ -f "$dir/package.json" ] || continue
 		[ -d "$dir/node_modules" ] && continue
 		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || return 1
 	done
-	echo "setup: $bin, npm packages in ${suites[*]} test/nginx"
+	echo "setup: $bin, npm packages in ${suites[*]} web/e2e test/nginx"
 }
 
 suite() { (cd "$1" && npm test); }
@@ -172,8 +177,10 @@ else
 	job "benchmarks once" benchmarks
 	job "prometheus alert rules" ./deploy/prometheus/check.sh
 	stage "stage 2"
-	job test/nginx suite test/nginx
+	job web/e2e suite web/e2e
 	stage "stage 3"
+	job test/nginx suite test/nginx
+	stage "stage 4"
 fi
 
 printf '\n=== %s in %ss' "$([ "$failed" -eq 0 ] && echo 'all passed' || echo "FAILED: ${failures[*]}")" "$(( $(date +%s) - start_all ))"
