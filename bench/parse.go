@@ -66,6 +66,10 @@ type Parser struct {
 
 	// Retry is the last retry: value in milliseconds, or -1.
 	Retry int
+	// Strict makes Feed refuse, as ErrStream, what the gateway never
+	// sends though the format allows it: a CR, a field other than event,
+	// id, data and retry, an empty id. Tests set it; Reset keeps it.
+	Strict bool
 }
 
 // Reset prepares p for a new body, keeping its buffers and the last event
@@ -238,6 +242,9 @@ func (p *Parser) feedSSE(b []byte) error {
 			end = b[:i]
 		}
 		if j := bytes.IndexByte(end, '\r'); j >= 0 {
+			if p.Strict {
+				return fmt.Errorf("%w: CR in the stream", ErrStream)
+			}
 			i = j
 		}
 		if i < 0 {
@@ -300,6 +307,9 @@ func (p *Parser) processLine(line []byte) error {
 	case "event":
 		p.typ = append(p.typ[:0], value...)
 	case "id":
+		if p.Strict && len(value) == 0 {
+			return fmt.Errorf("%w: empty id line", ErrStream)
+		}
 		if bytes.IndexByte(value, 0) < 0 {
 			p.id = append(p.id[:0], value...)
 		}
@@ -313,6 +323,10 @@ func (p *Parser) processLine(line []byte) error {
 		}
 		if len(value) > 0 {
 			p.Retry = n
+		}
+	default:
+		if p.Strict {
+			return fmt.Errorf("%w: unknown line %q", ErrStream, line)
 		}
 	}
 	return nil

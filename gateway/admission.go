@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/tickcast/tickcast/gateway/sse"
 )
 
 // turnAway answers a stream request the gateway will not serve now with
@@ -20,7 +22,7 @@ import (
 // browser (up to 100 EventSources of all its tabs) to a new connection.
 func (g *Gateway) turnAway(w http.ResponseWriter, r *http.Request, reason string) {
 	g.m.rejected.WithLabelValues(reason).Inc()
-	sseHeaders(w)
+	sse.SetHeaders(w)
 	if r.ProtoMajor < 2 {
 		w.Header().Set("Connection", "close")
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -90,7 +91,7 @@ func TestBarsOfAnEarlierStreamGetNoCurrentID(t *testing.T) {
 	if len(br.Bars) == 0 {
 		t.Skip("the bar history did not keep the earlier stream's bars")
 	}
-	if want := FormatID(st.Epoch, st.LastSeq); br.ID != want {
+	if want := sse.FormatID(st.Epoch, st.LastSeq); br.ID != want {
 		t.Fatalf("id %s, want %s: the earlier stream's bar sequence %d was stamped with the new epoch", br.ID, want, br.Bars[len(br.Bars)-1].Seq)
 	}
 	s := e.open("?events=bar&bars=1s&symbols=AAA", map[string]string{"Last-Event-ID": br.ID})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -27,7 +28,7 @@ func BenchmarkResume(b *testing.B) {
 			e := newEnv(b, Options{RingSize: tc.ring, MergeAfter: 1 << 20}, feed.StreamConfig{Memory: true})
 			e.publish(10_004)
 			e.waitHub(10_004)
-			id := FormatID(e.state().Epoch, 4)
+			id := sse.FormatID(e.state().Epoch, 4)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				// A lean reader: count events as bytes arrive, so the

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -56,7 +57,7 @@ func (h *hub) bookFrame(e *entry, depth int) []byte {
 	}
 	top := b.Top(depth)
 	js := top.AppendJSON(make([]byte, 0, 100+30*depth))
-	f := appendNamedEvent(make([]byte, 0, len(js)+48), "book", h.epoch, e.seq, js)
+	f := sse.AppendNamed(make([]byte, 0, len(js)+48), "book", h.epoch, e.seq, js)
 	p.Store(&f)
 	return f
 }
@@ -146,7 +147,7 @@ func (c *client) appendMergedBook(js []byte, sym int, id uint64) ([]byte, int) {
 		b.Merged, merged = n, int(n)
 	}
 	js = b.AppendJSON(js[:0])
-	c.buf = appendNamedEvent(c.buf, "book", c.h.epoch, id, js)
+	c.buf = sse.AppendNamed(c.buf, "book", c.h.epoch, id, js)
 	return js, merged
 }
 

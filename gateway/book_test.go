@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 	"github.com/tickcast/tickcast/sim"
 )
@@ -191,7 +192,7 @@ func TestBookEventsThrottled(t *testing.T) {
 // accounted for, up to the newest.
 func TestBookEventsResumeFromHistory(t *testing.T) {
 	e := newEnv(t, Options{RingSize: 64, MergeAfter: 16}, feed.StreamConfig{})
-	start := FormatID(e.state().Epoch, e.state().LastSeq)
+	start := sse.FormatID(e.state().Epoch, e.state().LastSeq)
 	e.runSim(3, 1500*time.Millisecond)
 	want := e.newestBookSeqs()
 	// From the start: hundreds of messages behind a ring of 64.
@@ -289,7 +290,7 @@ func TestBookDeepResumeFoldsSummaries(t *testing.T) {
 	e.waitHub(e.state().LastSeq)
 	before := counterValue(t, e, "tickcast_history_blocks_read_total", "")
 
-	r := e.open("?events=book&depth=2", map[string]string{"Last-Event-ID": FormatID(start.Epoch, start.LastSeq)})
+	r := e.open("?events=book&depth=2", map[string]string{"Last-Event-ID": sse.FormatID(start.Epoch, start.LastSeq)})
 	got := map[string]uint64{}
 	merged := 0
 	deadline := time.Now().Add(20 * time.Second)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 )
 
 var (
@@ -258,12 +259,12 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 						id-- // the trade follows with m.seq (appendTickBeforeTrade)
 					}
 					js = m.tick.AppendJSON(js[:0])
-					c.buf = appendTickEvent(c.buf, c.h.epoch, id, js)
+					c.buf = sse.AppendTick(c.buf, c.h.epoch, id, js)
 					c.nEvents++
 				}
 				if m.e == nil && c.kinds&kTrade != 0 {
 					js = appendTradeJSON(js[:0], &m.tick)
-					c.buf = appendNamedEvent(c.buf, "trade", c.h.epoch, m.seq, js)
+					c.buf = sse.AppendNamed(c.buf, "trade", c.h.epoch, m.seq, js)
 					c.nEvents++
 				}
 				c.lastSeq = m.seq

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 )
 
 func cpuTime() time.Duration {
@@ -36,7 +37,7 @@ func BenchmarkDeepResume(b *testing.B) {
 	wg.Wait()
 	last := e.state().LastSeq
 	e.waitHub(last)
-	id := FormatID(e.state().Epoch, last-180_000)
+	id := sse.FormatID(e.state().Epoch, last-180_000)
 	resume := func(b *testing.B) {
 		req, _ := http.NewRequest(http.MethodGet, e.hs.URL+"/v1/stream", nil)
 		req.Header.Set("Last-Event-ID", id)
@@ -123,7 +124,7 @@ func BenchmarkLiveDuringDeepResumes(b *testing.B) {
 						from := uint64(101 + (k*16)%16000)
 						// All at once, spread over the first second.
 						time.Sleep(time.Duration(k) * time.Millisecond)
-						deepRead(b, e.hs.URL, FormatID(epoch, from), stop)
+						deepRead(b, e.hs.URL, sse.FormatID(epoch, from), stop)
 						resumes.Add(1)
 					}()
 				}

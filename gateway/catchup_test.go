@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -337,7 +338,7 @@ func TestDeepResumeMerged(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			syms := symsOf(strings.Split(tc.query, "&")[0])
 			before := counterValue(t, e, "tickcast_resumes_total", "jetstream")
-			a := openAcct(t, e.hs.URL+"/v1/stream?symbols="+tc.query, FormatID(epoch, 101), seqsAt(101, syms))
+			a := openAcct(t, e.hs.URL+"/v1/stream?symbols="+tc.query, sse.FormatID(epoch, 101), seqsAt(101, syms))
 			a.waitFor(e.seqsOf(syms), 10*time.Second)
 			a.mu.Lock()
 			if a.ticks > 2*len(syms) || a.merged < len(syms) || a.resets+a.snaps != 0 {
@@ -364,7 +365,7 @@ func TestConcurrentDeepResumesReadOnce(t *testing.T) {
 	const n = 30
 	var clients []*acct
 	for i := 0; i < n; i++ {
-		clients = append(clients, openAcct(t, e.hs.URL+"/v1/stream", FormatID(epoch, 101), seqsAt(101, testSymbols)))
+		clients = append(clients, openAcct(t, e.hs.URL+"/v1/stream", sse.FormatID(epoch, 101), seqsAt(101, testSymbols)))
 	}
 	for _, a := range clients {
 		a.waitFor(e.seqsOf(testSymbols), 15*time.Second)
@@ -376,7 +377,7 @@ func TestConcurrentDeepResumesReadOnce(t *testing.T) {
 		t.Fatalf("history blocks read %v, want 3 (once each)", got)
 	}
 	// Again: from the cache.
-	a := openAcct(t, e.hs.URL+"/v1/stream", FormatID(epoch, 5000), seqsAt(5000, testSymbols))
+	a := openAcct(t, e.hs.URL+"/v1/stream", sse.FormatID(epoch, 5000), seqsAt(5000, testSymbols))
 	a.waitFor(e.seqsOf(testSymbols), 10*time.Second)
 	if got := counterValue(t, e, "tickcast_history_blocks_read_total", ""); got != 3 {
 		t.Fatalf("history blocks read %v after a cached resume, want 3", got)
@@ -406,7 +407,7 @@ func TestDeepResumeFloodBounded(t *testing.T) {
 	var flood []*acct
 	for i := 0; i < n; i++ {
 		from := uint64(101 + i*131) // spread over blocks 0-3
-		flood = append(flood, openAcct(t, e.hs.URL+"/v1/stream", FormatID(epoch, from), seqsAt(from, testSymbols)))
+		flood = append(flood, openAcct(t, e.hs.URL+"/v1/stream", sse.FormatID(epoch, from), seqsAt(from, testSymbols)))
 	}
 	want := e.seqsOf(testSymbols)
 	for _, a := range flood {
@@ -451,7 +452,7 @@ func TestStartFailureGetsRetry(t *testing.T) {
 	e := deepEnv(t, Options{}, func(c *feed.Conn) Source { src = &failingReads{Conn: c}; return src })
 	epoch := e.state().Epoch
 	src.fail.Store(true)
-	a := openAcct(t, e.hs.URL+"/v1/stream?symbols=AAA", FormatID(epoch, 101), seqsAt(101, []string{"AAA"}))
+	a := openAcct(t, e.hs.URL+"/v1/stream?symbols=AAA", sse.FormatID(epoch, 101), seqsAt(101, []string{"AAA"}))
 	a.waitEnd(10 * time.Second)
 	a.mu.Lock()
 	if a.ticks+a.resets+a.snaps != 0 || len(a.retries) != 2 || len(a.comments) == 0 || a.comments[len(a.comments)-1] != "unavailable" {
@@ -459,7 +460,7 @@ func TestStartFailureGetsRetry(t *testing.T) {
 	}
 	id, prev := a.lastID, a.prev
 	a.mu.Unlock()
-	if id != FormatID(epoch, 101) {
+	if id != sse.FormatID(epoch, 101) {
 		t.Fatalf("last id %q", id)
 	}
 	src.fail.Store(false)
@@ -524,7 +525,7 @@ func TestLaggingGatewayNeverSendsBack(t *testing.T) {
 	e.publish(40)
 	e.waitHub(80)
 	epoch := e.state().Epoch
-	id := FormatID(epoch, 76) // AAA seq 19 on gateway 1
+	id := sse.FormatID(epoch, 76) // AAA seq 19 on gateway 1
 	a := openAcct(t, url2+"/v1/stream?symbols=AAA", id, map[string]uint64{"AAA": 19})
 	a.waitEnd(10 * time.Second)
 	a.mu.Lock()
@@ -533,7 +534,7 @@ func TestLaggingGatewayNeverSendsBack(t *testing.T) {
 	}
 	a.mu.Unlock()
 	// Beyond the stream: ahead.
-	b := openAcct(t, url2+"/v1/stream?symbols=AAA", FormatID(epoch, 1000), nil)
+	b := openAcct(t, url2+"/v1/stream?symbols=AAA", sse.FormatID(epoch, 1000), nil)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		b.mu.Lock()
@@ -573,7 +574,7 @@ func (b *blockedReads) ReadRange(ctx context.Context, from, until uint64, fn fun
 func TestShutdownDuringCatchUp(t *testing.T) {
 	src := &blockedReads{started: make(chan struct{}, 1)}
 	e := deepEnv(t, Options{}, func(c *feed.Conn) Source { src.Conn = c; return src })
-	a := openAcct(t, e.hs.URL+"/v1/stream", FormatID(e.state().Epoch, 101), nil)
+	a := openAcct(t, e.hs.URL+"/v1/stream", sse.FormatID(e.state().Epoch, 101), nil)
 	select {
 	case <-src.started:
 	case <-time.After(10 * time.Second):

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -90,7 +91,7 @@ func TestResumeUnderChurn(t *testing.T) {
 		if round%2 == 0 {
 			time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
 		} else {
-			_, seq, _ := ParseID(lastID)
+			_, seq, _ := sse.ParseID(lastID)
 			target := seq + 300 + uint64(rng.IntN(300))
 			waitFor(t, 10*time.Second, "the hub passing the ring", func() bool { return e.g.hub.Load().lastSeqNow() >= target })
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -259,7 +260,7 @@ func TestCompressedResume(t *testing.T) {
 			e.publish(8)
 			collect(t, s, map[string]uint64{"AAA": 3, "CCC": 3})
 			s.close()
-			lastID := FormatID(e.state().Epoch, 11) // CCC seq 3
+			lastID := sse.FormatID(e.state().Epoch, 11) // CCC seq 3
 			e.publish(200)
 			e.waitHub(212)
 			s2 := openEncoded(t, e.hs.URL+"/v1/stream?symbols=AAA,CCC", enc, map[string]string{"Last-Event-ID": lastID})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -181,20 +182,9 @@ func eventEntry(epoch string, m *feed.Msg) (e *entry, sym string, ok bool) {
 	default:
 		return nil, "", false
 	}
-	e.frame = appendNamedEvent(make([]byte, 0, len(js)+48), name, epoch, m.Seq, js)
+	e.frame = sse.AppendNamed(make([]byte, 0, len(js)+48), name, epoch, m.Seq, js)
 	e.js = e.frame[len(e.frame)-2-len(js) : len(e.frame)-2]
 	return e, sym, true
-}
-
-// appendNamedEvent appends an event of type name with id epoch-seq.
-func appendNamedEvent(dst []byte, name, epoch string, seq uint64, json []byte) []byte {
-	dst = append(dst, "event: "...)
-	dst = append(dst, name...)
-	dst = append(dst, "\nid: "...)
-	dst = appendID(dst, epoch, seq)
-	dst = append(dst, "\ndata: "...)
-	dst = append(dst, json...)
-	return append(dst, '\n', '\n')
 }
 
 // appendTradeJSON appends t rendered as a trade: symbol, seq, time,
@@ -245,7 +235,7 @@ func (h *hub) tradeFrame(e *entry) []byte {
 		return *f
 	}
 	js := appendTradeJSON(make([]byte, 0, 160), &e.tick)
-	f := appendNamedEvent(make([]byte, 0, len(js)+48), "trade", h.epoch, e.seq, js)
+	f := sse.AppendNamed(make([]byte, 0, len(js)+48), "trade", h.epoch, e.seq, js)
 	e.trade.Store(&f)
 	return f
 }
@@ -287,7 +277,7 @@ func appendTickBeforeTrade(dst []byte, epoch string, e *entry) []byte {
 	const head = "event: tick\nid: "
 	rest := e.frame[len(head)+len(epoch)+1:] // the sequence, then "\ndata: ..."
 	dst = append(dst, head...)
-	dst = appendID(dst, epoch, e.seq-1)
+	dst = sse.AppendID(dst, epoch, e.seq-1)
 	return append(dst, rest[bytes.IndexByte(rest, '\n'):]...)
 }
 
@@ -402,7 +392,7 @@ func (h *hub) appendSnapshotLocked(dst []byte, c *client) []byte {
 		return appendSnapshot(dst, h.epoch, h.lastSeq, h.snapshotLocked(c))
 	}
 	dst = append(dst, "event: snapshot\nid: "...)
-	dst = appendID(dst, h.epoch, h.lastSeq)
+	dst = sse.AppendID(dst, h.epoch, h.lastSeq)
 	dst = append(dst, "\ndata: {"...)
 	sep := ""
 	list := func(name string, l []*entry, tick bool) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -111,7 +112,7 @@ func (c *counters) check(t *testing.T, ev event, exact bool) {
 	if err := json.Unmarshal([]byte(ev.data), &f); err != nil {
 		t.Fatalf("%s %q: %v", ev.name, ev.data, err)
 	}
-	_, seq, err := ParseID(ev.id)
+	_, seq, err := sse.ParseID(ev.id)
 	if err != nil {
 		t.Fatalf("%s: id %q: %v", ev.name, ev.id, err)
 	}
@@ -226,7 +227,7 @@ func TestEventsLiveAndExactResume(t *testing.T) {
 	// own), so a resume from a tick's id repeats the tick, an overlap the
 	// contract allows, and never skips the trade.
 	msgSeq := func(x event) uint64 {
-		_, seq, _ := ParseID(x.id)
+		_, seq, _ := sse.ParseID(x.id)
 		if x.name == "tick" {
 			seq++
 		}
@@ -235,7 +236,7 @@ func TestEventsLiveAndExactResume(t *testing.T) {
 	for i := 0; i < len(evs)-1; i += 11 {
 		for _, q := range []string{allEvents, "events=bar&bars=1m", "events=quote,status&symbols=BBB"} {
 			r := e.open("?"+q, map[string]string{"Last-Event-ID": evs[i].id})
-			_, from, _ := ParseID(evs[i].id)
+			_, from, _ := sse.ParseID(evs[i].id)
 			var want []event
 			for _, x := range evs[i:] {
 				if matches(x, q) && msgSeq(x) > from {
@@ -297,7 +298,7 @@ func TestEventsResumeFromHistory(t *testing.T) {
 	e := newEnv(t, Options{RingSize: 64, MergeAfter: 16}, feed.StreamConfig{})
 	m := newMixed()
 	e.publishMixed(m, 1)
-	id := FormatID(e.state().Epoch, e.state().LastSeq)
+	id := sse.FormatID(e.state().Epoch, e.state().LastSeq)
 	c := newCounters()
 	for _, sym := range testSymbols {
 		c.last["quote/"+sym+"/"], c.last["bar/"+sym+"/1s"], c.last["bar/"+sym+"/1m"], c.last["status/"+sym+"/"] = m.quotes[sym], m.bars1s[sym], m.bars1m[sym], m.status[sym]
@@ -532,7 +533,7 @@ func TestTickResumeAmongOtherTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for r := uint64(0); r < lastSeq-30; r += 113 {
-		s := e.open("", map[string]string{"Last-Event-ID": FormatID(epoch, r)})
+		s := e.open("", map[string]string{"Last-Event-ID": sse.FormatID(epoch, r)})
 		last := maps.Clone(state[r])
 		deadline := time.Now().Add(10 * time.Second)
 		for done := false; !done; {

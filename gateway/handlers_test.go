@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -105,8 +106,8 @@ func TestSnapshotEpochMismatch(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("%d %v", resp.StatusCode, err)
 	}
-	ep, _, _ := ParseID(snap.ID)
-	fp, _, _ := ParseID(snap.First)
+	ep, _, _ := sse.ParseID(snap.ID)
+	fp, _, _ := sse.ParseID(snap.First)
 	if ep != fp || ep != e.state().Epoch {
 		t.Fatalf("id %s, first %s", snap.ID, snap.First)
 	}

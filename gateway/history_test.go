@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -23,7 +24,7 @@ func TestTinyHistoryCacheResumesFromOldest(t *testing.T) {
 	for _, q := range []string{"", "AAA,CCC"} {
 		syms := symsOf(q)
 		before := counterValue(t, e, "tickcast_history_blocks_read_total", "")
-		a := openAcct(t, e.hs.URL+"/v1/stream?symbols="+q, FormatID(epoch, 2), seqsAt(2, syms))
+		a := openAcct(t, e.hs.URL+"/v1/stream?symbols="+q, sse.FormatID(epoch, 2), seqsAt(2, syms))
 		a.waitFor(e.seqsOf(syms), 15*time.Second)
 		a.mu.Lock()
 		if a.resets+a.snaps != 0 || a.merged < len(syms) {
@@ -50,7 +51,7 @@ func TestCatchUpInFirstBlockReadsOnlyIt(t *testing.T) {
 	e.publish(3000)
 	e.waitHub(3000)
 	epoch := e.state().Epoch
-	a := openAcct(t, e.hs.URL+"/v1/stream", FormatID(epoch, 10), seqsAt(10, testSymbols))
+	a := openAcct(t, e.hs.URL+"/v1/stream", sse.FormatID(epoch, 10), seqsAt(10, testSymbols))
 	a.waitFor(e.seqsOf(testSymbols), 10*time.Second)
 	a.close()
 	if got := counterValue(t, e, "tickcast_history_blocks_read_total", ""); got != 1 {
@@ -85,11 +86,11 @@ func TestDeepResumeOfBarsUsesSummaries(t *testing.T) {
 	before := counterValue(t, e, "tickcast_history_blocks_read_total", "")
 	resume := func() {
 		t.Helper()
-		s := e.open("?events=bar&bars=1s&symbols=AAA", map[string]string{"Last-Event-ID": FormatID(st.Epoch, blockSeqs)})
+		s := e.open("?events=bar&bars=1s&symbols=AAA", map[string]string{"Last-Event-ID": sse.FormatID(st.Epoch, blockSeqs)})
 		last := uint64(0)
 		for i, w := range want {
 			ev := s.next()
-			_, id, _ := ParseID(ev.id)
+			_, id, _ := sse.ParseID(ev.id)
 			var b market.Bar
 			if err := json.Unmarshal([]byte(ev.data), &b); err != nil || ev.name != "bar" || b.Seq != w || b.Interval != market.Interval1s || id < last {
 				t.Fatalf("bar %d: got %s %s %s after id %d, want 1s bar %d", i, ev.name, ev.id, ev.data, last, w)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 )
 
 // cutTail is the real feed whose Tail can be cut (it returns an error,
@@ -96,7 +97,7 @@ func TestTailRestartAfterAgedOutLeavesNoSilentGap(t *testing.T) {
 	epoch := st.Epoch
 	for _, tc := range []struct{ name, id string }{
 		{"the live client's id", id},
-		{"inside the hole", FormatID(epoch, before+10)},
+		{"inside the hole", sse.FormatID(epoch, before+10)},
 	} {
 		a := openAcct(t, e.hs.URL+"/v1/stream", tc.id, prev)
 		a.waitFor(e.seqsOf(testSymbols), 10*time.Second)
@@ -122,7 +123,7 @@ func TestNewerEpochIDIsLagging(t *testing.T) {
 	e.publish(8)
 	e.waitHub(8)
 	src.flipped.Store(true) // the stream is of epoch <hub's>x now
-	a := openAcct(t, e.hs.URL+"/v1/stream", FormatID(e.state().Epoch+"x", 5), nil)
+	a := openAcct(t, e.hs.URL+"/v1/stream", sse.FormatID(e.state().Epoch+"x", 5), nil)
 	a.waitEnd(10 * time.Second)
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -159,7 +160,7 @@ func (h *hub) appendSym(m feed.Msg) (*entry, bool) {
 	if m.IsTick() {
 		e = &entry{seq: m.Seq, kind: entTick, mask: kTickTrade, wall: m.Tick.Time.UnixNano(), tick: m.Tick}
 		js := m.Tick.AppendJSON(make([]byte, 0, 256))
-		e.frame = appendTickEvent(make([]byte, 0, len(js)+48), h.epoch, m.Seq, js)
+		e.frame = sse.AppendTick(make([]byte, 0, len(js)+48), h.epoch, m.Seq, js)
 	} else {
 		var ok bool
 		if e, sym, ok = eventEntry(h.epoch, &m); !ok {
@@ -453,7 +454,7 @@ func (h *hub) resolve(syms []string) (idx []int, unknown string) {
 func (h *hub) snapshot(f *client) (ticks []market.Tick, id string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.snapshotLocked(f), FormatID(h.epoch, h.lastSeq)
+	return h.snapshotLocked(f), sse.FormatID(h.epoch, h.lastSeq)
 }
 
 // observedSymbols lists, in index order, every symbol the hub holds a
@@ -471,4 +472,4 @@ func (h *hub) observedSymbols() []string {
 }
 
 // id returns the event id of stream sequence seq in the hub's epoch.
-func (h *hub) id(seq uint64) string { return FormatID(h.epoch, seq) }
+func (h *hub) id(seq uint64) string { return sse.FormatID(h.epoch, seq) }

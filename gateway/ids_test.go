@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -29,8 +30,8 @@ func TestTickAndTradeIDs(t *testing.T) {
 	if tick.name != "tick" || trade.name != "trade" {
 		t.Fatalf("got %s, %s; want tick, trade", tick.name, trade.name)
 	}
-	_, ts, _ := ParseID(tick.id)
-	_, rs, _ := ParseID(trade.id)
+	_, ts, _ := sse.ParseID(tick.id)
+	_, rs, _ := sse.ParseID(trade.id)
 	if ts >= rs {
 		t.Fatalf("tick id %s, trade id %s: a resume from the tick's id skips the trade", tick.id, trade.id)
 	}
@@ -53,13 +54,13 @@ func TestTickAndTradeIDs(t *testing.T) {
 	last := uint64(0)
 	for i := 0; i < 40; i++ {
 		ev := h.next()
-		_, seq, err := ParseID(ev.id)
+		_, seq, err := sse.ParseID(ev.id)
 		if err != nil || seq < last {
 			t.Fatalf("id %s after %d", ev.id, last)
 		}
 		if ev.name == "tick" {
 			next := h.next()
-			_, nseq, _ := ParseID(next.id)
+			_, nseq, _ := sse.ParseID(next.id)
 			if next.name != "trade" || nseq <= seq {
 				t.Fatalf("from history: tick %s then %s %s", ev.id, next.name, next.id)
 			}

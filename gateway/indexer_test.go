@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -41,7 +42,7 @@ func TestTailSummarisesBlocks(t *testing.T) {
 	// one, partial from 101, comes raw: one read).
 	epoch := e.state().Epoch
 	before := counterValue(t, e, "tickcast_history_blocks_read_total", "")
-	a := openAcct(t, e.hs.URL+"/v1/stream", FormatID(epoch, blockSeqs), seqsAt(blockSeqs, testSymbols))
+	a := openAcct(t, e.hs.URL+"/v1/stream", sse.FormatID(epoch, blockSeqs), seqsAt(blockSeqs, testSymbols))
 	a.waitFor(e.seqsOf(testSymbols), 10*time.Second)
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -69,7 +70,7 @@ func TestBackgroundIndexing(t *testing.T) {
 		t.Fatalf("history blocks read %v, want 3", got)
 	}
 	epoch := e.state().Epoch
-	a := openAcct(t, e.hs.URL+"/v1/stream?symbols=AAA,BBB", FormatID(epoch, 4096), seqsAt(4096, []string{"AAA", "BBB"}))
+	a := openAcct(t, e.hs.URL+"/v1/stream?symbols=AAA,BBB", sse.FormatID(epoch, 4096), seqsAt(4096, []string{"AAA", "BBB"}))
 	a.waitFor(e.seqsOf([]string{"AAA", "BBB"}), 10*time.Second)
 	a.mu.Lock()
 	if len(a.problems) > 0 || a.merged != 2 || a.ticks != 2 {

@@ -1,6 +1,9 @@
 package gateway
 
-import "github.com/tickcast/tickcast/market"
+import (
+	"github.com/tickcast/tickcast/gateway/sse"
+	"github.com/tickcast/tickcast/market"
+)
 
 // mergeAcc accumulates one symbol's pending ticks, added in any order
 // (the per-symbol chains are walked newest first).
@@ -133,10 +136,10 @@ func (c *client) encodeMerged() (events, merged int) {
 			}
 			if it.kind == entTick {
 				js = t.AppendJSON(js[:0])
-				c.buf = appendTickEvent(c.buf, c.h.epoch, id, js)
+				c.buf = sse.AppendTick(c.buf, c.h.epoch, id, js)
 			} else {
 				js = appendTradeJSON(js[:0], &t)
-				c.buf = appendNamedEvent(c.buf, "trade", c.h.epoch, id, js)
+				c.buf = sse.AppendNamed(c.buf, "trade", c.h.epoch, id, js)
 			}
 			*a = mergeAcc{}
 		case entQuote:
@@ -147,14 +150,14 @@ func (c *client) encodeMerged() (events, merged int) {
 				merged += int(a.n)
 			}
 			js = q.AppendJSON(js[:0])
-			c.buf = appendNamedEvent(c.buf, "quote", c.h.epoch, id, js)
+			c.buf = sse.AppendNamed(c.buf, "quote", c.h.epoch, id, js)
 			*a = quoteAcc{}
 		case entBook:
 			var n int
 			js, n = c.appendMergedBook(js, it.sym, id)
 			merged += n
 		default:
-			c.buf = appendNamedEvent(c.buf, eventName[it.kind], c.h.epoch, id, it.e.js)
+			c.buf = sse.AppendNamed(c.buf, eventName[it.kind], c.h.epoch, id, it.e.js)
 		}
 	}
 	events = len(items)

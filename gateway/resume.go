@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -42,7 +43,7 @@ func (g *Gateway) start(ctx context.Context, c *client, at startAt) error {
 	if !hasID {
 		return g.snapshot(c)
 	}
-	epoch, seq, err := ParseID(lastID)
+	epoch, seq, err := sse.ParseID(lastID)
 	switch {
 	case err != nil:
 		return g.reset(c, resetMalformed, lastID)
@@ -194,20 +195,20 @@ func (g *Gateway) reset(c *client, reason, requested string) error {
 }
 
 func appendReset(dst []byte, reason, requested string) []byte {
-	if len(requested) > 2*MaxIDLen {
-		requested = requested[:2*MaxIDLen]
+	if len(requested) > 2*sse.MaxIDLen {
+		requested = requested[:2*sse.MaxIDLen]
 	}
 	data, _ := json.Marshal(struct {
 		Reason    string `json:"reason"`
 		Detail    string `json:"detail"`
 		Requested string `json:"requested"`
 	}{reason, resetText[reason], requested})
-	return appendEvent(dst, "reset", "", data)
+	return sse.AppendEvent(dst, "reset", "", data)
 }
 
 func appendSnapshot(dst []byte, epoch string, seq uint64, ticks []market.Tick) []byte {
 	dst = append(dst, "event: snapshot\nid: "...)
-	dst = appendID(dst, epoch, seq)
+	dst = sse.AppendID(dst, epoch, seq)
 	dst = append(dst, "\ndata: {\"ticks\":["...)
 	for i := range ticks {
 		if i > 0 {

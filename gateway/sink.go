@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tickcast/tickcast/gateway/sse"
 )
 
 // sink is where a client's bytes go: each write is sent to the network
@@ -128,7 +130,7 @@ func (s rawSink) SetWriteDeadline(t time.Time) error { return s.conn.SetWriteDea
 // streams, and its ResponseWriter cannot be taken over; it gets an
 // httpSink, as does an HTTP/1.1 ResponseWriter that refuses the hijack.
 func openSink(w http.ResponseWriter, r *http.Request, gone, writable, onGoroutine func()) (out sink, end func(), pc *pconn, hijacked bool, err error) {
-	sseHeaders(w)
+	sse.SetHeaders(w)
 	rc := http.NewResponseController(w)
 	if r.ProtoMajor == 1 {
 		conn, brw, err := rc.Hijack()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 )
 
 // A resume that must wait for a catch-up slot waits its turn on its
@@ -24,7 +25,7 @@ func TestCatchupSlotWaitKeepsConnection(t *testing.T) {
 			<-e.g.cu.slots
 		}
 	}()
-	rc := dialRaw(t, e.hs.URL, "?symbols=AAA&lastEventId="+url.QueryEscape(FormatID(epoch, 101)), 0)
+	rc := dialRaw(t, e.hs.URL, "?symbols=AAA&lastEventId="+url.QueryEscape(sse.FormatID(epoch, 101)), 0)
 	_ = rc.conn.SetReadDeadline(time.Now().Add(15 * time.Second))
 	comments, retries := 0, 0
 	for comments < 3 { // three heartbeats: it has waited well past any turn-away

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -27,8 +28,8 @@ func TestStreamSnapshotThenTicks(t *testing.T) {
 	}
 	epoch := e.state().Epoch
 	snap := s.next()
-	if snap.name != "snapshot" || snap.id != FormatID(epoch, 8) {
-		t.Fatalf("first event %+v, want snapshot with id %s", snap, FormatID(epoch, 8))
+	if snap.name != "snapshot" || snap.id != sse.FormatID(epoch, 8) {
+		t.Fatalf("first event %+v, want snapshot with id %s", snap, sse.FormatID(epoch, 8))
 	}
 	if s.retry == "" {
 		t.Fatal("no retry: line before the snapshot")
@@ -48,7 +49,7 @@ func TestStreamSnapshotThenTicks(t *testing.T) {
 		if ev.name != "tick" {
 			t.Fatalf("event %+v", ev)
 		}
-		ep, seq, err := ParseID(ev.id)
+		ep, seq, err := sse.ParseID(ev.id)
 		if err != nil || ep != epoch || seq <= prevID {
 			t.Fatalf("id %q after %d: %v", ev.id, prevID, err)
 		}
@@ -172,7 +173,7 @@ func TestResume(t *testing.T) {
 			s.close()
 			_ = got
 			// The client's last id is that of CCC seq 3, stream seq 11.
-			lastID := FormatID(e.state().Epoch, 11)
+			lastID := sse.FormatID(e.state().Epoch, 11)
 			e.publish(200)
 			e.waitHub(212)
 			var s2 *stream
@@ -234,8 +235,8 @@ func TestResets(t *testing.T) {
 		{"leading zero", epoch + "-0012", resetMalformed},
 		{"huge", strings.Repeat("x", 10<<10), resetMalformed},
 		{"other epoch", other + "-5", resetEpoch},
-		{"ahead", FormatID(epoch, st.LastSeq+1000), resetAhead},
-		{"expired", FormatID(epoch, 1), resetExpired},
+		{"ahead", sse.FormatID(epoch, st.LastSeq+1000), resetAhead},
+		{"expired", sse.FormatID(epoch, 1), resetExpired},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := e.open("?symbols=AAA", map[string]string{"Last-Event-ID": tc.id})
@@ -254,7 +255,7 @@ func TestResets(t *testing.T) {
 				t.Fatalf("requested %q", body.Requested)
 			}
 			snap := s.next()
-			if snap.name != "snapshot" || snap.id != FormatID(epoch, st.LastSeq) {
+			if snap.name != "snapshot" || snap.id != sse.FormatID(epoch, st.LastSeq) {
 				t.Fatalf("after reset: %+v", snap)
 			}
 			e.publish(4)
@@ -344,7 +345,7 @@ func TestTwoGatewaysSameIDs(t *testing.T) {
 	}
 	a.close()
 	// An id from gateway 1 resumes exactly on gateway 2.
-	lastID := FormatID(e.state().Epoch, 22) // BBB seq 6
+	lastID := sse.FormatID(e.state().Epoch, 22) // BBB seq 6
 	e.publish(40)
 	c := openURL(t, hs2+"/v1/stream?symbols=BBB", map[string]string{"Last-Event-ID": lastID})
 	checkExact(t, collect(t, c, map[string]uint64{"BBB": 21}), map[string]uint64{"BBB": 6})
@@ -360,12 +361,12 @@ func TestResetTooFar(t *testing.T) {
 	if st.FirstSeq > 1 {
 		t.Fatalf("the stream lost ticks (first %d)", st.FirstSeq)
 	}
-	near := FormatID(st.Epoch, st.LastSeq-40) // behind the ring, within MaxResume: replayed
+	near := sse.FormatID(st.Epoch, st.LastSeq-40) // behind the ring, within MaxResume: replayed
 	s := e.open("?symbols=AAA", map[string]string{"Last-Event-ID": near})
 	if ev := s.next(); ev.name != "tick" {
 		t.Fatalf("resume 40 behind: %+v", ev)
 	}
-	far := FormatID(st.Epoch, st.LastSeq-100)
+	far := sse.FormatID(st.Epoch, st.LastSeq-100)
 	s = e.open("?symbols=AAA", map[string]string{"Last-Event-ID": far})
 	ev := s.next()
 	var body struct{ Reason, Requested string }
@@ -375,7 +376,7 @@ func TestResetTooFar(t *testing.T) {
 	if ev.name != "reset" || body.Reason != resetTooFar || body.Requested != far {
 		t.Fatalf("got %+v, want reset %s", ev, resetTooFar)
 	}
-	if snap := s.next(); snap.name != "snapshot" || snap.id != FormatID(st.Epoch, st.LastSeq) {
+	if snap := s.next(); snap.name != "snapshot" || snap.id != sse.FormatID(st.Epoch, st.LastSeq) {
 		t.Fatalf("after reset: %+v", snap)
 	}
 	if n := counterValue(t, e, "tickcast_resets_total", resetTooFar); n != 1 {

@@ -1,12 +1,13 @@
-package gateway
+package sse_test
 
 import (
 	"bytes"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tickcast/tickcast/gateway/sse"
+	"github.com/tickcast/tickcast/internal/ssetest"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -33,7 +34,7 @@ func TestParseID(t *testing.T) {
 		{"abcdefghijklmnopq-1", "", 0, false},
 		{strings.Repeat("1", 70), "", 0, false},
 	} {
-		ep, seq, err := ParseID(tc.id)
+		ep, seq, err := sse.ParseID(tc.id)
 		if (err == nil) != tc.ok || ep != tc.epoch || seq != tc.seq {
 			t.Errorf("ParseID(%q) = %q, %d, %v", tc.id, ep, seq, err)
 		}
@@ -45,62 +46,25 @@ func FuzzParseID(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, id string) {
-		ep, seq, err := ParseID(id)
+		ep, seq, err := sse.ParseID(id)
 		if err != nil {
 			return
 		}
 		// A valid id is ASCII, short, and formats back to itself.
-		if len(id) > MaxIDLen || FormatID(ep, seq) != id {
+		if len(id) > sse.MaxIDLen || sse.FormatID(ep, seq) != id {
 			t.Fatalf("ParseID(%q) = %q, %d does not round-trip", id, ep, seq)
 		}
 	})
 }
 
-// parseEvents is a reference reader of the HTML event-stream format,
-// enough to check our frames: it returns each dispatched event's type,
-// id and data.
-func parseEvents(t *testing.T, b []byte) [][3]string {
+// parse reads b with the module's strict test reader.
+func parse(t *testing.T, b []byte) []ssetest.Event {
 	t.Helper()
-	if bytes.HasPrefix(b, []byte("\xEF\xBB\xBF")) {
-		t.Fatal("BOM")
+	evs, _, err := ssetest.Parse(b)
+	if err != nil {
+		t.Fatalf("%q: %v", b, err)
 	}
-	if bytes.ContainsRune(b, '\r') {
-		t.Fatal("CR in stream")
-	}
-	var out [][3]string
-	var typ, id, data string
-	var hasData bool
-	for _, line := range strings.SplitAfter(string(b), "\n") {
-		if !strings.HasSuffix(line, "\n") {
-			if line != "" {
-				t.Fatalf("unterminated line %q", line)
-			}
-			break
-		}
-		line = line[:len(line)-1]
-		if line == "" {
-			if hasData {
-				out = append(out, [3]string{typ, id, strings.TrimSuffix(data, "\n")})
-			}
-			typ, data, hasData = "", "", false
-			continue
-		}
-		field, value, _ := strings.Cut(line, ":")
-		value = strings.TrimPrefix(value, " ")
-		switch field {
-		case "event":
-			typ = value
-		case "data":
-			data += value + "\n"
-			hasData = true
-		case "id":
-			if value == "" {
-				t.Fatal("empty id line")
-			}
-			id = value
-		}
-	}
-	return out
+	return evs
 }
 
 func FuzzAppendEvent(f *testing.F) {
@@ -111,17 +75,17 @@ func FuzzAppendEvent(f *testing.F) {
 		if strings.ContainsAny(event, "\r\n") || strings.ContainsAny(id, "\r\n\x00") {
 			t.Skip() // names and ids are ours, never from input
 		}
-		b := appendEvent(nil, event, id, data)
+		b := sse.AppendEvent(nil, event, id, data)
 		if !bytes.HasSuffix(b, []byte("\n\n")) {
 			t.Fatalf("event does not end with a blank line: %q", b)
 		}
-		evs := parseEvents(t, b)
+		evs := parse(t, b)
 		if len(evs) != 1 {
 			t.Fatalf("%q parsed as %d events", b, len(evs))
 		}
 		want := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(string(data))
-		if evs[0][2] != want {
-			t.Fatalf("data %q, want %q", evs[0][2], want)
+		if evs[0].Data != want {
+			t.Fatalf("data %q, want %q", evs[0].Data, want)
 		}
 	})
 }
@@ -134,32 +98,20 @@ func FuzzTickFrame(f *testing.F) {
 		if tk.Validate() != nil {
 			t.Skip()
 		}
-		if _, _, err := ParseID(FormatID(epoch, sseq)); err != nil {
+		if _, _, err := sse.ParseID(sse.FormatID(epoch, sseq)); err != nil {
 			t.Skip()
 		}
 		js := tk.AppendJSON(nil)
-		b := appendTickEvent(nil, epoch, sseq, js)
-		evs := parseEvents(t, b)
-		if len(evs) != 1 || evs[0][0] != "tick" || evs[0][1] != FormatID(epoch, sseq) || evs[0][2] != string(js) {
+		b := sse.AppendTick(nil, epoch, sseq, js)
+		evs := parse(t, b)
+		if len(evs) != 1 || evs[0].Type != "tick" || evs[0].ID != sse.FormatID(epoch, sseq) || evs[0].Data != string(js) {
 			t.Fatalf("frame %q parsed as %q", b, evs)
 		}
-		if len(evs[0][1]) > MaxIDLen {
+		if len(evs[0].ID) > sse.MaxIDLen {
 			t.Fatal("id too long")
 		}
+		if n := sse.AppendNamed(nil, "tick", epoch, sseq, js); !bytes.Equal(n, b) {
+			t.Fatalf("AppendNamed %q, AppendTick %q", n, b)
+		}
 	})
-}
-
-func TestSnapshotFrame(t *testing.T) {
-	ticks := []market.Tick{{Symbol: "A", Seq: 1, Time: time.Unix(1, 0), Price: 1}, {Symbol: "B", Seq: 2, Time: time.Unix(2, 0), Price: 2}}
-	evs := parseEvents(t, appendSnapshot(nil, "ep", 9, ticks))
-	if len(evs) != 1 || evs[0][0] != "snapshot" || evs[0][1] != "ep-9" || !strings.HasPrefix(evs[0][2], `{"ticks":[{"symbol":"A"`) {
-		t.Fatalf("%q", evs)
-	}
-	evs = parseEvents(t, appendReset(nil, resetMalformed, "bad\nid\x00"+strings.Repeat("x", 1000)))
-	if len(evs) != 1 || evs[0][0] != "reset" || evs[0][1] != "" || strings.Contains(evs[0][2], "\n") {
-		t.Fatalf("%q", evs)
-	}
-	if len(strconv.Quote(evs[0][2])) > 400 {
-		t.Fatalf("reset echoes too much: %d bytes", len(evs[0][2]))
-	}
 }
