@@ -2,11 +2,12 @@ package gateway
 
 import (
 	"context"
-	"crypto/subtle"
+	"errors"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/tickcast/tickcast/gateway/access"
 )
 
 // cors lets the allowed origins read responses; every response varies by
@@ -29,27 +30,9 @@ func (g *Gateway) cors(next http.Handler) http.Handler {
 	})
 }
 
-type grantKey struct{}
-
 // grantOf is what the request's credential allows; nil when no access
 // control is configured (everything).
-func grantOf(r *http.Request) *grant {
-	gr, _ := r.Context().Value(grantKey{}).(*grant)
-	return gr
-}
-
-// credential is the request's token: "Authorization: Bearer", else
-// ?access_token=, else ?token= (EventSource cannot set headers).
-func credential(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	q := r.URL.Query()
-	if t := q.Get("access_token"); t != "" {
-		return t
-	}
-	return q.Get("token")
-}
+func grantOf(r *http.Request) *access.Grant { return access.GrantOf(r.Context()) }
 
 // auth requires a credential on the /v1/ routes when Options.Token or
 // Options.JWT is set: the shared token (every symbol and every route) or
@@ -57,44 +40,30 @@ func credential(r *http.Request) string {
 // invalid one is 401: it will stay wrong, so the browser may as well
 // stop. The token itself is never logged or shown.
 func (g *Gateway) auth(next http.Handler) http.Handler {
-	if g.opts.Token == "" && !g.opts.JWT.Enabled() {
+	chk, err := access.NewChecker(g.opts.Token, g.opts.JWT)
+	if chk == nil {
 		return next
 	}
-	want := []byte(g.opts.Token)
-	var v *verifier
-	if g.opts.JWT.Enabled() {
-		var err error
-		if v, err = newVerifier(g.opts.JWT); err != nil {
-			// Fail closed: cmd/tickcast checks the config first (Check).
-			g.log.Error("access tokens: unusable configuration; refusing every token", "err", err)
-		}
+	if err != nil {
+		// Fail closed: cmd/tickcast checks the config first (Check).
+		g.log.Error("access tokens: unusable configuration; refusing every token", "err", err)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := credential(r)
-		if got == "" {
-			g.unauthorized(w, "", "an access token is required: Authorization: Bearer, or ?access_token=")
-			return
-		}
-		var gr *grant
+		gr, err := chk.Check(access.Credential(r))
 		switch {
-		case len(want) > 0 && subtle.ConstantTimeCompare([]byte(got), want) == 1:
-			gr = &grant{all: true, full: true}
-		case v != nil:
-			var err error
-			if gr, err = v.verify(got); err != nil {
-				g.log.Debug("access token refused", "path", r.URL.Path, "reason", err.Error())
-				g.unauthorized(w, "invalid_token", err.Error())
-				return
-			}
-		default:
-			g.unauthorized(w, "invalid_token", "missing or wrong access token")
+		case errors.Is(err, access.ErrNoCredential):
+			g.unauthorized(w, "", err.Error())
+			return
+		case err != nil:
+			g.log.Debug("access token refused", "path", r.URL.Path, "reason", err.Error())
+			g.unauthorized(w, "invalid_token", err.Error())
 			return
 		}
-		if !gr.full && !apiPath(r.URL.Path) {
+		if !gr.Full && !apiPath(r.URL.Path) {
 			g.forbidden(w, "", "this endpoint needs the gateway's shared token, not a scoped token")
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), grantKey{}, gr)))
+		next.ServeHTTP(w, r.WithContext(access.WithGrant(r.Context(), gr)))
 	})
 }
 
@@ -132,12 +101,12 @@ func (g *Gateway) forbidden(w http.ResponseWriter, symbol, msg string) {
 // knows (a 403 if it knows none of them).
 func (g *Gateway) scope(w http.ResponseWriter, r *http.Request, syms []string) ([]string, bool) {
 	gr := grantOf(r)
-	if gr == nil || gr.all {
+	if gr == nil || gr.All {
 		return syms, true
 	}
 	if len(syms) > 0 {
 		for _, s := range syms {
-			if !gr.allows(s) {
+			if !gr.Allows(s) {
 				g.forbidden(w, s, "the access token does not allow symbol "+s)
 				return nil, false
 			}
@@ -155,7 +124,7 @@ func (g *Gateway) scope(w http.ResponseWriter, r *http.Request, syms []string) (
 		}
 	}
 	var out []string
-	for _, s := range gr.list {
+	for _, s := range gr.List {
 		if known[s] {
 			out = append(out, s)
 		}
@@ -168,16 +137,16 @@ func (g *Gateway) scope(w http.ResponseWriter, r *http.Request, syms []string) (
 }
 
 // keep reports whether the request's grant allows sym (for listings).
-func keep(r *http.Request, sym string) bool { return grantOf(r).allows(sym) }
+func keep(r *http.Request, sym string) bool { return grantOf(r).Allows(sym) }
 
 // endAtExpiry ends c's stream when its token expires: after a complete
 // event, with a jittered retry: (evLeave), so the client reconnects with
 // a fresh token and its last id. It returns the timer's stop.
 func (g *Gateway) endAtExpiry(ctx context.Context, c *client) func() {
-	gr, _ := ctx.Value(grantKey{}).(*grant)
-	if gr == nil || gr.exp.IsZero() {
+	gr := access.GrantOf(ctx)
+	if gr == nil || gr.Exp.IsZero() {
 		return func() {}
 	}
-	t := time.AfterFunc(time.Until(gr.exp), func() { c.notify(evLeave) })
+	t := time.AfterFunc(time.Until(gr.Exp), func() { c.notify(evLeave) })
 	return func() { t.Stop() }
 }

@@ -209,7 +209,7 @@ func (g *Gateway) handleMarket(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 	gr := grantOf(r) // a scoped token sees its symbols' states only
 	for _, js := range sts {
-		if s, err := market.DecodeStatus(js); err == nil && s.State != market.StateOpen && (gr == nil || gr.all || gr.allows(s.Symbol)) {
+		if s, err := market.DecodeStatus(js); err == nil && s.State != market.StateOpen && gr.Allows(s.Symbol) {
 			out.Statuses = append(out.Statuses, s)
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/gateway/access"
 )
 
 // testKeys are generated once per test binary: RSA key generation is slow.
@@ -54,7 +55,7 @@ var testKeys = sync.OnceValue(func() (k struct {
 
 // jwtOpts accepts HS256 with the test secret and RS256/ES256 with the
 // test keys, read back from PEM as an operator's file would be.
-func jwtOpts(t testing.TB) JWTConfig {
+func jwtOpts(t testing.TB) access.JWTConfig {
 	t.Helper()
 	k := testKeys()
 	var pemData []byte
@@ -65,11 +66,11 @@ func jwtOpts(t testing.TB) JWTConfig {
 		}
 		pemData = append(pemData, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})...)
 	}
-	keys, err := ParsePublicKeys(pemData)
+	keys, err := access.ParsePublicKeys(pemData)
 	if err != nil || len(keys) != 2 {
 		t.Fatal(keys, err)
 	}
-	return JWTConfig{HS256Secret: k.secret, PublicKeys: keys}
+	return access.JWTConfig{HS256Secret: k.secret, PublicKeys: keys}
 }
 
 // mint signs claims (defaults: every symbol, an hour) with method and key.
@@ -170,7 +171,7 @@ func TestJWTRefused(t *testing.T) {
 		{"malformed", "abc.def", "malformed"},
 		{"garbage segments", "e30.e30.e30", ""},
 		{"not a JWT", "hello", "malformed"},
-		{"huge", hs(t, jwt.MapClaims{"pad": strings.Repeat("x", MaxTokenBytes)}), "longer"},
+		{"huge", hs(t, jwt.MapClaims{"pad": strings.Repeat("x", access.MaxTokenBytes)}), "longer"},
 		{"shared token wrong", "shared-nope", ""},
 	}
 	e := newEnv(t, Options{Token: "shared-s3cret", JWT: jwtOpts(t)}, feed.StreamConfig{})
@@ -207,7 +208,7 @@ func TestJWTRefused(t *testing.T) {
 	})
 
 	// Only public keys configured: no HS256 token of any key passes.
-	e2 := newEnv(t, Options{JWT: JWTConfig{PublicKeys: jwtOpts(t).PublicKeys}}, feed.StreamConfig{})
+	e2 := newEnv(t, Options{JWT: access.JWTConfig{PublicKeys: jwtOpts(t).PublicKeys}}, feed.StreamConfig{})
 	for _, tok := range []string{hs(t, nil), mint(t, jwt.SigningMethodHS256, rsaPEM, nil), none} {
 		if resp := get(t, e2.hs.URL+"/v1/snapshot?access_token="+tok, nil); resp.StatusCode != 401 {
 			t.Fatalf("status %d", resp.StatusCode)
@@ -540,7 +541,7 @@ func TestTokensNotLogged(t *testing.T) {
 		mint(t, jwt.SigningMethodHS256, k.otherSecret, nil),
 		mint(t, jwt.SigningMethodRS256, k.rsa, jwt.MapClaims{"symbols": []string{"AAA"}}),
 		"not-a-jwt-at-all",
-		hs(t, jwt.MapClaims{"pad": strings.Repeat("y", MaxTokenBytes)}),
+		hs(t, jwt.MapClaims{"pad": strings.Repeat("y", access.MaxTokenBytes)}),
 	}
 	for _, tok := range toks {
 		for _, p := range []string{"/v1/stream?symbols=AAA&access_token=", "/v1/stream?symbols=BBB&token=", "/v1/snapshot?symbols=CCC&access_token=", "/v1/symbols?access_token=", "/v1/nothing?access_token="} {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/tickcast/tickcast/gateway/access"
 )
 
 // Options configure a Gateway. Zero fields mean the documented defaults.
@@ -78,10 +79,10 @@ type Options struct {
 	// Bearer <token>" or "?token=<token>"; without it they get 401.
 	Token string
 	// JWT, when enabled, also accepts scoped tokens (JSON Web Tokens, see
-	// JWTConfig) the same ways, and as "?access_token=": each limits
+	// access.JWTConfig) the same ways, and as "?access_token=": each limits
 	// /v1/stream, /v1/snapshot and /v1/symbols to the symbols in its
 	// claim and ends streams at its exp. Routes need Token.
-	JWT JWTConfig
+	JWT access.JWTConfig
 	// Routes, if set, adds routes to the router (e.g. the simulator's
 	// control endpoint in the all-in-one program). They get the access
 	// token check and CORS like /v1/.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tickcast/tickcast/gateway/access"
 	"github.com/tickcast/tickcast/httpapi"
 )
 
@@ -108,8 +109,8 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	// grant (endAtExpiry), so the request's contexts (net/http's, chi's
 	// route context) are freed once the connection is hijacked.
 	base := context.Background()
-	if gr, ok := r.Context().Value(grantKey{}).(*grant); ok {
-		base = context.WithValue(base, grantKey{}, gr)
+	if gr := access.GrantOf(r.Context()); gr != nil {
+		base = access.WithGrant(base, gr)
 	}
 	ctx, cancel := context.WithCancelCause(base)
 	hd.cancel = cancel

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/gateway"
+	"github.com/tickcast/tickcast/gateway/access"
 	"github.com/tickcast/tickcast/sim"
 )
 
@@ -328,8 +329,8 @@ func (j *jwtFlags) register(fs *flag.FlagSet) {
 }
 
 // config reads the secret and the keys, and checks them as the gateway will.
-func (j *jwtFlags) config() (gateway.JWTConfig, error) {
-	var c gateway.JWTConfig
+func (j *jwtFlags) config() (access.JWTConfig, error) {
+	var c access.JWTConfig
 	switch {
 	case j.secretFile != "":
 		b, err := os.ReadFile(j.secretFile)
@@ -345,7 +346,7 @@ func (j *jwtFlags) config() (gateway.JWTConfig, error) {
 		if err != nil {
 			return c, fmt.Errorf("%w: --jwt-public-key: %v", errUsage, err)
 		}
-		if c.PublicKeys, err = gateway.ParsePublicKeys(b); err != nil {
+		if c.PublicKeys, err = access.ParsePublicKeys(b); err != nil {
 			return c, fmt.Errorf("%w: --jwt-public-key %s: %v", errUsage, j.publicKey, err)
 		}
 	}

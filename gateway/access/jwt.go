@@ -1,4 +1,4 @@
-package gateway
+package access
 
 import (
 	"crypto"
@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -95,18 +94,6 @@ type Claims struct {
 	Symbols *SymbolsClaim `json:"symbols"`
 }
 
-// grant is what a request's credential allows: every symbol (all), or
-// the symbols in syms, until exp (zero: no end, the shared token).
-type grant struct {
-	all  bool
-	full bool // the shared --token: also the extra routes (Options.Routes)
-	syms map[string]bool
-	list []string
-	exp  time.Time
-}
-
-func (gr *grant) allows(sym string) bool { return gr == nil || gr.all || gr.syms[sym] }
-
 // tokenError is why a token was refused: a fixed text, never the token.
 type tokenError struct{ msg string }
 
@@ -184,7 +171,7 @@ func (v *verifier) keyFor(t *jwt.Token) (any, error) {
 }
 
 // verify checks a token and returns what it grants.
-func (v *verifier) verify(tok string) (*grant, error) {
+func (v *verifier) verify(tok string) (*Grant, error) {
 	if len(tok) > MaxTokenBytes {
 		return nil, &tokenError{fmt.Sprintf("the access token is longer than %d bytes", MaxTokenBytes)}
 	}
@@ -212,15 +199,7 @@ func (v *verifier) verify(tok string) (*grant, error) {
 	if c.Symbols == nil {
 		return nil, &tokenError{`the access token has no "symbols" claim`}
 	}
-	gr := &grant{all: c.Symbols.All, exp: c.ExpiresAt.Time}
-	if !gr.all {
-		gr.list = c.Symbols.List
-		gr.syms = make(map[string]bool, len(gr.list))
-		for _, s := range gr.list {
-			gr.syms[s] = true
-		}
-	}
-	return gr, nil
+	return newGrant(c.Symbols, c.ExpiresAt.Time), nil
 }
 
 // ParsePublicKeys reads every public key in a PEM file: "PUBLIC KEY"
