@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tickcast/tickcast/gateway/internal/poll"
 )
 
 var (
@@ -68,7 +70,7 @@ type client struct {
 	// anywhere. Both nil on the goroutine path.
 	lp  *loopState
 	lpa atomic.Pointer[loopState]
-	pc  *pconn // the poller's connection, when the loop may serve it
+	pc  *poll.Conn // the poller's connection, when the loop may serve it
 }
 
 // flushSize is how much output a client gathers before writing it.

@@ -23,7 +23,7 @@
 // wake lists are copy-on-write and read without a lock.
 //
 // An HTTP/1.1 stream on TCP that is not compressed is served by the event
-// loop (loop.go, poll_linux.go; Options.NoEventLoop, --event-loop=false,
+// loop (loop.go, internal/poll; Options.NoEventLoop, --event-loop=false,
 // turns it off): it holds no goroutine. A few fan-out workers (one per
 // core, shared by the process) run a woken client's step, which writes
 // the shared frames with non-blocking writes. When the socket is full the
@@ -315,7 +315,7 @@
 //     All are stopped when its loop returns. Without hijacking, a
 //     context.AfterFunc on the request's context ends the stream context;
 //     it is stopped with the rest of what admission took.
-//   - A hijacked TCP connection is watched by the poller (poll_linux.go),
+//   - A hijacked TCP connection is watched by the poller (internal/poll),
 //     which reports the client gone; at the end it is half-closed and
 //     closed when the client closes too, or after 5s (a runtime timer),
 //     leaving the epoll set first so a reused descriptor is never

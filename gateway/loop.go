@@ -9,13 +9,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tickcast/tickcast/gateway/internal/poll"
 )
 
 // The event loop: HTTP/1.1 streams on a hijacked TCP connection, not
 // compressed, are served without a goroutine of their own. A few fan-out
 // workers (one per core, shared by every Gateway of the process) run a
 // client's step when it is woken (new ticks, its events, its socket
-// draining); a step writes without blocking (pconn.write). A client whose
+// draining); a step writes without blocking (poll.Conn.Write). A client whose
 // socket is full keeps the unsent rest in its buffer, asks the poller for
 // EPOLLOUT and is not woken by ticks until the socket drains; the ticks it
 // missed meanwhile are merged per symbol as on the goroutine path (pump),
@@ -29,7 +31,7 @@ var errBlocked = errors.New("socket full")
 // touches it (after the serving goroutine hands the client over).
 type loopState struct {
 	w   *worker
-	pc  *pconn
+	pc  *poll.Conn
 	end func() // runs what serve would have deferred
 
 	blocked  atomic.Bool // waiting for EPOLLOUT; ticks do not wake it
@@ -119,7 +121,7 @@ func (g *Gateway) sweepLoop(h *hub, ev uint32) {
 
 // startLoop hands c over to a worker. end runs, on the worker, once the
 // stream is over.
-func (g *Gateway) startLoop(c *client, pc *pconn, end func()) {
+func (g *Gateway) startLoop(c *client, pc *poll.Conn, end func()) {
 	c.lp = &loopState{w: pickWorker(), pc: pc, end: end}
 	c.lpa.Store(c.lp)
 	if c.throttle > 0 {
@@ -152,7 +154,7 @@ func (c *client) step() {
 	switch {
 	case err == nil:
 	case errors.Is(err, errBlocked):
-		if !lp.pc.armOut() {
+		if !lp.pc.ArmOut() {
 			c.finish(nil) // the client is gone
 			return
 		}
@@ -260,7 +262,7 @@ func (c *client) flushNB() error {
 	if len(c.buf) == 0 {
 		return nil
 	}
-	n, err := c.lp.pc.write(c.buf)
+	n, err := c.lp.pc.Write(c.buf)
 	c.nBytes += n
 	if err != nil {
 		c.release()

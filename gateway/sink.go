@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tickcast/tickcast/gateway/internal/poll"
 	"github.com/tickcast/tickcast/gateway/sse"
 )
 
@@ -121,15 +122,15 @@ func (s rawSink) SetWriteDeadline(t time.Time) error { return s.conn.SetWriteDea
 // openSink sends the 200 response head and returns the sink for the
 // body, and a func to call when the stream ends. On HTTP/1.1 it takes
 // the connection over (the response ends with the connection): the
-// poller (poll_linux.go; without epoll, a small reader goroutine) calls
+// poller (internal/poll; without epoll, a small reader goroutine) calls
 // gone when the client closes, and writable when a full socket drains
-// after pc.armOut (pc is nil without the poller; onGoroutine runs then,
+// after pc.ArmOut (pc is nil without the poller; onGoroutine runs then,
 // before anything can call gone), and the end is a half-close that lets the last
 // events arrive before the socket closes (no RST). Only HTTP/1.1 is
 // hijacked: an HTTP/2 (or h2c) request shares its connection with other
 // streams, and its ResponseWriter cannot be taken over; it gets an
 // httpSink, as does an HTTP/1.1 ResponseWriter that refuses the hijack.
-func openSink(w http.ResponseWriter, r *http.Request, gone, writable, onGoroutine func()) (out sink, end func(), pc *pconn, hijacked bool, err error) {
+func openSink(w http.ResponseWriter, r *http.Request, gone, writable, onGoroutine func()) (out sink, end func(), pc *poll.Conn, hijacked bool, err error) {
 	sse.SetHeaders(w)
 	rc := http.NewResponseController(w)
 	if r.ProtoMajor == 1 {
@@ -145,9 +146,9 @@ func openSink(w http.ResponseWriter, r *http.Request, gone, writable, onGoroutin
 				return nil, func() {}, nil, false, err
 			}
 			if tc, ok := conn.(*net.TCPConn); ok && tc != nil {
-				if p, err := getPoller(); err == nil {
-					if pc, err := p.add(tc, gone, writable); err == nil {
-						return rawSink{conn}, pc.end, pc, true, nil
+				if p, err := poll.Get(); err == nil {
+					if pc, err := p.Add(tc, gone, writable); err == nil {
+						return rawSink{conn}, pc.End, pc, true, nil
 					}
 				}
 			}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package gateway
+package poll
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// poller is a small epoll loop for hijacked HTTP/1.1 streams: it notices
+// Poller is a small epoll loop for hijacked HTTP/1.1 streams: it notices
 // a client's close (EPOLLRDHUP, EPOLLHUP, EPOLLERR, or a read of EOF),
 // reads and discards whatever a client sends after its request, and says
 // when a full socket has drained (EPOLLOUT), so no goroutine waits in
@@ -23,45 +23,45 @@ import (
 // syscall.RawConn.Control, which holds the descriptor open, and a
 // connection leaves the epoll set before it is closed, so a reused
 // descriptor number is never touched.
-type poller struct {
+type Poller struct {
 	epfd int
 
 	mu    sync.Mutex
-	conns map[uint32]*pconn // by the id carried in each epoll event
+	conns map[uint32]*Conn // by the id carried in each epoll event
 	next  uint32
 }
 
 var (
 	pollOnce sync.Once
-	thePoll  *poller
+	thePoll  *Poller
 	pollErr  error
 )
 
-// getPoller returns the process's poller, or an error if epoll is not
+// Get returns the process's Poller, or an error if epoll is not
 // available.
-func getPoller() (*poller, error) {
+func Get() (*Poller, error) {
 	pollOnce.Do(func() {
 		fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 		if err != nil {
 			pollErr = err
 			return
 		}
-		thePoll = &poller{epfd: fd, conns: map[uint32]*pconn{}}
+		thePoll = &Poller{epfd: fd, conns: map[uint32]*Conn{}}
 		go thePoll.loop()
 	})
 	return thePoll, pollErr
 }
 
-// pconn is one connection in the poller.
-type pconn struct {
-	p    *poller
+// Conn is one connection in the Poller.
+type Conn struct {
+	p    *Poller
 	id   uint32
 	fd   int
 	rc   syscall.RawConn
 	conn *net.TCPConn
 
 	gone     func() // called once, when the client is gone
-	writable func() // called when EPOLLOUT fires after armOut
+	writable func() // called when EPOLLOUT fires after ArmOut
 
 	mu     sync.Mutex
 	done   bool // out of the epoll set: the client is gone or we closed
@@ -72,15 +72,15 @@ type pconn struct {
 
 const pollIn = syscall.EPOLLIN | syscall.EPOLLRDHUP
 
-// add registers conn. gone is called (from the poller's goroutine, once)
-// when the client closes or the connection fails; writable, after armOut,
+// Add registers conn. gone is called (from the Poller's goroutine, once)
+// when the client closes or the connection fails; writable, after ArmOut,
 // when the socket can take more.
-func (p *poller) add(conn *net.TCPConn, gone, writable func()) (*pconn, error) {
+func (p *Poller) Add(conn *net.TCPConn, gone, writable func()) (*Conn, error) {
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
-	pc := &pconn{p: p, rc: rc, conn: conn, gone: gone, writable: writable}
+	pc := &Conn{p: p, rc: rc, conn: conn, gone: gone, writable: writable}
 	if err := rc.Control(func(fd uintptr) { pc.fd = int(fd) }); err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (p *poller) add(conn *net.TCPConn, gone, writable func()) (*pconn, error) {
 	return pc, nil
 }
 
-func (p *poller) loop() {
+func (p *Poller) loop() {
 	events := make([]syscall.EpollEvent, 256)
 	for {
 		n, err := syscall.EpollWait(p.epfd, events, -1)
@@ -107,7 +107,7 @@ func (p *poller) loop() {
 			if errors.Is(err, syscall.EINTR) {
 				continue
 			}
-			panic("gateway: epoll_wait: " + err.Error()) // a bad epfd: a bug
+			panic("poll: epoll_wait: " + err.Error()) // a bad epfd: a bug
 		}
 		for i := 0; i < n; i++ {
 			p.mu.Lock()
@@ -120,10 +120,10 @@ func (p *poller) loop() {
 	}
 }
 
-// discard is the poller's read buffer; only its goroutine reads.
+// discard is the Poller's read buffer; only its goroutine reads.
 var discard [16 << 10]byte
 
-func (pc *pconn) handle(ev uint32) {
+func (pc *Conn) handle(ev uint32) {
 	if ev&syscall.EPOLLOUT != 0 {
 		pc.mu.Lock()
 		armed := pc.out && !pc.done
@@ -143,7 +143,7 @@ func (pc *pconn) handle(ev uint32) {
 	if ev&syscall.EPOLLIN != 0 {
 		// Read and discard at most 64 KiB per wake-up (level-triggered:
 		// the rest comes next time), so a client sending without end
-		// gets no more than its share of the poller.
+		// gets no more than its share of the Poller.
 		for range 4 {
 			var n int
 			var rerr error
@@ -166,13 +166,13 @@ func (pc *pconn) handle(ev uint32) {
 }
 
 // ctl sets the events pc waits for; pc.mu held, !pc.done.
-func (pc *pconn) ctl(events uint32) {
+func (pc *Conn) ctl(events uint32) {
 	ev := syscall.EpollEvent{Events: events, Fd: int32(pc.id)}
 	_ = syscall.EpollCtl(pc.p.epfd, syscall.EPOLL_CTL_MOD, pc.fd, &ev)
 }
 
 // leaveLocked takes pc out of the epoll set; pc.mu held.
-func (pc *pconn) leaveLocked() {
+func (pc *Conn) leaveLocked() {
 	if pc.done {
 		return
 	}
@@ -184,7 +184,7 @@ func (pc *pconn) leaveLocked() {
 }
 
 // hangup: the client closed (or the connection failed).
-func (pc *pconn) hangup() {
+func (pc *Conn) hangup() {
 	pc.mu.Lock()
 	if pc.done {
 		pc.mu.Unlock()
@@ -204,9 +204,9 @@ func (pc *pconn) hangup() {
 	}
 }
 
-// armOut asks for writable once the socket drains. It reports false if
-// the connection has left the poller (the client is gone).
-func (pc *pconn) armOut() bool {
+// ArmOut asks for writable once the socket drains. It reports false if
+// the connection has left the Poller (the client is gone).
+func (pc *Conn) ArmOut() bool {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.done {
@@ -219,9 +219,9 @@ func (pc *pconn) armOut() bool {
 	return true
 }
 
-// write writes as much of b as the socket takes now, without waiting:
+// Write writes as much of b as the socket takes now, without waiting:
 // n < len(b) with a nil error means the socket is full.
-func (pc *pconn) write(b []byte) (int, error) {
+func (pc *Conn) Write(b []byte) (int, error) {
 	total := 0
 	for total < len(b) {
 		var n int
@@ -243,10 +243,10 @@ func (pc *pconn) write(b []byte) (int, error) {
 	return total, nil
 }
 
-// end half-closes the connection so the last events arrive before it
+// End half-closes the connection so the last events arrive before it
 // closes (no RST), and closes it when the client closes too, or after
 // 5s.
-func (pc *pconn) end() {
+func (pc *Conn) End() {
 	_ = pc.conn.CloseWrite()
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
