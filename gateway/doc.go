@@ -354,7 +354,7 @@
 //
 // Handler serves GET /v1/stream, /v1/symbols and /v1/snapshot, and
 // Options.Routes, behind the access token when Options.Token or
-// Options.JWT is set (access.go; jwt.go: scoped tokens whose claims
+// Options.JWT is set (access.go, package access: scoped tokens whose claims
 // limit the symbols, 403 outside them, and end a stream at their exp
 // through the client's leave event);
 // /healthz (the hub has caught up and the stream is readable), /readyz
@@ -373,9 +373,12 @@
 // (resumes from behind the ring), history.go (the history index),
 // client.go (the
 // client and its loop), pump.go, merge.go, window.go (throttled
-// windows), hub.go, sse.go (ids and event encoding), sink.go, access.go
-// (CORS and the access token), jwt.go (scoped tokens), query.go,
+// windows), hub.go, sink.go, access.go (CORS, and the 401 and 403
+// answers of package access's checks), query.go,
 // errors.go, metrics.go, listener.go, tlsconn.go (StickyWriteTimeout),
 // compress.go (gzip and zstd streams), events.go (event types, their
 // merging and snapshots), bars.go (GET /v1/bars, GET /v1/market).
+//
+// Packages of their own: sse (event ids and SSE frames), access (the
+// shared token, JWTs, grants), internal/poll (the epoll poller).
 package gateway
