@@ -13,6 +13,15 @@ type Handler interface {
 	Event(typ, id, data []byte)
 }
 
+// ExtraHandler is a Handler that also hears comments (the text after
+// ':') and retry: values, in their place in the stream (tests use it;
+// the bench's clients do not).
+type ExtraHandler interface {
+	Handler
+	Comment(text []byte)
+	Retry(ms int)
+}
+
 // ErrStream is wrapped by Parser.Feed when the bytes are not a valid
 // chunked body or an event grows past MaxEventBytes.
 var ErrStream = errors.New("bench: bad stream")
@@ -46,6 +55,7 @@ const (
 // The zero Parser is not usable: call Reset first.
 type Parser struct {
 	h       Handler
+	x       ExtraHandler // h, if it is one
 	chunked bool
 	err     error
 
@@ -77,6 +87,7 @@ type Parser struct {
 // resumes.
 func (p *Parser) Reset(h Handler, chunked bool) {
 	p.h = h
+	p.x, _ = h.(ExtraHandler)
 	p.chunked = chunked
 	p.err = nil
 	p.cs = csSize
@@ -285,6 +296,9 @@ func (p *Parser) processLine(line []byte) error {
 		return nil
 	}
 	if line[0] == ':' {
+		if p.x != nil {
+			p.x.Comment(line[1:])
+		}
 		return nil
 	}
 	field, value := line, line[:0]
@@ -323,6 +337,9 @@ func (p *Parser) processLine(line []byte) error {
 		}
 		if len(value) > 0 {
 			p.Retry = n
+			if p.x != nil {
+				p.x.Retry(n)
+			}
 		}
 	default:
 		if p.Strict {

@@ -6,7 +6,6 @@
 package gateway
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,8 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickcast/tickcast/bench"
 	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/gateway/sse"
+	"github.com/tickcast/tickcast/internal/ssetest"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -87,41 +88,27 @@ func (a *acct) problem(format string, args ...any) {
 }
 
 func (a *acct) read(body io.Reader) {
-	br := bufio.NewReaderSize(body, 64<<10)
-	var name, id, data string
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return
-		}
-		line = strings.TrimSuffix(line, "\n")
-		switch {
-		case line == "":
-			if name != "" || data != "" {
-				a.event(name, id, data)
-			}
-			name, id, data = "", "", ""
-		case strings.HasPrefix(line, ":"):
+	err := ssetest.Scan(body, func(ev ssetest.Event) bool {
+		switch ev.Type {
+		case ssetest.Comment:
 			a.mu.Lock()
-			if c := strings.TrimSpace(line[1:]); c != "" {
+			if c := strings.TrimSpace(ev.Data); c != "" {
 				a.comments = append(a.comments, c)
 			}
 			a.mu.Unlock()
-		case strings.HasPrefix(line, "retry: "):
+		case ssetest.Retry:
 			a.mu.Lock()
-			a.retries = append(a.retries, line[7:])
+			a.retries = append(a.retries, ev.Data)
 			a.mu.Unlock()
-		case strings.HasPrefix(line, "event: "):
-			name = line[7:]
-		case strings.HasPrefix(line, "id: "):
-			id = line[4:]
-		case strings.HasPrefix(line, "data: "):
-			data = line[6:]
 		default:
-			a.mu.Lock()
-			a.problem("bad line %q", line)
-			a.mu.Unlock()
+			a.event(ev.Type, ev.ID, ev.Data)
 		}
+		return true
+	})
+	if errors.Is(err, bench.ErrStream) {
+		a.mu.Lock()
+		a.problem("%v", err)
+		a.mu.Unlock()
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 // parseEvents parses b with the module's strict test reader.
 func parseEvents(t *testing.T, b []byte) []ssetest.Event {
 	t.Helper()
-	evs, _, err := ssetest.Parse(b)
+	evs, err := ssetest.Parse(b)
 	if err != nil {
 		t.Fatalf("%q: %v", b, err)
 	}

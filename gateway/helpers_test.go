@@ -1,18 +1,17 @@
 package gateway
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/internal/ssetest"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -226,39 +225,20 @@ func (s *stream) close() {
 	_ = s.resp.Body.Close()
 }
 
-// read parses the event stream (the subset we emit: event, id, data,
-// retry, comments) strictly: every line must be known.
+// read parses the event stream strictly (internal/ssetest): a line the
+// gateway never sends ends it with a "BAD LINE" event.
 func (s *stream) read(body io.Reader) {
 	defer close(s.events)
-	sc := bufio.NewScanner(body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var ev event
-	var has bool
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "":
-			if has {
-				ev.at = time.Now()
-				s.events <- ev
-			}
-			ev, has = event{}, false
-		case strings.HasPrefix(line, ":"):
-		case strings.HasPrefix(line, "event: "):
-			ev.name, has = line[7:], true
-		case strings.HasPrefix(line, "id: "):
-			ev.id, has = line[4:], true
-		case strings.HasPrefix(line, "data: "):
-			if ev.data != "" {
-				ev.data += "\n"
-			}
-			ev.data, has = ev.data+line[6:], true
-		case strings.HasPrefix(line, "retry: "):
-			s.retry = line[7:]
-		default:
-			s.events <- event{name: "BAD LINE", data: line}
+	r := ssetest.Read(body, 1)
+	for ev := range r.Events {
+		if ev.Type == ssetest.Bad {
+			s.events <- event{name: "BAD LINE", data: ev.Data}
+			continue
 		}
+		s.retry = r.Retry()
+		s.events <- event{name: ev.Type, id: ev.ID, data: ev.Data, at: ev.At}
 	}
+	s.retry = r.Retry()
 }
 
 func (s *stream) next() event {

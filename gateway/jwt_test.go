@@ -27,6 +27,7 @@ import (
 
 	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/gateway/access"
+	"github.com/tickcast/tickcast/internal/ssetest"
 )
 
 // testKeys are generated once per test binary: RSA key generation is slow.
@@ -350,25 +351,6 @@ func TestJWTSymbolScope(t *testing.T) {
 	})
 }
 
-// rawEvents splits a complete SSE body into its blocks, checking that
-// it ends with a complete one.
-func rawEvents(t *testing.T, body string) []string {
-	t.Helper()
-	if !strings.HasSuffix(body, "\n\n") {
-		t.Fatalf("body does not end with a complete event: %q", body[max(0, len(body)-200):])
-	}
-	return strings.Split(strings.TrimSuffix(body, "\n\n"), "\n\n")
-}
-
-func field(block, name string) string {
-	for _, l := range strings.Split(block, "\n") {
-		if v, ok := strings.CutPrefix(l, name+": "); ok {
-			return v
-		}
-	}
-	return ""
-}
-
 // readAll reads a stream's body to its end, or fails after within.
 func readAll(t *testing.T, url string, header map[string]string, within time.Duration) (string, time.Time) {
 	t.Helper()
@@ -429,16 +411,21 @@ func TestJWTStreamEndsAtExpiry(t *testing.T) {
 	if ended.Before(exp.Add(-50*time.Millisecond)) || ended.After(exp.Add(3*time.Second)) {
 		t.Fatalf("stream ended %s after exp", ended.Sub(exp))
 	}
-	blocks := rawEvents(t, body)
-	last := blocks[len(blocks)-1]
-	if r := field(last, "retry"); r == "" || strings.Contains(last, "event:") {
-		t.Fatalf("the stream did not end with a retry: %q", last)
+	if !strings.HasSuffix(body, "\n\n") {
+		t.Fatalf("body does not end with a complete event: %q", body[max(0, len(body)-200):])
+	}
+	items, err := ssetest.Parse([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := items[len(items)-1]; last.Type != ssetest.Retry {
+		t.Fatalf("the stream did not end with a retry: %+v", last)
 	}
 	seqs := map[string]uint64{}
 	lastID := ""
 	ticks := 0
-	for _, b := range blocks[:len(blocks)-1] {
-		switch field(b, "event") {
+	for _, it := range items[:len(items)-1] {
+		switch it.Type {
 		case "snapshot":
 			var snap struct {
 				Ticks []struct {
@@ -446,26 +433,25 @@ func TestJWTStreamEndsAtExpiry(t *testing.T) {
 					Seq    uint64
 				}
 			}
-			if err := json.Unmarshal([]byte(field(b, "data")), &snap); err != nil {
+			if err := json.Unmarshal([]byte(it.Data), &snap); err != nil {
 				t.Fatal(err)
 			}
 			for _, tk := range snap.Ticks {
 				seqs[tk.Symbol] = tk.Seq
 			}
 		case "tick":
-			tk := event{data: field(b, "data")}.tick(t)
+			tk := event{data: it.Data}.tick(t)
 			if prev, ok := seqs[tk.Symbol]; ok && tk.Seq-uint64(max(tk.Merged, 1)) != prev {
 				t.Fatalf("%s: seq %d after %d", tk.Symbol, tk.Seq, prev)
 			}
 			seqs[tk.Symbol] = tk.Seq
 			ticks++
-		default:
-			if field(b, "retry") == "" {
-				t.Fatalf("unexpected block %q", b)
-			}
+		case ssetest.Retry, ssetest.Comment:
 			continue
+		default:
+			t.Fatalf("unexpected event %+v", it)
 		}
-		lastID = field(b, "id")
+		lastID = it.ID
 	}
 	if ticks < 10 || len(seqs) != 3 {
 		t.Fatalf("%d ticks of %d symbols before the end", ticks, len(seqs))

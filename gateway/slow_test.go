@@ -7,7 +7,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"runtime"
 	"slices"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
+	"github.com/tickcast/tickcast/internal/ssetest"
 	"github.com/tickcast/tickcast/market"
 )
 
@@ -175,7 +178,7 @@ func testSlowReader(t *testing.T, query string, syms []string) {
 	rc := dialRaw(t, e.hs.URL, query, 4096)
 	// Read slowly: a few hundred bytes at a time with pauses, while the
 	// feed publishes as fast as it can.
-	var events []string
+	var events []ssetest.Event
 	var mu sync.Mutex
 	readerDone := make(chan struct{})
 	startReading := make(chan struct{})
@@ -184,28 +187,16 @@ func testSlowReader(t *testing.T, query string, syms []string) {
 		// Stalled at first, so a backlog builds up whatever the
 		// machine's speed; then slow.
 		<-startReading
-		buf := make([]byte, 512)
-		var pending strings.Builder
-		for {
-			n, err := rc.r.Read(buf)
-			if err != nil {
-				return
-			}
-			pending.Write(buf[:n])
-			mu.Lock()
-			for {
-				s := pending.String()
-				i := strings.Index(s, "\n\n")
-				if i < 0 {
-					break
-				}
-				events = append(events, s[:i])
-				pending.Reset()
-				pending.WriteString(s[i+2:])
-			}
-			mu.Unlock()
-			time.Sleep(2 * time.Millisecond)
+		resp, err := http.ReadResponse(rc.r, nil)
+		if err != nil {
+			return
 		}
+		_ = ssetest.Scan(slowReader{resp.Body}, func(ev ssetest.Event) bool {
+			mu.Lock()
+			events = append(events, ev)
+			mu.Unlock()
+			return true
+		})
 	}(startReading)
 	// Stalled until 3,000 ticks (about 500 KB, far beyond the socket
 	// buffers) are out, however slowly this machine publishes; then 1s
@@ -268,26 +259,24 @@ func sumTicks(m map[string]market.Tick) int {
 	return n
 }
 
+// slowReader reads at most 512 bytes at a time, 2ms apart.
+type slowReader struct{ r io.Reader }
+
+func (s slowReader) Read(b []byte) (int, error) {
+	time.Sleep(2 * time.Millisecond)
+	return s.r.Read(b[:min(len(b), 512)])
+}
+
 // parseRawTicks extracts the snapshot's ticks and the tick events from
-// raw event blocks.
-func parseRawTicks(t *testing.T, blocks []string) (snap, out []market.Tick) {
+// the events a raw client read.
+func parseRawTicks(t *testing.T, events []ssetest.Event) (snap, out []market.Tick) {
 	t.Helper()
-	for _, b := range blocks {
-		name := ""
-		for _, line := range strings.Split(b, "\n") {
-			line = strings.TrimSuffix(line, "\r")
-			switch {
-			case strings.HasPrefix(line, "event: "):
-				name = line[7:]
-			case strings.HasPrefix(line, "data: "):
-				data := line[6:]
-				switch name {
-				case "tick":
-					out = append(out, event{data: data}.tick(t))
-				case "snapshot":
-					snap = snapTicks(t, event{data: data})
-				}
-			}
+	for _, ev := range events {
+		switch ev.Type {
+		case "tick":
+			out = append(out, event{data: ev.Data}.tick(t))
+		case "snapshot":
+			snap = snapTicks(t, event{data: ev.Data})
 		}
 	}
 	return snap, out

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tickcast/tickcast/internal/ssetest"
 )
 
 // follower is an SSE client that behaves like EventSource: when its
@@ -74,38 +75,22 @@ func (f *follower) connect(ctx context.Context, base, lastID string, retry time.
 		f.fail(ctx, "status %d: %s", resp.StatusCode, b)
 		return lastID, retry
 	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var ev fevent
-	for sc.Scan() {
-		line := sc.Text()
-		field, value, _ := strings.Cut(line, ":")
-		value = strings.TrimPrefix(value, " ")
-		switch {
-		case line == "":
-			if ev.data != "" {
-				ev.at, ev.conn = time.Now(), conn
-				if ev.name == "" {
-					ev.name = "message"
-				}
-				f.mu.Lock()
-				f.evs = append(f.evs, ev)
-				f.mu.Unlock()
-			}
-			ev = fevent{}
-		case field == "event":
-			ev.name = value
-		case field == "id":
-			ev.id, lastID = value, value
-		case field == "data":
-			ev.data = value
-		case field == "retry":
-			if ms, err := strconv.Atoi(value); err == nil {
+	err = ssetest.Scan(resp.Body, func(e ssetest.Event) bool {
+		switch e.Type {
+		case ssetest.Retry:
+			if ms, err := strconv.Atoi(e.Data); err == nil {
 				retry = time.Duration(ms) * time.Millisecond
 			}
+		case ssetest.Comment:
+		default:
+			lastID = e.ID
+			f.mu.Lock()
+			f.evs = append(f.evs, fevent{name: e.Type, id: e.ID, data: e.Data, at: e.At, conn: conn})
+			f.mu.Unlock()
 		}
-	}
-	if err := sc.Err(); err != nil {
+		return true
+	})
+	if err != nil {
 		f.fail(ctx, "read: %v", err)
 	}
 	return lastID, retry

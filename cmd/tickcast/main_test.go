@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tickcast/tickcast/internal/ssetest"
 )
 
 // syncBuffer is a goroutine-safe output sink that can wait for a pattern.
@@ -107,24 +108,12 @@ func readSSE(t *testing.T, ctx context.Context, url string, header http.Header) 
 	go func() {
 		defer close(ch)
 		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		var ev sse
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "":
-				if ev.data != "" {
-					ch <- ev
-				}
-				ev = sse{}
-			case strings.HasPrefix(line, "event: "):
-				ev.name = line[7:]
-			case strings.HasPrefix(line, "id: "):
-				ev.id = line[4:]
-			case strings.HasPrefix(line, "data: "):
-				ev.data = line[6:]
+		_ = ssetest.Scan(resp.Body, func(ev ssetest.Event) bool {
+			if ev.Type != ssetest.Comment && ev.Type != ssetest.Retry {
+				ch <- sse{name: ev.Type, id: ev.ID, data: ev.Data}
 			}
-		}
+			return true
+		})
 	}()
 	return ch
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -21,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tickcast/tickcast/internal/ssetest"
 )
 
 // writeCert writes a self-signed certificate for 127.0.0.1 and its key
@@ -98,14 +99,14 @@ var httpsRE = regexp.MustCompile(`https://127\.0\.0\.1:[0-9]+`)
 func readEvents(t *testing.T, body io.Reader, name string, n int) map[string]int {
 	t.Helper()
 	seen := map[string]int{}
-	sc := bufio.NewScanner(body)
-	for seen[name] < n && sc.Scan() {
-		if ev, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
-			seen[ev]++
+	err := ssetest.Scan(body, func(ev ssetest.Event) bool {
+		if ev.Type != ssetest.Comment && ev.Type != ssetest.Retry {
+			seen[ev.Type]++
 		}
-	}
+		return seen[name] < n
+	})
 	if seen[name] < n {
-		t.Fatalf("stream ended (%v) after %v", sc.Err(), seen)
+		t.Fatalf("stream ended (%v) after %v", err, seen)
 	}
 	return seen
 }

@@ -60,7 +60,7 @@ func FuzzParseID(f *testing.F) {
 // parse reads b with the module's strict test reader.
 func parse(t *testing.T, b []byte) []ssetest.Event {
 	t.Helper()
-	evs, _, err := ssetest.Parse(b)
+	evs, err := ssetest.Parse(b)
 	if err != nil {
 		t.Fatalf("%q: %v", b, err)
 	}

@@ -16,91 +16,134 @@ import (
 	"github.com/tickcast/tickcast/bench"
 )
 
-// Event is one dispatched event. ID is the last event id as the spec
-// keeps it (an event without an id: line carries the one before it;
-// the gateway's only such event is a reset, first on its stream).
+// Event is one dispatched event, or, from Scan and Parse, a comment or a
+// retry: line in its place (Type Comment or Retry, the text in Data). ID
+// is the last event id as the spec keeps it: an event without an id:
+// line carries the one before it (the gateway's only such event is a
+// reset, first on its stream).
 type Event struct {
 	Type, ID, Data string
 	At             time.Time // when the reader parsed it
 }
 
-// Bad is the Type of the last Event a Reader sends when the stream was
-// malformed; its Data is the error.
-const Bad = "BAD STREAM"
+// The Types of what is not an event.
+const (
+	Comment = ":"      // a comment line; Data is its text, without the colon
+	Retry   = "retry:" // a retry: line; Data is its value in milliseconds
+	Bad     = "BAD"    // the stream was malformed; Data is why (Read only)
+)
 
-type collect struct{ out []Event }
-
-func (c *collect) Event(typ, id, data []byte) {
-	c.out = append(c.out, Event{Type: string(typ), ID: string(id), Data: string(data), At: time.Now()})
+type handler struct {
+	p      *bench.Parser
+	fn     func(Event) bool
+	stop   *bool
+	extras bool
+	retry  *atomic.Int64
 }
 
-// Parse parses a whole body strictly: every line ended by LF, no BOM,
-// no CR. It returns the events and the last retry: value (-1: none).
-func Parse(b []byte) ([]Event, int, error) {
-	if bytes.HasPrefix(b, []byte("\xEF\xBB\xBF")) {
-		return nil, -1, errors.New("ssetest: BOM")
+func (h handler) Event(typ, id, data []byte) {
+	if h.retry != nil {
+		h.retry.Store(int64(h.p.Retry))
 	}
-	if len(b) > 0 && b[len(b)-1] != '\n' {
-		return nil, -1, errors.New("ssetest: unterminated line")
+	h.call(Event{Type: string(typ), ID: string(id), Data: string(data), At: time.Now()})
+}
+
+func (h handler) call(ev Event) {
+	if !*h.stop && !h.fn(ev) {
+		*h.stop = true
 	}
-	var c collect
+}
+
+func (h handler) Comment(text []byte) {
+	if h.extras {
+		h.call(Event{Type: Comment, Data: string(text), At: time.Now()})
+	}
+}
+
+func (h handler) Retry(ms int) {
+	if h.extras {
+		h.call(Event{Type: Retry, Data: strconv.Itoa(ms), At: time.Now()})
+	}
+}
+
+// Scan reads body to its end, calling fn with each event, comment and
+// retry: in stream order, until fn returns false. It returns nil at the
+// end of the body or when fn stops it, the parser's error (wrapping
+// bench.ErrStream) if the stream is malformed, else the read's error.
+func Scan(body io.Reader, fn func(Event) bool) error {
+	return scan(body, handler{fn: fn, extras: true})
+}
+
+func scan(body io.Reader, h handler) error {
 	var p bench.Parser
 	p.Strict = true
-	p.Reset(&c, false)
-	if err := p.Feed(b); err != nil {
-		return c.out, p.Retry, err
+	h.p = &p
+	h.stop = new(bool)
+	p.Reset(h, false)
+	if h.retry != nil {
+		defer func() { h.retry.Store(int64(p.Retry)) }()
 	}
-	return c.out, p.Retry, nil
-}
-
-// Reader reads a body as it arrives and sends its events on Events,
-// which it closes at the end of the body (or after a Bad event).
-type Reader struct {
-	Events chan Event
-	retry  atomic.Int64
-	p      bench.Parser
-}
-
-type send struct{ r *Reader }
-
-func (s send) Event(typ, id, data []byte) {
-	s.r.retry.Store(int64(s.r.p.Retry))
-	s.r.Events <- Event{Type: string(typ), ID: string(id), Data: string(data), At: time.Now()}
-}
-
-// Read starts reading body. buffer bounds Events: a reader that falls
-// that far behind blocks the reading, as a browser would.
-func Read(body io.Reader, buffer int) *Reader {
-	r := &Reader{Events: make(chan Event, buffer)}
-	r.retry.Store(-1)
-	go r.run(body)
-	return r
-}
-
-func (r *Reader) run(body io.Reader) {
-	defer close(r.Events)
-	p := &r.p
-	p.Strict = true
-	p.Reset(send{r}, false)
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
-			ferr := p.Feed(buf[:n])
-			r.retry.Store(int64(p.Retry))
-			if ferr != nil {
-				r.Events <- Event{Type: Bad, Data: ferr.Error()}
-				return
+			if ferr := p.Feed(buf[:n]); ferr != nil {
+				return ferr
+			}
+			if *h.stop {
+				return nil
 			}
 		}
+		if err == io.EOF {
+			return nil
+		}
 		if err != nil {
-			return
+			return err
 		}
 	}
 }
 
+// Parse parses a whole body strictly: every line ended by LF, no BOM,
+// no CR. It returns the events, comments and retries in order.
+func Parse(b []byte) ([]Event, error) {
+	if bytes.HasPrefix(b, []byte("\xEF\xBB\xBF")) {
+		return nil, errors.New("ssetest: BOM")
+	}
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		return nil, errors.New("ssetest: unterminated line")
+	}
+	var out []Event
+	err := Scan(bytes.NewReader(b), func(ev Event) bool { out = append(out, ev); return true })
+	return out, err
+}
+
+// Reader reads a body as it arrives and sends its events (not comments
+// or retries) on Events, which it closes at the end of the body, after a
+// Bad event if the stream was malformed.
+type Reader struct {
+	Events chan Event
+	retry  atomic.Int64
+}
+
+// Read starts reading body. buffer bounds Events: a test that falls that
+// far behind blocks the reading, as a browser would.
+func Read(body io.Reader, buffer int) *Reader {
+	r := &Reader{Events: make(chan Event, buffer)}
+	r.retry.Store(-1)
+	go func() {
+		defer close(r.Events)
+		send := func(ev Event) bool { r.Events <- ev; return true }
+		err := scan(body, handler{fn: send, retry: &r.retry})
+		if errors.Is(err, bench.ErrStream) {
+			r.Events <- Event{Type: Bad, Data: err.Error()}
+		}
+	}()
+	return r
+}
+
 // Retry returns the last retry: the stream sent, as its text ("" when
-// none yet). It is up to date once the event after it has come.
+// none). It is up to date once the event after it has come, or once
+// Events is closed.
 func (r *Reader) Retry() string {
 	if n := r.retry.Load(); n >= 0 {
 		return strconv.FormatInt(n, 10)
