@@ -10,7 +10,7 @@
 //
 //	JetStream stream --Source.Tail--> hub ring --> fan-out workers (or client goroutines) --> socket --> browser
 //
-// Run reads the stream with Source.Tail. Its callback, hub.append, parses
+// Run reads the stream with Source.Tail. Its callback, hub.appendSym, parses
 // each tick once, encodes its SSE frame once ("event: tick", "id:",
 // "data:") and stores both in an entry of the hub's ring: a power-of-two
 // array of atomic pointers, Options.RingSize long (default 2^19 = 524,288
@@ -277,7 +277,7 @@
 //   - The tail callback runs on the goroutine Source.Tail calls it from,
 //     owned by Tail, which returns when Run's context ends, the epoch
 //     changes or the tail stalls; Run calls Tail again for the same hub
-//     unless the epoch changed. hub.append ignores a tick at or below the
+//     unless the epoch changed. hub.appendSym ignores a tick at or below the
 //     hub's last sequence, and any tick once the hub is closed. A Tail
 //     that jumps over sequences is checked against the stream's first
 //     sequence: malformed messages skipped are fine, but messages that

@@ -143,17 +143,11 @@ func (h *hub) seed(m feed.Msg) {
 	}
 }
 
-// append adds a tick read from the stream and wakes its clients. It
-// reports whether it appended: false for a tick at or below the hub's
-// last sequence, or once the hub is closed. Called from one goroutine
-// only.
-func (h *hub) append(m feed.Msg) bool {
-	_, ok := h.appendSym(m)
-	return ok
-}
-
-// appendSym is append, also returning the entry it appended (its sym is
-// the symbol index of the tick, the quote, ...).
+// appendSym adds a message read from the stream and wakes its clients.
+// It returns the entry it appended (its sym is the symbol index of the
+// tick, the quote, ...) and whether it appended: false for a message at
+// or below the hub's last sequence, one the gateway does not know, or
+// once the hub is closed. Called from one goroutine only.
 func (h *hub) appendSym(m feed.Msg) (*entry, bool) {
 	var e *entry
 	sym := m.Tick.Symbol

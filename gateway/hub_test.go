@@ -45,3 +45,10 @@ func TestDefaultRingHoldsAMinute(t *testing.T) {
 		t.Fatalf("a ring of %d messages does not hold %d s at %d messages/s", len(h.ring), away, rate)
 	}
 }
+
+// append is appendSym for tests that only need to know whether it
+// appended.
+func (h *hub) append(m feed.Msg) bool {
+	_, ok := h.appendSym(m)
+	return ok
+}
