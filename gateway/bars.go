@@ -201,7 +201,7 @@ func (g *Gateway) handleMarket(w http.ResponseWriter, r *http.Request) {
 		out.Clock = &k
 	}
 	var sts [][]byte
-	for _, i := range h.snapshotOrderLocked(&client{all: true}) {
+	for _, i := range h.snapshotOrderLocked(&filter{all: true}) {
 		if e := h.latestSt[i]; e != nil {
 			sts = append(sts, e.js)
 		}

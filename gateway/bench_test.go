@@ -63,7 +63,8 @@ func BenchmarkHubAppend(b *testing.B) {
 			h := newHub(1<<16, "epoch123", 0)
 			h.addSymbols([]string{"AAPL"})
 			for i := 0; i < clients; i++ {
-				c := &client{all: true, wakeCh: make(chan struct{}, 1)}
+				c := &client{filter: filter{all: true}}
+				c.wakeCh = make(chan struct{}, 1)
 				c.signaled.Store(true) // already woken: the common case under load
 				h.mu.Lock()
 				h.registerLocked(c)
@@ -90,7 +91,7 @@ func BenchmarkPumpCopy(b *testing.B) {
 		tk.Seq = uint64(i)
 		h.append(feed.Msg{Seq: uint64(i), Tick: tk})
 	}
-	c := &client{h: h, all: true}
+	c := &client{h: h, filter: filter{all: true}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -115,7 +116,7 @@ func BenchmarkMerge(b *testing.B) {
 		tk := market.Tick{Symbol: syms[i%8], Seq: uint64(i), Time: time.Now(), Price: 100 + float64(i)/100, Bid: 99, Ask: 101, Size: 100, Volume: int64(i)}
 		h.append(feed.Msg{Seq: uint64(i), Tick: tk})
 	}
-	c := &client{h: h, all: true}
+	c := &client{h: h, filter: filter{all: true}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

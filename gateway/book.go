@@ -79,20 +79,20 @@ type bookAcc struct {
 }
 
 // foldBook adds a book entry to its symbol's pending merge.
-func (c *client) foldBook(e *entry) {
-	c.foldBookAcc(e.sym, &bookAcc{n: max(e.bk.b.Merged, 1), firstSeq: e.seq, lastSeq: e.seq, last: e})
+func (m *merger) foldBook(e *entry) {
+	m.foldBookAcc(e.sym, &bookAcc{n: max(e.bk.b.Merged, 1), firstSeq: e.seq, lastSeq: e.seq, last: e})
 }
 
 // foldBookAcc adds b, a run of symbol sym's books (one book, or a block
-// summary's), to c's pending merge: the newest wins, n adds up.
-func (c *client) foldBookAcc(sym int, b *bookAcc) {
-	m := &c.bk
-	if sym >= len(m.acc) {
-		m.acc = append(m.acc, make([]bookAcc, sym+1-len(m.acc))...)
+// summary's), to the pending merge: the newest wins, n adds up.
+func (m *merger) foldBookAcc(sym int, b *bookAcc) {
+	bm := &m.bk
+	if sym >= len(bm.acc) {
+		bm.acc = append(bm.acc, make([]bookAcc, sym+1-len(bm.acc))...)
 	}
-	a := &m.acc[sym]
+	a := &bm.acc[sym]
 	if a.n == 0 {
-		m.active = append(m.active, sym)
+		bm.active = append(bm.active, sym)
 		*a = *b
 		return
 	}
@@ -127,9 +127,9 @@ func (s *blockSum) addBook(e *entry) {
 }
 
 // bookItems appends the pending merged books to items.
-func (c *client) bookItems(items []mitem) []mitem {
-	for _, s := range c.bk.active {
-		items = append(items, mitem{first: c.bk.acc[s].firstSeq, kind: entBook, sym: s})
+func (m *merger) bookItems(items []mitem) []mitem {
+	for _, s := range m.bk.active {
+		items = append(items, mitem{first: m.bk.acc[s].firstSeq, kind: entBook, sym: s})
 	}
 	return items
 }
@@ -151,12 +151,12 @@ func (c *client) appendMergedBook(js []byte, sym int, id uint64) ([]byte, int) {
 	return js, merged
 }
 
-// dropBooks forgets c's pending books.
-func (c *client) dropBooks() {
-	for _, i := range c.bk.active {
-		c.bk.acc[i] = bookAcc{}
+// dropBooks forgets the pending books.
+func (m *merger) dropBooks() {
+	for _, i := range m.bk.active {
+		m.bk.acc[i] = bookAcc{}
 	}
-	c.bk.active = c.bk.active[:0]
+	m.bk.active = m.bk.active[:0]
 }
 
 // appendSnapshotBooksLocked appends a snapshot's "books": the newest
@@ -164,7 +164,7 @@ func (c *client) dropBooks() {
 func (h *hub) appendSnapshotBooksLocked(dst []byte, c *client) []byte {
 	dst = append(dst, `,"books":[`...)
 	n := 0
-	for _, i := range h.snapshotOrderLocked(c) {
+	for _, i := range h.snapshotOrderLocked(&c.filter) {
 		e := h.latestB[i]
 		if e == nil {
 			continue

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -18,59 +17,92 @@ var (
 	errEpoch  = errors.New("stream epoch ended")
 )
 
-// client is one SSE connection. Its goroutine (the HTTP handler's) does
-// all the work for it: reads the hub's ring from its cursor, filters,
-// merges when needed, and writes; the hub only sets a flag and signals.
+// client is one SSE connection: its parts, each with one job, embedded
+// by value (their fields are the client's; no call through an
+// interface on the delivery path). Its goroutine, or its event-loop
+// worker, does all the work for it: reads the hub's ring from its
+// cursor, filters, merges when needed, and writes; the hub only sets a
+// flag and signals.
 type client struct {
 	g *Gateway
 	h *hub
 
+	filter   // what it wants
+	wakeup   // how it is woken
+	position // where it is in the ring
+	output   // what it writes, and where
+	merger   // what it has folded and not yet sent (merge.go, events.go, book.go)
+	machine  // its turns' timers (machine.go)
+
+	throttle time.Duration // 0: every message
+	key      string        // symbol set as a window cache key (throttled clients, window.go)
+
+	// On the event loop (loop.go): lp, set before the hand-over, is the
+	// worker's; wakeup.lpa is the same pointer for wake and notify, which
+	// run anywhere. Both nil on the goroutine path.
+	lp *loopState
+	pc *poll.Conn // the poller's connection, when the loop may serve it
+}
+
+// filter is what a client wants: its symbols and its event types. A
+// filter alone (hub.newFilter) also picks a snapshot's symbols.
+type filter struct {
 	all    bool   // every symbol
+	kinds  uint8  // the event types it wants (k* bits, events.go)
 	symIdx []int  // wanted symbol indexes, when !all
 	want   []bool // by symbol index, when !all
 	// symLast: the hub's chain heads of symIdx's symbols (hub.symLast),
-	// when !all. pend: scratch for pending, at most MergeAfter+1 positions.
+	// when !all.
 	symLast []*atomic.Uint64
-	pend    []uint64
+}
 
-	throttle time.Duration // 0: every tick
-	kinds    uint8         // the event types it wants (k* bits, events.go)
+func (f *filter) wants(sym int) bool {
+	return f.all || sym < len(f.want) && f.want[sym]
+}
 
+// wakeup is how a client is woken: a flag, so that a burst of messages
+// wakes it once, the events waiting for its next turn, and where the
+// wake-up goes (its channel on the goroutine path, its worker's queue
+// on the event loop).
+type wakeup struct {
 	signaled atomic.Bool   // a wake-up is pending
-	events   atomic.Uint32 // ev* bits waiting to be handled
+	events   atomic.Uint32 // ev* bits waiting to be handled (machine.go)
 	wakeCh   chan struct{} // capacity 1: one pending wake-up; later ones merge into it
+	lpa      atomic.Pointer[loopState]
+}
 
-	cursor  uint64 // ring position consumed up to
-	lastSeq uint64 // sequence in the last id sent
+// position is where a client is in the ring.
+type position struct {
+	cursor  uint64   // ring position consumed up to
+	lastSeq uint64   // sequence in the last id sent
+	pend    []uint64 // scratch for pending: at most MergeAfter+1 positions
+	wakes   int      // wake-ups with something to read (the backlog metric samples them)
+}
 
-	out       sink
-	buf       []byte  // pending output; written when it passes flushSize or the ring is drained
-	bufp      *[]byte // buf's pool handle
-	lastWrite time.Time
-	deadline  int64 // when the write deadline was last set, Unix ns
+// output is what a client has to write and where it writes it, with
+// the counts it adds to the shared Prometheus counters every 64 writes
+// and at the end (shared atomics on every write cost ~5% of CPU).
+type output struct {
+	out                      sink
+	buf                      []byte  // pending output; written when it passes flushSize or the ring is drained
+	bufp                     *[]byte // buf's pool handle
+	lastWrite                time.Time
+	deadline                 int64 // when the write deadline was last set, Unix ns
+	nEvents, nBytes, nWrites int
+}
 
-	key string     // symbol set as a window cache key (throttled clients)
-	acc []mergeAcc // by symbol index, for merging; grown on demand
-	// Merging of the other types (events.go): trades and quotes by
-	// symbol index, and the bars, status and clock events kept whole.
-	tacc             []mergeAcc
+// merger holds what a client has folded and not yet sent: ticks, trades
+// and quotes by symbol index, books (with the depth it wants), and the
+// bars, status and clock events kept whole.
+type merger struct {
+	acc              []mergeAcc // ticks by symbol index; grown on demand
+	active           []int      // symbol indexes with acc[i].n > 0
+	tacc             []mergeAcc // trades
 	qacc             []quoteAcc
 	tactive, qactive []int
 	keep             []*entry
 	bk               bookMerge // books: depth and merging (book.go)
-	items            []mitem   // scratch for encodeMerged
-
-	// Counts added to the shared Prometheus counters every 64 writes and
-	// at the end (shared atomics on every write cost ~5% of CPU).
-	nEvents, nBytes, nWrites, wakes int
-	active                          []int // symbol indexes with acc[i].n > 0
-
-	// On the event loop (loop.go): lp, set before the hand-over, is the
-	// worker's; lpa is the same pointer for wake and notify, which run
-	// anywhere. Both nil on the goroutine path.
-	lp  *loopState
-	lpa atomic.Pointer[loopState]
-	pc  *poll.Conn // the poller's connection, when the loop may serve it
+	items            []mitem   // scratch for mergeItems
 }
 
 // flushSize is how much output a client gathers before writing it.
@@ -82,23 +114,23 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 
 // grab makes sure c.buf is a pooled buffer (appending to a nil c.buf
 // works too; it allocates).
-func (c *client) grab() {
-	if c.buf == nil {
-		c.bufp = bufPool.Get().(*[]byte)
-		c.buf = (*c.bufp)[:0]
+func (o *output) grab() {
+	if o.buf == nil {
+		o.bufp = bufPool.Get().(*[]byte)
+		o.buf = (*o.bufp)[:0]
 	}
 }
 
 // release returns the written buffer to the pool.
-func (c *client) release() {
-	if cap(c.buf) <= 2*flushSize {
-		if c.bufp == nil {
-			c.bufp = new([]byte)
+func (o *output) release() {
+	if cap(o.buf) <= 2*flushSize {
+		if o.bufp == nil {
+			o.bufp = new([]byte)
 		}
-		*c.bufp = c.buf[:0]
-		bufPool.Put(c.bufp)
+		*o.bufp = o.buf[:0]
+		bufPool.Put(o.bufp)
 	}
-	c.buf, c.bufp = nil, nil
+	o.buf, o.bufp = nil, nil
 }
 
 func (c *client) wake() {
@@ -119,20 +151,6 @@ func (c *client) wake() {
 	}
 }
 
-func (c *client) wants(sym int) bool {
-	return c.all || sym < len(c.want) && c.want[sym]
-}
-
-// Events other than new ticks, set in client.events by whoever notices
-// them; the client's loop acts on them after its next wake-up.
-const (
-	evGone      = 1 << iota // the request's context ended: client gone
-	evEpoch                 // the hub's epoch is over
-	evShutdown              // the gateway is shutting down
-	evLeave                 // this client's moment to leave has come
-	evHeartbeat             // time to check whether a comment is due
-)
-
 // notify records events and makes sure the client wakes up to see them.
 func (c *client) notify(ev uint32) {
 	c.events.Or(ev)
@@ -146,90 +164,6 @@ func (c *client) notify(ev uint32) {
 	select {
 	case c.wakeCh <- struct{}{}:
 	default:
-	}
-}
-
-// run is the client's loop. It waits on one channel: wake-ups from the
-// hub, and from context callbacks, the heartbeat sweep and timers, which
-// set c.events first (one channel is far cheaper to wait on than a
-// select over six). Throttled clients also wait on their clock.
-func (c *client) run(ctx context.Context) error {
-	defer context.AfterFunc(ctx, func() { c.notify(evGone) })()
-	defer context.AfterFunc(c.g.shutdownCtx, func() { c.notify(evShutdown) })()
-	defer context.AfterFunc(c.h.ctx, func() { c.notify(evEpoch) })()
-	var timer *time.Timer
-	var timerC <-chan time.Time
-	var next time.Time
-	if c.throttle > 0 {
-		now := time.Now()
-		next = nextBoundary(now, c.throttle)
-		timer = time.NewTimer(min(next.Sub(now), 250*time.Millisecond))
-		defer timer.Stop()
-		timerC = timer.C
-	} else if err := c.pump(); err != nil {
-		return err
-	}
-	for {
-		var err error
-		if timerC == nil {
-			<-c.wakeCh
-		} else {
-			select {
-			case <-c.wakeCh:
-			case now := <-timerC:
-				if !now.Before(next) {
-					err = c.emitWindow(next)
-					next = nextBoundary(now, c.throttle)
-				} else if head := c.h.head.Load(); head-c.cursor > uint64(len(c.h.ring)/4) {
-					// Far behind within a long window: fold now, so the
-					// ring cannot lap the cursor.
-					err = c.collect(head)
-				}
-				timer.Reset(min(time.Until(next), 250*time.Millisecond))
-				if err != nil {
-					return err
-				}
-				continue
-			}
-		}
-		c.signaled.Store(false)
-		if ev := c.events.Swap(0); ev != 0 {
-			switch {
-			case ev&evGone != 0:
-				return nil
-			case ev&evEpoch != 0:
-				c.buf = c.g.appendSpreadRetry(c.buf) // no stampede (catchup.go)
-				_ = c.flush()
-				return errEpoch
-			case ev&evLeave != 0:
-				c.appendLeaveRetry()
-				return c.flush()
-			}
-			if ev&evShutdown != 0 {
-				// Leave at a random moment within the spread: clients
-				// do not all reconnect at once.
-				t := time.AfterFunc(rand.N(c.g.opts.ShutdownSpread), func() { c.notify(evLeave) })
-				defer t.Stop()
-			}
-			if ev&evHeartbeat != 0 && time.Since(c.lastWrite) >= c.g.opts.Heartbeat*2/3 {
-				c.buf = append(c.buf, ":\n\n"...)
-				if err := c.flush(); err != nil {
-					return err
-				}
-			}
-		}
-		if c.throttle == 0 {
-			if d := c.g.opts.FlushInterval; d > 0 {
-				// Lossless coalescing: at most one write per d.
-				if wait := d - time.Since(c.lastWrite); wait > 0 {
-					time.Sleep(wait)
-				}
-			}
-			err = c.pump()
-		}
-		if err != nil {
-			return err
-		}
 	}
 }
 

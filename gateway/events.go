@@ -338,37 +338,37 @@ func (c *client) foldEntry(e *entry) {
 }
 
 // foldTrade adds a tick to symbol sym's trade accumulator.
-func (c *client) foldTrade(sym int, seq uint64, t *market.Tick) {
-	if sym >= len(c.tacc) {
-		c.tacc = append(c.tacc, make([]mergeAcc, sym+1-len(c.tacc))...)
+func (m *merger) foldTrade(sym int, seq uint64, t *market.Tick) {
+	if sym >= len(m.tacc) {
+		m.tacc = append(m.tacc, make([]mergeAcc, sym+1-len(m.tacc))...)
 	}
-	a := &c.tacc[sym]
+	a := &m.tacc[sym]
 	if a.n == 0 {
-		c.tactive = append(c.tactive, sym)
+		m.tactive = append(m.tactive, sym)
 	}
 	a.add(seq, t)
 }
 
 // pendingMerge reports whether anything is folded and not yet sent.
-func (c *client) pendingMerge() bool {
-	return len(c.active)+len(c.tactive)+len(c.qactive)+len(c.bk.active)+len(c.keep) > 0
+func (m *merger) pendingMerge() bool {
+	return len(m.active)+len(m.tactive)+len(m.qactive)+len(m.bk.active)+len(m.keep) > 0
 }
 
 // mergeItems lists the pending merged events in order of their first
 // pending message.
-func (c *client) mergeItems() []mitem {
-	items := c.items[:0]
-	for _, s := range c.active {
-		items = append(items, mitem{first: c.acc[s].firstSeq, kind: entTick, sym: s})
+func (m *merger) mergeItems() []mitem {
+	items := m.items[:0]
+	for _, s := range m.active {
+		items = append(items, mitem{first: m.acc[s].firstSeq, kind: entTick, sym: s})
 	}
-	for _, s := range c.tactive {
-		items = append(items, mitem{first: c.tacc[s].firstSeq, kind: entTick + itemTrade, sym: s})
+	for _, s := range m.tactive {
+		items = append(items, mitem{first: m.tacc[s].firstSeq, kind: entTick + itemTrade, sym: s})
 	}
-	for _, s := range c.qactive {
-		items = append(items, mitem{first: c.qacc[s].firstSeq, kind: entQuote, sym: s})
+	for _, s := range m.qactive {
+		items = append(items, mitem{first: m.qacc[s].firstSeq, kind: entQuote, sym: s})
 	}
-	items = c.bookItems(items)
-	for _, e := range c.keep {
+	items = m.bookItems(items)
+	for _, e := range m.keep {
 		items = append(items, mitem{first: e.seq, kind: e.kind, sym: e.sym, e: e})
 	}
 	slices.SortStableFunc(items, func(a, b mitem) int {
@@ -380,7 +380,7 @@ func (c *client) mergeItems() []mitem {
 		}
 		return int(a.kind) - int(b.kind)
 	})
-	c.items = items
+	m.items = items
 	return items
 }
 
@@ -389,7 +389,7 @@ func (c *client) mergeItems() []mitem {
 // newest quote, bar (per interval), status and the clock. Under h.mu.
 func (h *hub) appendSnapshotLocked(dst []byte, c *client) []byte {
 	if c.kinds == kTick {
-		return appendSnapshot(dst, h.epoch, h.lastSeq, h.snapshotLocked(c))
+		return appendSnapshot(dst, h.epoch, h.lastSeq, h.snapshotLocked(&c.filter))
 	}
 	dst = append(dst, "event: snapshot\nid: "...)
 	dst = sse.AppendID(dst, h.epoch, h.lastSeq)
@@ -402,7 +402,7 @@ func (h *hub) appendSnapshotLocked(dst []byte, c *client) []byte {
 		dst = append(dst, `":[`...)
 		sep = ","
 		n := 0
-		for _, i := range h.snapshotOrderLocked(c) {
+		for _, i := range h.snapshotOrderLocked(&c.filter) {
 			e := l[i]
 			if e == nil {
 				continue
@@ -432,7 +432,7 @@ func (h *hub) appendSnapshotLocked(dst []byte, c *client) []byte {
 		dst = append(dst, `"bars":[`...)
 		sep = ","
 		n := 0
-		for _, i := range h.snapshotOrderLocked(c) {
+		for _, i := range h.snapshotOrderLocked(&c.filter) {
 			for _, iv := range [...]struct {
 				k uint8
 				l []*entry
@@ -460,17 +460,17 @@ func (h *hub) appendSnapshotLocked(dst []byte, c *client) []byte {
 	return append(dst, "}\n\n"...)
 }
 
-// snapshotOrderLocked returns the symbol indexes c wants, by symbol
+// snapshotOrderLocked returns the symbol indexes f wants, by symbol
 // name. Under h.mu.
-func (h *hub) snapshotOrderLocked(c *client) []int {
+func (h *hub) snapshotOrderLocked(f *filter) []int {
 	var idx []int
-	if c.all {
+	if f.all {
 		idx = make([]int, len(h.symNames))
 		for i := range idx {
 			idx[i] = i
 		}
 	} else {
-		idx = slices.Clone(c.symIdx)
+		idx = slices.Clone(f.symIdx)
 	}
 	idx = slices.DeleteFunc(idx, func(i int) bool { return h.symNames[i] == clockSym })
 	slices.SortFunc(idx, func(a, b int) int { return strings.Compare(h.symNames[a], h.symNames[b]) })

@@ -91,7 +91,7 @@ func (g *Gateway) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, r, err)
 		return
 	}
-	f := h.newFilter(idx)
+	f := h.newFilter(idx, kTick)
 	// The stream's window, for "first": anything that stops us reading it
 	// (NATS unreachable, a leader election, the stream being recreated) is
 	// temporary, so a 503.
@@ -109,7 +109,7 @@ func (g *Gateway) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, r, httpapi.Unavailable("the stream was just recreated; try again"))
 		return
 	}
-	ticks, id := h.snapshot(f)
+	ticks, id := h.snapshot(&f)
 	if ticks == nil {
 		ticks = []market.Tick{}
 	}

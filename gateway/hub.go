@@ -360,16 +360,16 @@ func (h *hub) close() {
 }
 
 // snapshotLocked returns the newest tick of each wanted symbol.
-func (h *hub) snapshotLocked(c *client) []market.Tick {
+func (h *hub) snapshotLocked(f *filter) []market.Tick {
 	var out []market.Tick
-	if c.all {
+	if f.all {
 		for _, e := range h.latest {
 			if e != nil {
 				out = append(out, e.tick)
 			}
 		}
 	} else {
-		for _, i := range c.symIdx {
+		for _, i := range f.symIdx {
 			if e := h.latest[i]; e != nil {
 				out = append(out, e.tick)
 			}
@@ -410,20 +410,20 @@ func (h *hub) positionBefore(t time.Time, from uint64) (uint64, error) {
 	return from + uint64(k), nil
 }
 
-// newFilter builds a client value carrying only a symbol filter: the
-// symbol indexes idx (from resolve), or every symbol when idx is empty.
-func (h *hub) newFilter(idx []int) *client {
-	c := &client{h: h, all: len(idx) == 0, symIdx: idx, kinds: kTick, bk: bookMerge{depth: maxBookDepth}}
+// newFilter builds the filter of the symbol indexes idx (from resolve),
+// or of every symbol when idx is empty, for the event types kinds.
+func (h *hub) newFilter(idx []int, kinds uint8) filter {
+	f := filter{all: len(idx) == 0, symIdx: idx, kinds: kinds}
 	h.mu.Lock()
-	c.want = make([]bool, len(h.symNames))
+	f.want = make([]bool, len(h.symNames))
 	for _, i := range idx {
-		c.symLast = append(c.symLast, h.symLast[i])
+		f.symLast = append(f.symLast, h.symLast[i])
 	}
 	h.mu.Unlock()
 	for _, i := range idx {
-		c.want[i] = true
+		f.want[i] = true
 	}
-	return c
+	return f
 }
 
 // resolve returns the indexes of syms, or the first of them the hub has
@@ -445,7 +445,7 @@ func (h *hub) resolve(syms []string) (idx []int, unknown string) {
 // snapshot returns the newest tick of each symbol f wants (see
 // snapshotLocked) and the id of the newest tick the hub holds, read
 // together.
-func (h *hub) snapshot(f *client) (ticks []market.Tick, id string) {
+func (h *hub) snapshot(f *filter) (ticks []market.Tick, id string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.snapshotLocked(f), sse.FormatID(h.epoch, h.lastSeq)

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"errors"
-	"math/rand/v2"
 	"net/http"
 	"runtime"
 	"runtime/debug"
@@ -37,22 +36,8 @@ type loopState struct {
 	blocked  atomic.Bool // waiting for EPOLLOUT; ticks do not wake it
 	since    time.Time   // when the socket became full
 	wtimer   *time.Timer // write timeout while blocked
-	ftimer   *time.Timer // --flush-interval: the next write
-	fpending bool        // ftimer is armed
-	clockDue bool        // ttimer fired; its work is not done yet
-	ttimer   *time.Timer // throttled clients: their clock
-	next     time.Time   // throttled clients: the window's end
-	leave    *time.Timer // shutdown: the moment to leave
 	finished bool
 }
-
-// Events of the loop only.
-const (
-	evWritable     = 1 << (iota + 8) // the socket drained
-	evWriteTimeout                   // check whether the write timeout passed
-	evFlush                          // the flush interval is over
-	evClock                          // a throttled client's clock
-)
 
 type worker struct {
 	mu  sync.Mutex
@@ -124,17 +109,13 @@ func (g *Gateway) sweepLoop(h *hub, ev uint32) {
 func (g *Gateway) startLoop(c *client, pc *poll.Conn, end func()) {
 	c.lp = &loopState{w: pickWorker(), pc: pc, end: end}
 	c.lpa.Store(c.lp)
-	if c.throttle > 0 {
-		now := time.Now()
-		c.lp.next = nextBoundary(now, c.throttle)
-		c.lp.ttimer = time.AfterFunc(min(c.lp.next.Sub(now), 250*time.Millisecond), func() { c.notify(evClock) })
-	}
+	c.startClock()
 	c.signaled.Store(true)
 	c.lp.w.push(c)
 }
 
-// step is one turn of the client on its worker: the loop body of run,
-// without waiting.
+// step drives one turn of the client's state machine (machine.go) on
+// its worker, without waiting.
 func (c *client) step() {
 	lp := c.lp
 	if lp.finished {
@@ -172,88 +153,22 @@ func (c *client) step() {
 	}
 }
 
-// errEnded ends a stream with nothing more to say about it.
-var errEnded = errors.New("stream ended")
-
-func (c *client) turn() error {
-	lp := c.lp
-	ev := c.events.Swap(0)
-	switch {
-	case ev&evGone != 0:
-		return errEnded
-	case ev&evEpoch != 0:
-		c.buf = c.g.appendSpreadRetry(c.buf) // no stampede (catchup.go)
-		_ = c.flush()
-		return errEpoch
-	case ev&evLeave != 0:
-		c.appendLeaveRetry()
-		_ = c.flush()
-		return errEnded
+// blockedTurn is the part of a turn only the event loop has: while the
+// socket is full the client waits for EPOLLOUT (wait), and it is shed
+// when nothing drains for WriteTimeout.
+func (lp *loopState) blockedTurn(c *client, ev uint32) (wait bool, err error) {
+	if !lp.blocked.Load() {
+		return false, nil
 	}
-	// Timers that fired while the socket was full are remembered, so
-	// their work is done once it drains.
-	if ev&evFlush != 0 {
-		lp.fpending = false
-	}
-	if ev&evClock != 0 {
-		lp.clockDue = true
-	}
-	if ev&evShutdown != 0 && lp.leave == nil {
-		lp.leave = time.AfterFunc(rand.N(c.g.opts.ShutdownSpread), func() { c.notify(evLeave) })
-	}
-	if lp.blocked.Load() {
-		if ev&evWritable == 0 {
-			if !lp.since.IsZero() && time.Since(lp.since) >= c.g.opts.WriteTimeout {
-				c.g.m.shed.WithLabelValues("write_timeout").Inc()
-				return errEnded
-			}
-			return nil // still full: wait for EPOLLOUT
+	if ev&evWritable == 0 {
+		if !lp.since.IsZero() && time.Since(lp.since) >= c.g.opts.WriteTimeout {
+			c.g.m.shed.WithLabelValues("write_timeout").Inc()
+			return true, errEnded
 		}
-		lp.blocked.Store(false)
+		return true, nil // still full: wait for EPOLLOUT
 	}
-	if len(c.buf) > 0 {
-		if err := c.flush(); err != nil { // the rest of a write the socket did not take
-			return err
-		}
-	}
-	if ev&evHeartbeat != 0 && time.Since(c.lastWrite) >= c.g.opts.Heartbeat*2/3 {
-		c.buf = append(c.buf, ":\n\n"...)
-		if err := c.flush(); err != nil {
-			return err
-		}
-	}
-	if d := c.g.opts.FlushInterval; d > 0 && c.throttle == 0 {
-		// Lossless coalescing: at most one write per d; what comes
-		// meanwhile waits for the timer, never longer than d.
-		if wait := d - time.Since(c.lastWrite); wait > 0 {
-			if !lp.fpending {
-				lp.fpending = true
-				if lp.ftimer == nil {
-					lp.ftimer = time.AfterFunc(wait, func() { c.notify(evFlush) })
-				} else {
-					lp.ftimer.Reset(wait)
-				}
-			}
-			return nil
-		}
-	}
-	if c.throttle > 0 {
-		if !lp.clockDue {
-			return nil
-		}
-		lp.clockDue = false
-		var err error
-		now := time.Now()
-		if !now.Before(lp.next) {
-			err = c.emitWindow(lp.next)
-			lp.next = nextBoundary(now, c.throttle)
-		} else if head := c.h.head.Load(); head-c.cursor > uint64(len(c.h.ring)/4) {
-			err = c.collect(head)
-		}
-		lp.ttimer.Reset(min(time.Until(lp.next), 250*time.Millisecond))
-		return err
-	}
-	return c.pump()
+	lp.blocked.Store(false)
+	return false, nil
 }
 
 // flushNB is flush on the loop: it writes what the socket takes and
@@ -296,11 +211,10 @@ func (c *client) flushNB() error {
 func (c *client) finish(err error) {
 	lp := c.lp
 	lp.finished = true
-	for _, t := range []*time.Timer{lp.wtimer, lp.ftimer, lp.ttimer, lp.leave} {
-		if t != nil {
-			t.Stop()
-		}
+	if lp.wtimer != nil {
+		lp.wtimer.Stop()
 	}
+	c.stopTimers()
 	switch {
 	case errors.Is(err, errLapped):
 		c.g.m.shed.WithLabelValues("lapped").Inc()

@@ -85,13 +85,13 @@ func (c *client) advance(head uint64) {
 }
 
 // fold adds a tick of symbol index sym to its accumulator.
-func (c *client) fold(sym int, seq uint64, t *market.Tick) {
-	if sym >= len(c.acc) {
-		c.acc = append(c.acc, make([]mergeAcc, sym+1-len(c.acc))...)
+func (m *merger) fold(sym int, seq uint64, t *market.Tick) {
+	if sym >= len(m.acc) {
+		m.acc = append(m.acc, make([]mergeAcc, sym+1-len(m.acc))...)
 	}
-	a := &c.acc[sym]
+	a := &m.acc[sym]
 	if a.n == 0 {
-		c.active = append(c.active, sym)
+		m.active = append(m.active, sym)
 	}
 	a.add(seq, t)
 }

@@ -100,8 +100,7 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 	if kinds&kStatus != 0 && len(idx) > 0 {
 		idx = append(idx, h.clockIndex()) // the clock comes with status
 	}
-	c := h.newFilter(idx)
-	c.g, c.throttle, c.kinds = g, throttle, kinds
+	c := &client{g: g, h: h, filter: h.newFilter(idx, kinds), throttle: throttle}
 	c.bk.depth = depth
 	// The stream's own context: ended when the client goes away, and
 	// during its start also when the gateway shuts down or the epoch
