@@ -41,52 +41,66 @@ type barsResponse struct {
 	ID       string       `json:"id"`
 }
 
+// barsQuery is what GET /v1/bars asks for.
+type barsQuery struct {
+	sym, interval string
+	from, to      time.Time // zero: open
+	limit         int
+}
+
+// parseBarsQuery reads /v1/bars's query: symbol= (required), interval=
+// (default 1m), from= and to= (RFC 3339, from before to), limit= (1 to
+// MaxBarsLimit, default DefaultBarsLimit).
+func parseBarsQuery(r *http.Request) (bq barsQuery, err error) {
+	q := r.URL.Query()
+	bq.sym = strings.ToUpper(strings.TrimSpace(q.Get("symbol")))
+	if bq.sym == "" || !market.ValidSymbol(bq.sym) {
+		return bq, badRequest("symbol= is required: one symbol of 1 to 16 letters, digits or '-'")
+	}
+	bq.interval = q.Get("interval")
+	if bq.interval == "" {
+		bq.interval = market.Interval1m
+	}
+	if _, ok := market.IntervalDuration(bq.interval); !ok {
+		return bq, badRequest("unknown interval %q: want 1s or 1m", cut(bq.interval))
+	}
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"from", &bq.from}, {"to", &bq.to}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return bq, badRequest("invalid %s %q: want an RFC 3339 time", p.name, cut(v))
+			}
+			*p.t = t
+		}
+	}
+	if !bq.from.IsZero() && !bq.to.IsZero() && !bq.from.Before(bq.to) {
+		return bq, badRequest("from must be before to")
+	}
+	bq.limit = DefaultBarsLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxBarsLimit {
+			return bq, badRequest("invalid limit %q: want 1 to %d", cut(v), MaxBarsLimit)
+		}
+		bq.limit = n
+	}
+	return bq, nil
+}
+
 // handleBars serves GET /v1/bars?symbol=&interval=&from=&to=&limit=:
 // the symbol's bars of the interval, oldest first, and the id from which
 // /v1/stream?events=bar continues with nothing missed or doubled (see
 // barsResumeLocked).
 func (g *Gateway) handleBars(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	sym := strings.ToUpper(strings.TrimSpace(q.Get("symbol")))
-	if sym == "" || !market.ValidSymbol(sym) {
-		g.writeError(w, r, badRequest("symbol= is required: one symbol of 1 to 16 letters, digits or '-'"))
+	bq, err := parseBarsQuery(r)
+	if err != nil {
+		g.writeError(w, r, err)
 		return
 	}
-	iv := q.Get("interval")
-	if iv == "" {
-		iv = market.Interval1m
-	}
-	if _, ok := market.IntervalDuration(iv); !ok {
-		g.writeError(w, r, badRequest("unknown interval %q: want 1s or 1m", cut(iv)))
-		return
-	}
-	var from, to time.Time
-	for _, p := range []struct {
-		name string
-		t    *time.Time
-	}{{"from", &from}, {"to", &to}} {
-		if v := q.Get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				g.writeError(w, r, badRequest("invalid %s %q: want an RFC 3339 time", p.name, cut(v)))
-				return
-			}
-			*p.t = t
-		}
-	}
-	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
-		g.writeError(w, r, badRequest("from must be before to"))
-		return
-	}
-	limit := DefaultBarsLimit
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxBarsLimit {
-			g.writeError(w, r, badRequest("invalid limit %q: want 1 to %d", cut(v), MaxBarsLimit))
-			return
-		}
-		limit = n
-	}
+	sym, iv := bq.sym, bq.interval
 	if syms, ok := g.scope(w, r, []string{sym}); !ok || len(syms) != 1 {
 		return
 	}
@@ -106,7 +120,7 @@ func (g *Gateway) handleBars(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	msgs, err := br.ReadBars(ctx, sym, iv, from, to, limit)
+	msgs, err := br.ReadBars(ctx, sym, iv, bq.from, bq.to, bq.limit)
 	if errors.Is(err, feed.ErrBadRequest) {
 		g.writeError(w, r, badRequest("%v", err))
 		return

@@ -7,7 +7,6 @@ package gateway
 
 import (
 	"context"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -250,49 +249,6 @@ func (h *hub) noteLatestLocked(e *entry) {
 // whatever it wants (see append). A power of two, far below any ring.
 const wakeEvery = 1024
 
-// at returns the entry at pos, or nil if it was overwritten (the reader
-// fell more than the ring's length behind) or not written yet.
-func (h *hub) at(pos uint64) *entry {
-	e := h.ring[pos&h.mask].Load()
-	if e == nil || e.pos != pos {
-		return nil
-	}
-	return e
-}
-
-// positionAfterLocked returns the ring position after which every tick
-// with stream sequence > seq lies, and whether the ring covers seq.
-func (h *hub) positionAfterLocked(seq uint64) (uint64, bool) {
-	head := h.head.Load()
-	if seq >= h.lastSeq {
-		return head, true
-	}
-	// The oldest position a resume may start from: entries within a
-	// margin of being overwritten are left out, as the hub may overwrite
-	// them while the client starts reading.
-	n, margin := uint64(len(h.ring)), uint64(len(h.ring)/8)
-	oldest := uint64(1)
-	if head+margin+1 > n {
-		oldest = head + margin + 1 - n
-	}
-	if oldest > head {
-		oldest = head
-	}
-	coverFrom := h.startSeq
-	if e := h.at(oldest); e != nil && oldest > 1 {
-		coverFrom = e.seq - 1
-	}
-	if head == 0 || seq < coverFrom {
-		return 0, false
-	}
-	// First position in [oldest, head] whose seq > seq.
-	k := sort.Search(int(head-oldest+1), func(k int) bool {
-		e := h.at(oldest + uint64(k))
-		return e == nil || e.seq > seq
-	})
-	return oldest + uint64(k) - 1, true
-}
-
 // registerLocked adds c to the wake lists, unless it is throttled (it runs on
 // its own clock) or the hub is closed.
 func (h *hub) registerLocked(c *client) bool {
@@ -359,55 +315,10 @@ func (h *hub) close() {
 	}
 }
 
-// snapshotLocked returns the newest tick of each wanted symbol.
-func (h *hub) snapshotLocked(f *filter) []market.Tick {
-	var out []market.Tick
-	if f.all {
-		for _, e := range h.latest {
-			if e != nil {
-				out = append(out, e.tick)
-			}
-		}
-	} else {
-		for _, i := range f.symIdx {
-			if e := h.latest[i]; e != nil {
-				out = append(out, e.tick)
-			}
-		}
-	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Symbol < out[b].Symbol })
-	return out
-}
-
 func (h *hub) lastSeqNow() uint64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.lastSeq
-}
-
-// positionBefore returns the last ring position in (from, head] whose
-// entry the hub appended before t (from if none). Entries appended after
-// a client's timer fired carry a later time, so every client asking about
-// the same instant gets the same answer.
-func (h *hub) positionBefore(t time.Time, from uint64) (uint64, error) {
-	head := h.head.Load()
-	if head <= from {
-		return from, nil
-	}
-	ts := int64(t.Sub(monoBase))
-	var lapped bool
-	k := sort.Search(int(head-from), func(k int) bool {
-		e := h.at(from + 1 + uint64(k))
-		if e == nil {
-			lapped = true
-			return true
-		}
-		return e.at >= ts
-	})
-	if lapped {
-		return 0, errLapped
-	}
-	return from + uint64(k), nil
 }
 
 // newFilter builds the filter of the symbol indexes idx (from resolve),
@@ -442,15 +353,6 @@ func (h *hub) resolve(syms []string) (idx []int, unknown string) {
 	return idx, ""
 }
 
-// snapshot returns the newest tick of each symbol f wants (see
-// snapshotLocked) and the id of the newest tick the hub holds, read
-// together.
-func (h *hub) snapshot(f *filter) (ticks []market.Tick, id string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.snapshotLocked(f), sse.FormatID(h.epoch, h.lastSeq)
-}
-
 // observedSymbols lists, in index order, every symbol the hub holds a
 // tick of.
 func (h *hub) observedSymbols() []string {
@@ -467,3 +369,10 @@ func (h *hub) observedSymbols() []string {
 
 // id returns the event id of stream sequence seq in the hub's epoch.
 func (h *hub) id(seq uint64) string { return sse.FormatID(h.epoch, seq) }
+
+// clockIndex returns the hub's symbol index of the market clock.
+func (h *hub) clockIndex() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.symbolLocked(clockSym)
+}

@@ -63,48 +63,22 @@ var errHole = errors.New("gateway: the stream lost messages the tail had not rea
 // seconds more at each restart.
 const warmStart = 1 << 16
 
+// runEpoch serves one epoch of the stream: it builds the epoch's hub,
+// makes it the gateway's, and tails the stream into it until ctx ends,
+// the epoch changes (feed.ErrEpochChanged) or the stream loses messages
+// the tail had not read (errHole).
 func (g *Gateway) runEpoch(ctx context.Context) error {
 	g.setReady(false)
-	st, err := g.src.State(ctx)
+	h, es, err := g.newEpochHub(ctx)
 	if err != nil {
 		return err
 	}
-	last, err := g.src.LastTicks(ctx)
-	if err != nil {
-		return err
-	}
-	// Warm start: the tail starts a ring's length back, at most
-	// warmStart messages (or at the stream's first message), and the hub
-	// is ready once it has read up to the stream's last sequence at
-	// start, so clients of a gateway that restarted resume from memory
-	// (those further back, from history). Symbols with no tick in the
-	// ring keep the newest one from LastTicks for snapshots.
-	h := newHub(g.opts.RingSize, st.Epoch, 0)
-	from := st.LastSeq - min(st.LastSeq, uint64(min(len(h.ring), warmStart)))
-	if st.FirstSeq > 0 {
-		from = max(from, st.FirstSeq-1)
-	}
-	h.startSeq, h.lastSeq = from, from
-	g.refreshUniverse(ctx, true)
-	h.addSymbols(g.universeSymbols())
-	need := st.LastSeq // the hub is ready once it holds every seeded tick and the stream at start
-	for _, m := range last {
-		h.seed(m)
-		need = max(need, m.Seq)
-	}
-	// A tick LastTicks took from <stream>_LAST has no position (Seq 0),
-	// and may be newer than st: ready only once the tail has read all
-	// that was stored when LastTicks ran, so the snapshot never holds a
-	// tick the stream then sends after it (a seq that goes back).
-	if now, err := g.src.State(ctx); err == nil && now.Epoch == st.Epoch {
-		need = max(need, now.LastSeq)
-	}
-	g.seedEvents(ctx, h)
+	st, from, need := es.st, es.from, es.need
 	context.AfterFunc(h.ctx, func() { g.sweepLoop(h, evEpoch) })
 	if old := g.hub.Swap(h); old != nil {
 		old.close()
 	}
-	g.log.Info("reading stream", "epoch", st.Epoch, "first", st.FirstSeq, "last", st.LastSeq, "from", from, "symbols", len(last))
+	g.log.Info("reading stream", "epoch", st.Epoch, "first", st.FirstSeq, "last", st.LastSeq, "from", from, "symbols", es.symbols)
 	if from >= need {
 		g.setReady(true)
 	}
@@ -113,80 +87,10 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 	// tail itself.
 	ictx, stopIndex := context.WithCancel(ctx)
 	defer stopIndex()
-	go func() {
-		if g.opts.indexDelay < 0 {
-			return
-		}
-		for !g.ready.Load() { // the tail's warm start and the storm after it go first
-			select {
-			case <-ictx.Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-		select {
-		case <-ictx.Done():
-			return
-		case <-time.After(g.opts.indexDelay):
-		}
-		g.indexBehind(ictx, h, st.FirstSeq, from)
-	}()
-	var live liveBlocks
-	hist := g.history(h)
+	go g.indexWhenReady(ictx, h, st.FirstSeq, from)
+	t := &tailer{g: g, h: h, need: need, hist: g.history(h)}
 	for {
-		after := h.lastSeqNow()
-		seen := after // the newest sequence delivered by this Tail
-		var hole error
-		tctx, stopTail := context.WithCancel(ctx)
-		err := g.src.Tail(tctx, st.Epoch, after, func(m feed.Msg) {
-			if hole != nil {
-				return
-			}
-			g.m.ticksIn.Inc()
-			if h.head.Load() == 0 {
-				h.noteFirst(m.Seq)
-			} else if m.Seq > seen+1 {
-				// A jump: messages skipped as malformed, or gone from
-				// the stream before this tail read them (a restart
-				// after they aged out starts at the stream's first).
-				if hole = g.checkHole(ctx, seen, m.Seq); hole != nil {
-					stopTail()
-					return
-				}
-			}
-			seen = max(seen, m.Seq)
-			e, appended := h.appendSym(m) // false once h is closed: a stale callback
-			if appended {
-				if b, sum := live.observe(m.Seq, e); sum != nil {
-					if cur := g.history(h); cur != hist {
-						hist = cur // the index was dropped (tests do that)
-					}
-					hist.storeSum(b, sum)
-				}
-			}
-			g.m.lastSeq.Set(float64(m.Seq))
-			// Read up to need, whether or not this message was one the
-			// hub keeps (an event type it does not know is skipped).
-			if m.Seq >= need && !g.ready.Load() {
-				g.setReady(true)
-			}
-		}, func(err error) {
-			if errors.Is(err, feed.ErrConsumer) {
-				g.log.Warn("stream consumer", "err", err)
-				return
-			}
-			g.m.badMsgs.Inc()
-			g.log.Warn("skipping a bad stream message", "err", err)
-			// A malformed message is read too: the newest stored one
-			// must not keep the gateway from being ready.
-			if me := (*feed.MsgError)(nil); errors.As(err, &me) && hole == nil {
-				seen = max(seen, me.Seq)
-				if me.Seq >= need && !g.ready.Load() {
-					g.setReady(true)
-				}
-			}
-		})
-		stopTail()
+		hole, err := t.tail(ctx)
 		if hole != nil && ctx.Err() == nil {
 			return hole
 		}
@@ -211,6 +115,148 @@ func (g *Gateway) runEpoch(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// newEpochHub builds the hub of the stream's current epoch, seeded for
+// a warm start: the tail starts a ring's length back, at most warmStart
+// messages (or at the stream's first message), and the hub is ready once
+// it has read up to need, the stream's last sequence at start, so
+// clients of a gateway that restarted resume from memory (those further
+// back, from history). Symbols with no tick in the ring keep the newest
+// one from LastTicks for snapshots.
+func (g *Gateway) newEpochHub(ctx context.Context) (*hub, epochStart, error) {
+	st, err := g.src.State(ctx)
+	if err != nil {
+		return nil, epochStart{}, err
+	}
+	last, err := g.src.LastTicks(ctx)
+	if err != nil {
+		return nil, epochStart{}, err
+	}
+	h := newHub(g.opts.RingSize, st.Epoch, 0)
+	from := st.LastSeq - min(st.LastSeq, uint64(min(len(h.ring), warmStart)))
+	if st.FirstSeq > 0 {
+		from = max(from, st.FirstSeq-1)
+	}
+	h.startSeq, h.lastSeq = from, from
+	g.refreshUniverse(ctx, true)
+	h.addSymbols(g.universeSymbols())
+	need := st.LastSeq // the hub is ready once it holds every seeded tick and the stream at start
+	for _, m := range last {
+		h.seed(m)
+		need = max(need, m.Seq)
+	}
+	// A tick LastTicks took from <stream>_LAST has no position (Seq 0),
+	// and may be newer than st: ready only once the tail has read all
+	// that was stored when LastTicks ran, so the snapshot never holds a
+	// tick the stream then sends after it (a seq that goes back).
+	if now, err := g.src.State(ctx); err == nil && now.Epoch == st.Epoch {
+		need = max(need, now.LastSeq)
+	}
+	g.seedEvents(ctx, h)
+	return h, epochStart{st: st, from: from, need: need, symbols: len(last)}, nil
+}
+
+// epochStart is where a new hub starts: the stream's state, the
+// sequence the tail starts after, the one the gateway is ready at, and
+// how many symbols LastTicks seeded.
+type epochStart struct {
+	st         feed.StreamState
+	from, need uint64
+	symbols    int
+}
+
+// indexWhenReady indexes the history behind the tail's start (from
+// first to from) once the gateway is ready and indexDelay more has
+// passed: the tail's warm start and the reconnect storm after it go
+// first.
+func (g *Gateway) indexWhenReady(ctx context.Context, h *hub, first, from uint64) {
+	if g.opts.indexDelay < 0 {
+		return
+	}
+	for !g.ready.Load() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(g.opts.indexDelay):
+	}
+	g.indexBehind(ctx, h, first, from)
+}
+
+// tailer reads one epoch's stream into its hub, across the tail's
+// restarts.
+type tailer struct {
+	g    *Gateway
+	h    *hub
+	need uint64 // the gateway is ready once the tail has read up to it
+	live liveBlocks
+	hist *history
+}
+
+// tail runs one Source.Tail from the hub's last sequence until it ends:
+// hole is errHole's error when messages left the stream before it read
+// them, err the Tail's.
+func (t *tailer) tail(ctx context.Context) (hole, err error) {
+	g, h := t.g, t.h
+	after := h.lastSeqNow()
+	seen := after // the newest sequence delivered by this Tail
+	tctx, stopTail := context.WithCancel(ctx)
+	defer stopTail()
+	err = g.src.Tail(tctx, h.epoch, after, func(m feed.Msg) {
+		if hole != nil {
+			return
+		}
+		g.m.ticksIn.Inc()
+		if h.head.Load() == 0 {
+			h.noteFirst(m.Seq)
+		} else if m.Seq > seen+1 {
+			// A jump: messages skipped as malformed, or gone from
+			// the stream before this tail read them (a restart
+			// after they aged out starts at the stream's first).
+			if hole = g.checkHole(ctx, seen, m.Seq); hole != nil {
+				stopTail()
+				return
+			}
+		}
+		seen = max(seen, m.Seq)
+		e, appended := h.appendSym(m) // false once h is closed: a stale callback
+		if appended {
+			if b, sum := t.live.observe(m.Seq, e); sum != nil {
+				if cur := g.history(h); cur != t.hist {
+					t.hist = cur // the index was dropped (tests do that)
+				}
+				t.hist.storeSum(b, sum)
+			}
+		}
+		g.m.lastSeq.Set(float64(m.Seq))
+		// Read up to need, whether or not this message was one the
+		// hub keeps (an event type it does not know is skipped).
+		if m.Seq >= t.need && !g.ready.Load() {
+			g.setReady(true)
+		}
+	}, func(err error) {
+		if errors.Is(err, feed.ErrConsumer) {
+			g.log.Warn("stream consumer", "err", err)
+			return
+		}
+		g.m.badMsgs.Inc()
+		g.log.Warn("skipping a bad stream message", "err", err)
+		// A malformed message is read too: the newest stored one
+		// must not keep the gateway from being ready.
+		if me := (*feed.MsgError)(nil); errors.As(err, &me) && hole == nil {
+			seen = max(seen, me.Seq)
+			if me.Seq >= t.need && !g.ready.Load() {
+				g.setReady(true)
+			}
+		}
+	})
+	return hole, err
 }
 
 // checkHole tells a jump from sequence seen to next that skipped only

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"slices"
+
 	"github.com/tickcast/tickcast/gateway/sse"
 	"github.com/tickcast/tickcast/market"
 )
@@ -172,3 +174,80 @@ func (c *client) encodeMerged() (events, merged int) {
 }
 
 var eventName = [...]string{entTick: "tick", entQuote: "quote", entBar: "bar", entStatus: "status", entClock: "clock", entBook: "book"}
+
+// quoteAcc accumulates one symbol's pending quotes: the newest, and how
+// many.
+type quoteAcc struct {
+	n                 int64
+	firstSeq, lastSeq uint64
+	last              *market.Quote
+}
+
+func (a *quoteAcc) add(seq uint64, q *market.Quote) {
+	if a.n == 0 || seq < a.firstSeq {
+		a.firstSeq = seq
+	}
+	if a.n == 0 || seq >= a.lastSeq {
+		a.lastSeq, a.last = seq, q
+	}
+	a.n += max(q.Merged, 1)
+}
+
+// mitem is one event of a merged batch: a symbol's ticks, trades or
+// quotes (an accumulator), or an entry that is never merged (bar,
+// status, clock).
+type mitem struct {
+	first uint64
+	kind  uint8 // entTick (the tick acc), entTick+16 (the trade acc), entQuote, or the entry's kind
+	sym   int
+	e     *entry
+}
+
+const itemTrade = 16
+
+// foldTrade adds a tick to symbol sym's trade accumulator.
+func (m *merger) foldTrade(sym int, seq uint64, t *market.Tick) {
+	if sym >= len(m.tacc) {
+		m.tacc = append(m.tacc, make([]mergeAcc, sym+1-len(m.tacc))...)
+	}
+	a := &m.tacc[sym]
+	if a.n == 0 {
+		m.tactive = append(m.tactive, sym)
+	}
+	a.add(seq, t)
+}
+
+// pendingMerge reports whether anything is folded and not yet sent.
+func (m *merger) pendingMerge() bool {
+	return len(m.active)+len(m.tactive)+len(m.qactive)+len(m.bk.active)+len(m.keep) > 0
+}
+
+// mergeItems lists the pending merged events in order of their first
+// pending message.
+func (m *merger) mergeItems() []mitem {
+	items := m.items[:0]
+	for _, s := range m.active {
+		items = append(items, mitem{first: m.acc[s].firstSeq, kind: entTick, sym: s})
+	}
+	for _, s := range m.tactive {
+		items = append(items, mitem{first: m.tacc[s].firstSeq, kind: entTick + itemTrade, sym: s})
+	}
+	for _, s := range m.qactive {
+		items = append(items, mitem{first: m.qacc[s].firstSeq, kind: entQuote, sym: s})
+	}
+	items = m.bookItems(items)
+	for _, e := range m.keep {
+		items = append(items, mitem{first: e.seq, kind: e.kind, sym: e.sym, e: e})
+	}
+	slices.SortStableFunc(items, func(a, b mitem) int {
+		switch {
+		case a.first < b.first:
+			return -1
+		case a.first > b.first:
+			return 1
+		}
+		return int(a.kind) - int(b.kind)
+	})
+	m.items = items
+	return items
+}

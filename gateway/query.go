@@ -74,3 +74,116 @@ func parseThrottle(r *http.Request) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// parseEventTypes reads events= (comma-separated; default "tick") and bars=
+// (the bar intervals, default both when bar is asked for). Unknown
+// names are a 400.
+func parseEventTypes(r *http.Request) (uint8, error) {
+	q := r.URL.Query()
+	ev, bars := q.Get("events"), q.Get("bars")
+	if ev == "" {
+		if bars != "" {
+			return 0, badRequest("bars= needs events= with bar")
+		}
+		return kTick, nil
+	}
+	var k uint8
+	for _, s := range strings.Split(ev, ",") {
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "tick":
+			k |= kTick
+		case "trade":
+			k |= kTrade
+		case "quote":
+			k |= kQuote
+		case "bar":
+			k |= kBars
+		case "status":
+			k |= kStatus
+		case "book":
+			k |= kBook
+		case "":
+		default:
+			return 0, badRequest("unknown event type %q: want tick, trade, quote, bar, status or book", cut(s))
+		}
+	}
+	if k == 0 {
+		return 0, badRequest("events= names no event type: want tick, trade, quote, bar, status or book")
+	}
+	if bars != "" {
+		if k&kBars == 0 {
+			return 0, badRequest("bars= needs events= with bar")
+		}
+		k &^= kBars
+		for _, s := range strings.Split(bars, ",") {
+			switch strings.TrimSpace(s) {
+			case market.Interval1s:
+				k |= kBar1s
+			case market.Interval1m:
+				k |= kBar1m
+			case "":
+			default:
+				return 0, badRequest("unknown bar interval %q: want 1s or 1m", cut(s))
+			}
+		}
+		if k&kBars == 0 {
+			return 0, badRequest("bars= names no interval: want 1s or 1m")
+		}
+	}
+	return k, nil
+}
+
+// parseFrom reads from= (RFC 3339); zero when absent.
+func parseFrom(r *http.Request) (time.Time, error) {
+	v := r.URL.Query().Get("from")
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, badRequest("invalid from %q: want an RFC 3339 time such as 2026-11-23T14:30:00Z", cut(v))
+	}
+	return t, nil
+}
+
+func cut(s string) string {
+	if len(s) > 20 {
+		return s[:20] + "..."
+	}
+	return s
+}
+
+// streamQuery is what GET /v1/stream asks for.
+type streamQuery struct {
+	syms     []string // empty: every symbol
+	throttle time.Duration
+	kinds    uint8 // event types (k* bits, events.go)
+	depth    int   // book depth
+	at       startAt
+}
+
+// parseStreamQuery reads /v1/stream's query and its Last-Event-ID (the
+// header wins over ?lastEventId=).
+func parseStreamQuery(r *http.Request) (q streamQuery, err error) {
+	if q.syms, err = parseSymbols(r); err != nil {
+		return q, err
+	}
+	if q.throttle, err = parseThrottle(r); err != nil {
+		return q, err
+	}
+	if q.kinds, err = parseEventTypes(r); err != nil {
+		return q, err
+	}
+	if q.depth, err = parseDepth(r, q.kinds); err != nil {
+		return q, err
+	}
+	if q.at.from, err = parseFrom(r); err != nil {
+		return q, err
+	}
+	q.at.lastID, q.at.hasID = r.Header.Get("Last-Event-ID"), true
+	if q.at.lastID == "" {
+		q.at.lastID = r.URL.Query().Get("lastEventId")
+		q.at.hasID = q.at.lastID != ""
+	}
+	return q, nil
+}

@@ -18,90 +18,37 @@ var testHookRun func(*client)
 
 // handleStream serves GET /v1/stream.
 func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
-	syms, err := parseSymbols(r)
+	q, err := parseStreamQuery(r)
 	if err != nil {
 		g.m.rejected.WithLabelValues("bad_request").Inc()
 		g.writeError(w, r, err)
 		return
 	}
 	var ok bool
-	if syms, ok = g.scope(w, r, syms); !ok {
-		return
-	}
-	throttle, err := parseThrottle(r)
-	if err != nil {
-		g.m.rejected.WithLabelValues("bad_request").Inc()
-		g.writeError(w, r, err)
-		return
-	}
-	kinds, err := parseEventTypes(r)
-	if err != nil {
-		g.m.rejected.WithLabelValues("bad_request").Inc()
-		g.writeError(w, r, err)
-		return
-	}
-	depth, err := parseDepth(r, kinds)
-	if err != nil {
-		g.m.rejected.WithLabelValues("bad_request").Inc()
-		g.writeError(w, r, err)
-		return
-	}
-	from, err := parseFrom(r)
-	if err != nil {
-		g.m.rejected.WithLabelValues("bad_request").Inc()
-		g.writeError(w, r, err)
-		return
-	}
-	lastID, hasID := r.Header.Get("Last-Event-ID"), true
-	if lastID == "" {
-		lastID = r.URL.Query().Get("lastEventId")
-		hasID = lastID != ""
-	}
-
-	if !g.takeConn() {
-		g.turnAway(w, r, "capacity")
+	if q.syms, ok = g.scope(w, r, q.syms); !ok {
 		return
 	}
 	// hd is what this stream holds, let go in reverse order (release)
-	// when it ends, in whichever goroutine serves it.
+	// when it ends, in whichever goroutine serves it, or now if it is
+	// not admitted.
 	hd := &held{g: g}
-	ip := g.clientIP(r)
-	if !g.takeIP(ip) {
+	h, idx, reason, err := g.admitStream(r, hd, q.syms)
+	if reason != "" || err != nil {
 		hd.release()
-		g.turnAway(w, r, "per_ip_cap")
+		if reason != "" {
+			g.turnAway(w, r, reason)
+		} else {
+			g.m.rejected.WithLabelValues("bad_request").Inc()
+			g.writeError(w, r, err)
+		}
 		return
 	}
-	hd.ip, hd.ipHeld = ip, true
-	h, ok := g.waitReady(r.Context())
-	if !ok {
-		hd.release()
-		g.turnAway(w, r, "not_ready")
-		return
-	}
-	idx, err := g.resolve(r.Context(), h, syms)
-	if err != nil && httpapi.StatusOf(err) == http.StatusServiceUnavailable {
-		hd.release()
-		g.turnAway(w, r, "not_ready") // temporary: never a non-200 on a stream
-		return
-	}
-	if err != nil {
-		hd.release()
-		g.m.rejected.WithLabelValues("bad_request").Inc()
-		g.writeError(w, r, err)
-		return
-	}
-	if !g.enter() {
-		hd.release()
-		g.turnAway(w, r, "shutting_down")
-		return
-	}
-	hd.entered = true
-
+	kinds := q.kinds
 	if kinds&kStatus != 0 && len(idx) > 0 {
 		idx = append(idx, h.clockIndex()) // the clock comes with status
 	}
-	c := &client{g: g, h: h, filter: h.newFilter(idx, kinds), throttle: throttle}
-	c.bk.depth = depth
+	c := &client{g: g, h: h, filter: h.newFilter(idx, kinds), throttle: q.throttle}
+	c.bk.depth = q.depth
 	// The stream's own context: ended when the client goes away, and
 	// during its start also when the gateway shuts down or the epoch
 	// ends (serve). Of the request's values it keeps only the access
@@ -139,26 +86,60 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		// and let the handler return, so net/http's per-connection state
 		// and the handler's deep stack are freed (about a third of the
 		// memory an idle stream held).
-		go g.serve(ctx, cancel, c, startAt{lastID, hasID, from}, hd)
+		go g.serve(ctx, cancel, c, q.at, hd)
 		return
 	}
 	hd.stopReq = context.AfterFunc(r.Context(), func() { cancel(nil) })
-	g.serve(ctx, cancel, c, startAt{lastID, hasID, from}, hd)
+	g.serve(ctx, cancel, c, q.at, hd)
+}
+
+// admitStream admits a stream: a connection slot, the per-IP cap, a
+// ready hub, its symbols' indexes, and a count in g.clients (Shutdown
+// waits for it). What it takes is in hd. A stream it does not admit is
+// turned away with a retry: for reason, or answered with err; the
+// caller releases hd first.
+func (g *Gateway) admitStream(r *http.Request, hd *held, syms []string) (h *hub, idx []int, reason string, err error) {
+	if !g.takeConn() {
+		return nil, nil, "capacity", nil
+	}
+	hd.connHeld = true
+	ip := g.clientIP(r)
+	if !g.takeIP(ip) {
+		return nil, nil, "per_ip_cap", nil
+	}
+	hd.ip, hd.ipHeld = ip, true
+	h, ok := g.waitReady(r.Context())
+	if !ok {
+		return nil, nil, "not_ready", nil
+	}
+	idx, err = g.resolve(r.Context(), h, syms)
+	if err != nil && httpapi.StatusOf(err) == http.StatusServiceUnavailable {
+		return nil, nil, "not_ready", nil // temporary: never a non-200 on a stream
+	}
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if !g.enter() {
+		return nil, nil, "shutting_down", nil
+	}
+	hd.entered = true
+	return h, idx, "", nil
 }
 
 // held is what a stream holds, from its admission to its end: one value
 // rather than a list of closures (an idle stream's memory).
 type held struct {
-	g       *Gateway
-	c       *client // set once serve counts it in
-	ip      string  // the address counted against MaxConnsPerIP (takeIP)
-	ipHeld  bool    // ip is counted
-	entered bool    // counted in g.clients (Shutdown waits for it)
-	started bool    // registered with its hub and tracked (serve)
-	cancel  context.CancelCauseFunc
-	sinkEnd func()      // the connection's end (openSink)
-	stopReq func() bool // the request context's AfterFunc, when not hijacked
-	stopExp func()      // the token expiry timer's stop (endAtExpiry)
+	g        *Gateway
+	c        *client // set once serve counts it in
+	ip       string  // the address counted against MaxConnsPerIP (takeIP)
+	connHeld bool    // counted against MaxConns (takeConn)
+	ipHeld   bool    // ip is counted
+	entered  bool    // counted in g.clients (Shutdown waits for it)
+	started  bool    // registered with its hub and tracked (serve)
+	cancel   context.CancelCauseFunc
+	sinkEnd  func()      // the connection's end (openSink)
+	stopReq  func() bool // the request context's AfterFunc, when not hijacked
+	stopExp  func()      // the token expiry timer's stop (endAtExpiry)
 }
 
 // release lets go of what h holds, in the reverse order of taking it.
@@ -188,7 +169,9 @@ func (h *held) release() {
 	if h.ipHeld {
 		g.releaseIP(h.ip)
 	}
-	g.releaseConn()
+	if h.connHeld {
+		g.releaseConn()
+	}
 }
 
 // finish is release on the event loop's worker, which recovers a panic

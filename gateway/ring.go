@@ -1,0 +1,113 @@
+// ring.go: positions in the hub's ring, from a stream sequence or a
+// time. Part of the hub (hub.go): the *Locked ones run under h.mu.
+
+package gateway
+
+import (
+	"sort"
+	"time"
+)
+
+// at returns the entry at pos, or nil if it was overwritten (the reader
+// fell more than the ring's length behind) or not written yet.
+func (h *hub) at(pos uint64) *entry {
+	e := h.ring[pos&h.mask].Load()
+	if e == nil || e.pos != pos {
+		return nil
+	}
+	return e
+}
+
+// positionAfterLocked returns the ring position after which every tick
+// with stream sequence > seq lies, and whether the ring covers seq.
+func (h *hub) positionAfterLocked(seq uint64) (uint64, bool) {
+	head := h.head.Load()
+	if seq >= h.lastSeq {
+		return head, true
+	}
+	// The oldest position a resume may start from: entries within a
+	// margin of being overwritten are left out, as the hub may overwrite
+	// them while the client starts reading.
+	n, margin := uint64(len(h.ring)), uint64(len(h.ring)/8)
+	oldest := uint64(1)
+	if head+margin+1 > n {
+		oldest = head + margin + 1 - n
+	}
+	if oldest > head {
+		oldest = head
+	}
+	coverFrom := h.startSeq
+	if e := h.at(oldest); e != nil && oldest > 1 {
+		coverFrom = e.seq - 1
+	}
+	if head == 0 || seq < coverFrom {
+		return 0, false
+	}
+	// First position in [oldest, head] whose seq > seq.
+	k := sort.Search(int(head-oldest+1), func(k int) bool {
+		e := h.at(oldest + uint64(k))
+		return e == nil || e.seq > seq
+	})
+	return oldest + uint64(k) - 1, true
+}
+
+// positionBefore returns the last ring position in (from, head] whose
+// entry the hub appended before t (from if none). Entries appended after
+// a client's timer fired carry a later time, so every client asking about
+// the same instant gets the same answer.
+func (h *hub) positionBefore(t time.Time, from uint64) (uint64, error) {
+	head := h.head.Load()
+	if head <= from {
+		return from, nil
+	}
+	ts := int64(t.Sub(monoBase))
+	var lapped bool
+	k := sort.Search(int(head-from), func(k int) bool {
+		e := h.at(from + 1 + uint64(k))
+		if e == nil {
+			lapped = true
+			return true
+		}
+		return e.at >= ts
+	})
+	if lapped {
+		return 0, errLapped
+	}
+	return from + uint64(k), nil
+}
+
+// positionAtLocked returns the ring position after which the first
+// entry of wall time t or later in stream order lies (head if none),
+// with the sequence just before it, and whether the ring covers t: it
+// holds an entry before t, or everything the stream held since
+// startSeq. It searches entry.upTo, which never decreases: wall times
+// themselves do not follow stream order. Under h.mu.
+func (h *hub) positionAtLocked(t time.Time) (pos, seq uint64, ok bool) {
+	head := h.head.Load()
+	ts := t.UnixNano()
+	n, margin := uint64(len(h.ring)), uint64(len(h.ring)/8)
+	oldest := uint64(1)
+	if head+margin+1 > n {
+		oldest = head + margin + 1 - n
+	}
+	if head == 0 || oldest > head {
+		return 0, 0, false // the feed knows whether the stream holds t
+	}
+	k := sort.Search(int(head-oldest+1), func(k int) bool {
+		e := h.at(oldest + uint64(k))
+		return e == nil || e.upTo >= ts
+	})
+	pos = oldest + uint64(k) - 1
+	if pos < oldest {
+		// t is at or before the oldest entry the ring holds: the feed
+		// knows whether the stream holds t (from its start, if nothing
+		// left it and t is after it was created; an earlier incarnation
+		// of the stream may have held an earlier t).
+		return 0, 0, false
+	}
+	e := h.at(pos)
+	if e == nil {
+		return 0, 0, false
+	}
+	return pos, e.seq, true
+}
