@@ -28,7 +28,7 @@
 // core, shared by the process) run a woken client's step, which writes
 // the shared frames with non-blocking writes. When the socket is full the
 // unsent rest stays in the client's buffer, the poller (one epoll
-// goroutine per process) waits for EPOLLOUT, and ticks stop waking the
+// goroutine per process) waits for EPOLLOUT, and new messages stop waking the
 // client until the socket drains; what it missed meanwhile is then
 // merged per symbol as below, and if nothing drains for WriteTimeout it
 // is shed. The poller also notices a client's close (EPOLLRDHUP, EOF) and
@@ -36,8 +36,10 @@
 // a client sending without end gets no more than its share). Compressed,
 // HTTP/2 and TLS streams, and systems without epoll, keep the goroutine
 // path. Options.FlushInterval (--flush-interval) coalesces a client's
-// writes, on both paths: at most one per interval, never holding a tick
-// longer, every tick sent.
+// writes, on both paths: at most one per interval, never holding an
+// event longer, every event sent. Both paths drive one state machine
+// (machine.go: turn), so what a stream does on each event is written
+// once; they differ in how they wait and write.
 //
 // On the goroutine path each client has one goroutine that does all of
 // its work: it reads the ring from its own cursor, merges when needed,
@@ -46,7 +48,7 @@
 // symbol's previous one (entry.prev) and the hub keeps each symbol's
 // newest position (hub.symLast), so the client walks its symbols' chains
 // back to its cursor and sends what it finds in ring order; its work
-// follows its own symbols' ticks, not the whole feed's. On HTTP/1.1 the
+// follows its own symbols' messages, not the whole feed's. On HTTP/1.1 the
 // connection is hijacked and written directly (rawSink: one write per
 // flush, the body ends with the connection); on HTTP/2 (TLS with ALPN,
 // or h2c), or if hijacking fails, it goes through the ResponseWriter and
@@ -71,8 +73,8 @@
 // sequences and ids stay those of the one stream and never decrease.
 // The hub wakes a client only for entries of a type it wants, and every
 // client every 1024 positions, so a cursor follows the ring while only
-// skipped types arrive. MergeAfter counts a tick client's ticks, not
-// the entries it skips. The ring holds every type, so with quotes at 8
+// skipped types arrive. MergeAfter counts a tick client's ticks, and
+// another client's messages of its types, not the entries it skips. The ring holds every type, so with quotes at 8
 // per trade it spans about a ninth of the time it did with ticks only;
 // resumes from further back go to history.
 // The per-symbol chains link a symbol's entries of every type; the
@@ -97,7 +99,10 @@
 // (TimeSeeker, feed.Conn.SeqAt: by the time each message was stored;
 // ErrTooOld, a reset "expired", for a time before the stream's window
 // or before the stream was created) and started as a catch-up from the
-// sequence just before it (resume.go). GET /v1/bars reads
+// sequence just before it (resume.go). GET /v1/bars reads a symbol's
+// bars from JetStream (BarReader, feed.Conn.ReadBars), with the id from
+// which ?events=bar continues; GET /v1/market is the market clock and
+// the statuses the hub holds (bars.go).
 // feed.Conn.ReadBars (BarReader), GET /v1/market the newest clock and
 // statuses the hub keeps (seeded from <stream>_LAST at an epoch start).
 //
@@ -205,9 +210,10 @@
 //
 // # Merging and throttling
 //
-// A client that wakes more than Options.MergeAfter ticks behind the head
-// (ring positions for a client of every symbol, its own symbols' ticks
-// for a client of some; default 1024, or RingSize/4 if less, at most
+// A client that wakes more than Options.MergeAfter messages behind the
+// head (ring positions for a client of every symbol, its ticks only for
+// one of ticks and trades; its own symbols' messages of its types for a
+// client of some; default 1024, or RingSize/4 if less, at most
 // 7/8 of RingSize) does not get every tick: it folds everything up to the head into one accumulator per
 // symbol and writes one event per symbol (merge.go). A merged event has
 // the newest tick's fields plus "merged" (how many ticks), "high", "low"
@@ -233,7 +239,7 @@
 // The ring is every client's queue; there is no per-client queue to
 // fill. A client that falls behind is first merged (above). One that
 // falls more than the ring behind (an entry it has yet to read, of its
-// own symbols, was overwritten; other symbols' ticks never count) is
+// own symbols, was overwritten; other symbols' messages never count) is
 // disconnected, counted in tickcast_shed_total{cause="lapped"}; it can
 // resume from its last id. Every write runs under a deadline of
 // Options.WriteTimeout (default 10s), refreshed at most every
@@ -352,7 +358,8 @@
 //
 // # Routes
 //
-// Handler serves GET /v1/stream, /v1/symbols and /v1/snapshot, and
+// Handler serves GET /v1/stream, /v1/symbols, /v1/snapshot, /v1/bars and
+// /v1/market, and
 // Options.Routes, behind the access token when Options.Token or
 // Options.JWT is set (access.go, package access: scoped tokens whose claims
 // limit the symbols, 403 outside them, and end a stream at their exp
@@ -367,17 +374,20 @@
 // # Files
 //
 // gateway.go (Gateway, New, routes, Shutdown), options.go, lifecycle.go
-// (Run, epochs, lag, readiness), heartbeat.go, universe.go (the symbol
-// universe cache), handlers.go (symbols, snapshot, health, ready),
-// stream.go (GET /v1/stream), admission.go, resume.go, catchup.go
-// (resumes from behind the ring), history.go (the history index),
-// client.go (the
-// client and its loop), pump.go, merge.go, window.go (throttled
-// windows), hub.go, sink.go, access.go (CORS, and the 401 and 403
-// answers of package access's checks), query.go,
+// (Run, epochs, the tail, lag, readiness), heartbeat.go, universe.go
+// (the symbol universe cache), handlers.go (symbols, snapshot, health,
+// ready), stream.go (GET /v1/stream: admission, the stream's life),
+// admission.go, query.go (the query parameters), resume.go, catchup.go
+// (resumes from behind the ring), catchpool.go (its slots and readers),
+// history.go (the history index), indexer.go (indexing behind the
+// tail); the hub: hub.go, ring.go (positions), snapshot.go; the client:
+// client.go (its parts), machine.go (its state machine), loop.go (the
+// event loop's workers), pump.go, merge.go, window.go (throttled
+// windows), events.go (what differs per event type), book.go (book
+// events); sink.go, compress.go (gzip and zstd streams), access.go
+// (CORS, and the 401 and 403 answers of package access's checks),
 // errors.go, metrics.go, listener.go, tlsconn.go (StickyWriteTimeout),
-// compress.go (gzip and zstd streams), events.go (event types, their
-// merging and snapshots), bars.go (GET /v1/bars, GET /v1/market).
+// bars.go (GET /v1/bars, GET /v1/market).
 //
 // Packages of their own: sse (event ids and SSE frames), access (the
 // shared token, JWTs, grants), internal/poll (the epoll poller).

@@ -28,9 +28,12 @@ type Options struct {
 	// fan-out and resumes (rounded up to a power of two). Default
 	// DefaultRingSize.
 	RingSize int
-	// MergeAfter: a client this many ticks behind the newest (of its own
-	// symbols, for a client of some symbols) gets merged events per symbol
-	// instead of every tick. Default 1024 (RingSize/4 if that is less); at
+	// MergeAfter: a client this many messages behind the newest gets
+	// merged events per symbol (ticks, trades, quotes, books) instead of
+	// every one. It counts ring positions for a client of every symbol
+	// (only the ticks, for a client of ticks and trades alone), and its
+	// own symbols' messages of the types it asked for, for a client of
+	// some symbols. Default 1024 (RingSize/4 if that is less); at
 	// most 7/8 of the ring (the most a resume from memory starts behind),
 	// so a client merges before the ring laps it.
 	MergeAfter int

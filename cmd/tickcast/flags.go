@@ -182,7 +182,7 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&g.sndbuf, "sndbuf", gateway.DefaultSendBuffer, "kernel send buffer per client connection in bytes; small keeps backlogs in the gateway where they are merged (-1: kernel autotuning)")
 	fs.StringVar(&g.pprof, "pprof", "", "serve Go's pprof profiles on this separate address (e.g. 127.0.0.1:6060); off by default")
 	fs.IntVar(&g.gogc, "gogc", 25, "Go GC target percentage (the GOGC environment variable wins); 25 keeps ~20% less memory per connection than Go's 100 for ~3% more CPU (see BENCHMARKS.md)")
-	fs.IntVar(&g.mergeAfter, "merge-after", 1024, "a client this many messages behind (of its own symbols, for a client of some) gets merged ticks and quotes per symbol until it catches up")
+	fs.IntVar(&g.mergeAfter, "merge-after", 1024, "a client this many messages behind (ticks, for a client of ticks of every symbol; its own symbols' messages of its event types, for a client of some) gets merged events per symbol (ticks, trades, quotes, books) until it catches up")
 	fs.IntVar(&g.perIP, "max-conns-per-ip", 0, "cap on concurrent SSE connections from one remote address (0: none)")
 	fs.StringVar(&g.proxies, "trusted-proxies", "", "comma-separated networks (e.g. 10.0.0.0/8,127.0.0.1/32) of proxies whose X-Forwarded-For the per-IP cap believes")
 	fs.StringVar(&g.cors, "cors-origins", "", "comma-separated origins allowed to use the API from other sites (CORS), or *")
