@@ -146,50 +146,8 @@ func (g *Gateway) handleBars(w http.ResponseWriter, r *http.Request) {
 	if st, err := g.src.State(ctx); err == nil && st.Epoch == h.epoch {
 		_, _ = g.awaitHub(ctx, h, st.LastSeq)
 	}
-	h.mu.Lock()
-	i, known := h.symIndex[sym]
-	if !known {
-		i = -1
-	}
-	seq := h.barsResumeLocked(i, mask, newest)
-	h.mu.Unlock()
-	out.ID = h.id(seq)
+	out.ID = h.id(h.barsResume(sym, mask, newest))
 	writeJSON(w, http.StatusOK, out)
-}
-
-// barsResumeLocked returns the stream sequence from which a client that
-// holds the bars of symbol index sym and interval mask up to one ending
-// at newest (zero: none) continues with nothing missed or doubled: just
-// before the oldest such bar the ring holds that ends after newest, or
-// the hub's last sequence if the ring holds none. It is read after the
-// bar history, so a bar on its way into <stream>_BARS (in the ring, not
-// yet in the history) comes in the stream, and it never takes a
-// returned bar's own sequence, which after the stream was recreated may
-// be a position of the earlier stream (_BARS keeps a week). Bars older
-// than the ring that were not in the history either are not looked for;
-// handleBars first lets the hub catch up with the stream, and only when
-// this gateway's tail lags it by more than aheadWait does a bar returned
-// that it has not read yet come again in the stream.
-func (h *hub) barsResumeLocked(sym int, mask uint8, newest time.Time) uint64 {
-	seq := h.lastSeq
-	if sym < 0 || sym >= len(h.symLast) {
-		return seq
-	}
-	after := newest.UnixNano()
-	for p := h.symLast[sym].Load(); p > 0; {
-		e := h.at(p)
-		if e == nil {
-			break // older than the ring
-		}
-		if e.kind == entBar && e.mask == mask {
-			if !newest.IsZero() && e.wall <= after {
-				break // the client holds it and everything before
-			}
-			seq = e.seq - 1
-		}
-		p = e.prev
-	}
-	return seq
 }
 
 // marketResponse is GET /v1/market's answer.
@@ -209,18 +167,8 @@ func (g *Gateway) handleMarket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := marketResponse{Statuses: []market.Status{}}
-	h.mu.Lock()
-	if e := h.latestClock; e != nil {
-		k := *e.clk
-		out.Clock = &k
-	}
 	var sts [][]byte
-	for _, i := range h.snapshotOrderLocked(&filter{all: true}) {
-		if e := h.latestSt[i]; e != nil {
-			sts = append(sts, e.js)
-		}
-	}
-	h.mu.Unlock()
+	out.Clock, sts = h.marketState()
 	gr := grantOf(r) // a scoped token sees its symbols' states only
 	for _, js := range sts {
 		if s, err := market.DecodeStatus(js); err == nil && s.State != market.StateOpen && gr.Allows(s.Symbol) {
@@ -264,10 +212,7 @@ func (g *Gateway) seedEvents(ctx context.Context, h *hub) {
 			if !ok {
 				continue
 			}
-			h.mu.Lock()
-			e.sym = h.symbolLocked(sym)
-			h.noteLatestLocked(e)
-			h.mu.Unlock()
+			h.seedLatest(sym, e)
 		}
 	}
 }

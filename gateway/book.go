@@ -158,22 +158,3 @@ func (m *merger) dropBooks() {
 	}
 	m.bk.active = m.bk.active[:0]
 }
-
-// appendSnapshotBooksLocked appends a snapshot's "books": the newest
-// book of each symbol c wants, at its depth. Under h.mu.
-func (h *hub) appendSnapshotBooksLocked(dst []byte, c *client) []byte {
-	dst = append(dst, `,"books":[`...)
-	n := 0
-	for _, i := range h.snapshotOrderLocked(&c.filter) {
-		e := h.latestB[i]
-		if e == nil {
-			continue
-		}
-		if n++; n > 1 {
-			dst = append(dst, ',')
-		}
-		top := e.bk.b.Top(c.bk.depth)
-		dst = top.AppendJSON(dst)
-	}
-	return append(dst, ']')
-}

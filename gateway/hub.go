@@ -1,7 +1,10 @@
-// hub.go is over 400 lines: the ring, its per-symbol chains, the wake
-// lists and the newest entry of each kind are one structure under one
-// lock, and splitting them would scatter the ordering rules between
-// append and the readers.
+// The hub: hub.go (the structure, append, the wake lists), ring.go
+// (positions), join.go (clients joining) and snapshot.go (snapshots and
+// the market state). The ring, its per-symbol chains, the wake lists
+// and the newest entry of each kind are one structure under one lock:
+// only these files take h.mu or call a *Locked method, so the ordering
+// rules between append and the readers are all here. Everything else
+// calls the hub's methods.
 
 package gateway
 
@@ -375,4 +378,25 @@ func (h *hub) clockIndex() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.symbolLocked(clockSym)
+}
+
+// noteFirst records the first sequence the tail delivers to an empty
+// hub: if the ones between startSeq and it left the stream before the
+// tail read them, the ring does not cover them.
+func (h *hub) noteFirst(seq uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.head.Load() == 0 && seq > h.startSeq+1 {
+		h.startSeq, h.lastSeq = seq-1, max(h.lastSeq, seq-1)
+	}
+}
+
+// seedLatest records e, a message of symbol sym from before the ring
+// (seedEvents), as the symbol's newest of its kind unless the hub has a
+// newer one.
+func (h *hub) seedLatest(sym string, e *entry) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e.sym = h.symbolLocked(sym)
+	h.noteLatestLocked(e)
 }

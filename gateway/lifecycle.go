@@ -351,14 +351,3 @@ func (g *Gateway) setReady(on bool) {
 		g.readyCh = make(chan struct{})
 	}
 }
-
-// noteFirst records the first sequence the tail delivers to an empty
-// hub: if the ones between startSeq and it left the stream before the
-// tail read them, the ring does not cover them.
-func (h *hub) noteFirst(seq uint64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.head.Load() == 0 && seq > h.startSeq+1 {
-		h.startSeq, h.lastSeq = seq-1, max(h.lastSeq, seq-1)
-	}
-}

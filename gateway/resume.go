@@ -92,14 +92,11 @@ func (g *Gateway) resumeAfter(ctx context.Context, c *client, seq uint64, reques
 			return g.reset(c, reason, requested)
 		}
 	}
-	h.mu.Lock()
-	if pos, ok := h.positionAfterLocked(seq); ok {
-		c.cursor, c.lastSeq = pos, seq
-		ok := h.registerLocked(c)
-		h.mu.Unlock()
-		if !ok {
-			return errEpoch
-		}
+	covered, behind, err := h.joinAfter(c, seq)
+	if err != nil {
+		return err
+	}
+	if covered {
 		g.m.resumes.WithLabelValues("memory").Inc()
 		// The run loop sends the rest at once; a throttled client's
 		// retry: line goes now, not with its first window.
@@ -111,8 +108,6 @@ func (g *Gateway) resumeAfter(ctx context.Context, c *client, seq uint64, reques
 		}
 		return nil
 	}
-	behind := h.lastSeq - seq
-	h.mu.Unlock()
 	if g.opts.MaxResume > 0 && behind > g.opts.MaxResume {
 		return g.reset(c, resetTooFar, requested)
 	}
@@ -122,13 +117,8 @@ func (g *Gateway) resumeAfter(ctx context.Context, c *client, seq uint64, reques
 // snapshot registers c at the hub's head and writes the snapshot event.
 func (g *Gateway) snapshot(c *client) error {
 	h := c.h
-	h.mu.Lock()
-	c.cursor, c.lastSeq = h.head.Load(), h.lastSeq
-	c.buf = h.appendSnapshotLocked(c.buf, c)
-	ok := h.registerLocked(c)
-	h.mu.Unlock()
-	if !ok {
-		return errEpoch
+	if err := h.joinAtHead(c); err != nil {
+		return err
 	}
 	if err := c.flush(); err != nil {
 		h.unregister(c)
@@ -155,10 +145,11 @@ type TimeSeeker interface {
 func (g *Gateway) startFrom(ctx context.Context, c *client, t time.Time) error {
 	h := c.h
 	from := t.UTC().Format(time.RFC3339Nano)
-	h.mu.Lock()
-	pos, seq, ok := h.positionAtLocked(t)
-	if !ok {
-		h.mu.Unlock()
+	covered, err := h.joinAt(c, t)
+	if err != nil {
+		return err
+	}
+	if !covered {
 		ts, can := g.src.(TimeSeeker)
 		if !can {
 			return g.reset(c, resetExpired, from)
@@ -173,12 +164,6 @@ func (g *Gateway) startFrom(ctx context.Context, c *client, t time.Time) error {
 			return fmt.Errorf("%w: the stream's epoch is %s, this gateway still reads %s", errLagging, epoch, h.epoch)
 		}
 		return g.resumeAfter(ctx, c, seq-1, from)
-	}
-	c.cursor, c.lastSeq = pos, seq
-	ok = h.registerLocked(c)
-	h.mu.Unlock()
-	if !ok {
-		return errEpoch
 	}
 	g.m.resumes.WithLabelValues("memory").Inc()
 	if err := c.flush(); err != nil {

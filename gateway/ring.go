@@ -111,3 +111,41 @@ func (h *hub) positionAtLocked(t time.Time) (pos, seq uint64, ok bool) {
 	}
 	return pos, e.seq, true
 }
+
+// barsResume returns the stream sequence from which a client that
+// holds the bars of symbol sym and interval mask up to one ending
+// at newest (zero: none) continues with nothing missed or doubled: just
+// before the oldest such bar the ring holds that ends after newest, or
+// the hub's last sequence if the ring holds none. It is read after the
+// bar history, so a bar on its way into <stream>_BARS (in the ring, not
+// yet in the history) comes in the stream, and it never takes a
+// returned bar's own sequence, which after the stream was recreated may
+// be a position of the earlier stream (_BARS keeps a week). Bars older
+// than the ring that were not in the history either are not looked for;
+// handleBars first lets the hub catch up with the stream, and only when
+// this gateway's tail lags it by more than aheadWait does a bar returned
+// that it has not read yet come again in the stream.
+func (h *hub) barsResume(symbol string, mask uint8, newest time.Time) uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	seq := h.lastSeq
+	sym, known := h.symIndex[symbol]
+	if !known || sym >= len(h.symLast) {
+		return seq
+	}
+	after := newest.UnixNano()
+	for p := h.symLast[sym].Load(); p > 0; {
+		e := h.at(p)
+		if e == nil {
+			break // older than the ring
+		}
+		if e.kind == entBar && e.mask == mask {
+			if !newest.IsZero() && e.wall <= after {
+				break // the client holds it and everything before
+			}
+			seq = e.seq - 1
+		}
+		p = e.prev
+	}
+	return seq
+}

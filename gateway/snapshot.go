@@ -133,3 +133,40 @@ func (h *hub) snapshot(f *filter) (ticks []market.Tick, id string) {
 	defer h.mu.Unlock()
 	return h.snapshotLocked(f), sse.FormatID(h.epoch, h.lastSeq)
 }
+
+// marketState returns GET /v1/market's state: a copy of the newest
+// clock (nil before the first) and the newest status event of each
+// symbol, by symbol name, as JSON.
+func (h *hub) marketState() (clock *market.Clock, statuses [][]byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e := h.latestClock; e != nil {
+		k := *e.clk
+		clock = &k
+	}
+	for _, i := range h.snapshotOrderLocked(&filter{all: true}) {
+		if e := h.latestSt[i]; e != nil {
+			statuses = append(statuses, e.js)
+		}
+	}
+	return clock, statuses
+}
+
+// appendSnapshotBooksLocked appends a snapshot's "books": the newest
+// book of each symbol c wants, at its depth. Under h.mu.
+func (h *hub) appendSnapshotBooksLocked(dst []byte, c *client) []byte {
+	dst = append(dst, `,"books":[`...)
+	n := 0
+	for _, i := range h.snapshotOrderLocked(&c.filter) {
+		e := h.latestB[i]
+		if e == nil {
+			continue
+		}
+		if n++; n > 1 {
+			dst = append(dst, ',')
+		}
+		top := e.bk.b.Top(c.bk.depth)
+		dst = top.AppendJSON(dst)
+	}
+	return append(dst, ']')
+}
