@@ -227,3 +227,6 @@ func (c *client) foldEntry(e *entry) {
 		c.keep = append(c.keep, e)
 	}
 }
+
+// eventName is each entry kind's SSE event name.
+var eventName = [...]string{entTick: "tick", entQuote: "quote", entBar: "bar", entStatus: "status", entClock: "clock", entBook: "book"}

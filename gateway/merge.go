@@ -173,8 +173,6 @@ func (c *client) encodeMerged() (events, merged int) {
 	return events, merged
 }
 
-var eventName = [...]string{entTick: "tick", entQuote: "quote", entBar: "bar", entStatus: "status", entClock: "clock", entBook: "book"}
-
 // quoteAcc accumulates one symbol's pending quotes: the newest, and how
 // many.
 type quoteAcc struct {
