@@ -18,20 +18,26 @@ func (h *hub) at(pos uint64) *entry {
 	return e
 }
 
+// oldestStart returns the oldest position a client may start reading
+// from, with head: entries within a margin (an eighth of the ring) of
+// being overwritten are left out, as the hub may overwrite them while
+// the client starts reading. It may exceed head (a ring of one).
+func (h *hub) oldestStart() (oldest, head uint64) {
+	head = h.head.Load()
+	n, margin := uint64(len(h.ring)), uint64(len(h.ring)/8)
+	oldest = 1
+	if head+margin+1 > n {
+		oldest = head + margin + 1 - n
+	}
+	return oldest, head
+}
+
 // positionAfterLocked returns the ring position after which every tick
 // with stream sequence > seq lies, and whether the ring covers seq.
 func (h *hub) positionAfterLocked(seq uint64) (uint64, bool) {
-	head := h.head.Load()
+	oldest, head := h.oldestStart()
 	if seq >= h.lastSeq {
 		return head, true
-	}
-	// The oldest position a resume may start from: entries within a
-	// margin of being overwritten are left out, as the hub may overwrite
-	// them while the client starts reading.
-	n, margin := uint64(len(h.ring)), uint64(len(h.ring)/8)
-	oldest := uint64(1)
-	if head+margin+1 > n {
-		oldest = head + margin + 1 - n
 	}
 	if oldest > head {
 		oldest = head
@@ -83,13 +89,8 @@ func (h *hub) positionBefore(t time.Time, from uint64) (uint64, error) {
 // startSeq. It searches entry.upTo, which never decreases: wall times
 // themselves do not follow stream order. Under h.mu.
 func (h *hub) positionAtLocked(t time.Time) (pos, seq uint64, ok bool) {
-	head := h.head.Load()
+	oldest, head := h.oldestStart()
 	ts := t.UnixNano()
-	n, margin := uint64(len(h.ring)), uint64(len(h.ring)/8)
-	oldest := uint64(1)
-	if head+margin+1 > n {
-		oldest = head + margin + 1 - n
-	}
 	if head == 0 || oldest > head {
 		return 0, 0, false // the feed knows whether the stream holds t
 	}
