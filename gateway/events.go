@@ -206,12 +206,7 @@ func appendTickBeforeTrade(dst []byte, epoch string, e *entry) []byte {
 func (c *client) foldEntry(e *entry) {
 	switch e.kind {
 	case entTick:
-		if c.kinds&kTick != 0 {
-			c.fold(e.sym, e.seq, &e.tick)
-		}
-		if c.kinds&kTrade != 0 {
-			c.foldTrade(e.sym, e.seq, &e.tick)
-		}
+		c.foldTick(e.sym, e.seq, &e.tick)
 	case entQuote:
 		if e.sym >= len(c.qacc) {
 			c.qacc = append(c.qacc, make([]quoteAcc, e.sym+1-len(c.qacc))...)
@@ -226,6 +221,39 @@ func (c *client) foldEntry(e *entry) {
 	default:
 		c.keep = append(c.keep, e)
 	}
+}
+
+// foldTick adds a tick message (an entry's, or one read from history)
+// to the pending merge: as a tick, a trade, or both, as c wants.
+func (c *client) foldTick(sym int, seq uint64, t *market.Tick) {
+	if c.kinds&kTick != 0 {
+		c.fold(sym, seq, t)
+	}
+	if c.kinds&kTrade != 0 {
+		c.foldTrade(sym, seq, t)
+	}
+}
+
+// appendTickMsg appends a tick message that has no shared frame (one
+// read from history) as appendEntry would an entry's: its tick, its
+// trade, or both, the tick then with the id before it
+// (appendTickBeforeTrade). js is scratch, returned for reuse.
+func (c *client) appendTickMsg(seq uint64, t *market.Tick, js []byte) []byte {
+	if c.kinds&kTick != 0 {
+		id := seq
+		if c.kinds&kTrade != 0 {
+			id-- // the trade follows with seq (appendTickBeforeTrade)
+		}
+		js = t.AppendJSON(js[:0])
+		c.buf = sse.AppendTick(c.buf, c.h.epoch, id, js)
+		c.nEvents++
+	}
+	if c.kinds&kTrade != 0 {
+		js = appendTradeJSON(js[:0], t)
+		c.buf = sse.AppendNamed(c.buf, "trade", c.h.epoch, seq, js)
+		c.nEvents++
+	}
+	return js
 }
 
 // eventName is each entry kind's SSE event name.
