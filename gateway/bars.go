@@ -136,10 +136,7 @@ func (g *Gateway) handleBars(w http.ResponseWriter, r *http.Request) {
 		out.Bars = append(out.Bars, m.Bar)
 		newest = m.Bar.End
 	}
-	mask := uint8(kBar1s)
-	if iv == market.Interval1m {
-		mask = kBar1m
-	}
+	mask := barBit(iv)
 	// The bars read were in the stream before this: let the hub read up
 	// to the stream's last sequence (aheadWait at most), so that the
 	// newest of them is in the ring and does not come again.

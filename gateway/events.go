@@ -39,6 +39,18 @@ const (
 	kMemoryOnly = kQuote | kBars | kStatus | kBook
 )
 
+// typeBits maps the names ?events= takes to their type bits.
+var typeBits = map[string]uint8{"tick": kTick, "trade": kTrade, "quote": kQuote, "bar": kBars, "status": kStatus, "book": kBook}
+
+// barBit is the type bit of bars of interval iv (market.Interval1s or
+// market.Interval1m).
+func barBit(iv string) uint8 {
+	if iv == market.Interval1m {
+		return kBar1m
+	}
+	return kBar1s
+}
+
 // Entry kinds: what a stream message is.
 const (
 	entTick uint8 = iota
@@ -74,10 +86,7 @@ func eventEntry(epoch string, m *feed.Msg) (e *entry, sym string, ok bool) {
 		if err != nil {
 			return nil, "", false
 		}
-		e.kind, e.mask, e.wall = entBar, kBar1s, b.End.UnixNano()
-		if b.Interval == market.Interval1m {
-			e.mask = kBar1m
-		}
+		e.kind, e.mask, e.wall = entBar, barBit(b.Interval), b.End.UnixNano()
 		name, sym, js = "bar", b.Symbol, b.AppendJSON(make([]byte, 0, len(m.Data)+16))
 	case strings.HasPrefix(s, feed.StatusSubjectPrefix):
 		st, err := market.DecodeStatus(m.Data)

@@ -89,21 +89,10 @@ func parseEventTypes(r *http.Request) (uint8, error) {
 	}
 	var k uint8
 	for _, s := range strings.Split(ev, ",") {
-		switch strings.ToLower(strings.TrimSpace(s)) {
-		case "tick":
-			k |= kTick
-		case "trade":
-			k |= kTrade
-		case "quote":
-			k |= kQuote
-		case "bar":
-			k |= kBars
-		case "status":
-			k |= kStatus
-		case "book":
-			k |= kBook
-		case "":
-		default:
+		name := strings.ToLower(strings.TrimSpace(s))
+		if bits, ok := typeBits[name]; ok {
+			k |= bits
+		} else if name != "" {
 			return 0, badRequest("unknown event type %q: want tick, trade, quote, bar, status or book", cut(s))
 		}
 	}
@@ -116,13 +105,10 @@ func parseEventTypes(r *http.Request) (uint8, error) {
 		}
 		k &^= kBars
 		for _, s := range strings.Split(bars, ",") {
-			switch strings.TrimSpace(s) {
-			case market.Interval1s:
-				k |= kBar1s
-			case market.Interval1m:
-				k |= kBar1m
-			case "":
-			default:
+			iv := strings.TrimSpace(s)
+			if iv == market.Interval1s || iv == market.Interval1m {
+				k |= barBit(iv)
+			} else if iv != "" {
 				return 0, badRequest("unknown bar interval %q: want 1s or 1m", cut(s))
 			}
 		}
