@@ -124,8 +124,8 @@
 // (start, in resume.go):
 //
 //   - An id of the hub's epoch that the ring still covers resumes from
-//     memory: the cursor is set after that sequence and the run loop sends
-//     the rest. Entries within RingSize/8 of being overwritten do not
+//     memory: the cursor is set after that sequence and the client's
+//     first turn sends the rest. Entries within RingSize/8 of being overwritten do not
 //     count as covered. A gateway (re)starting on an existing stream
 //     fills its ring first (warm start, lifecycle.go): its tail starts
 //     RingSize messages back (or at the stream's first), and it is ready

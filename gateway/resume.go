@@ -98,7 +98,7 @@ func (g *Gateway) resumeAfter(ctx context.Context, c *client, seq uint64, reques
 	}
 	if covered {
 		g.m.resumes.WithLabelValues("memory").Inc()
-		// The run loop sends the rest at once; a throttled client's
+		// The first turn sends the rest at once; a throttled client's
 		// retry: line goes now, not with its first window.
 		if c.throttle > 0 {
 			if err := c.flush(); err != nil {
