@@ -245,10 +245,10 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 					c.appendEntry(m.e)
 				} else if merge {
 					if c.kinds&kTick != 0 {
-						c.fold(m.sym, m.seq, &m.tick)
+						c.fold(m.sym, m.seq, m.tick)
 					}
 					if c.kinds&kTrade != 0 {
-						c.foldTrade(m.sym, m.seq, &m.tick)
+						c.foldTrade(m.sym, m.seq, m.tick)
 					}
 					continue
 				}
@@ -262,7 +262,7 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 					c.nEvents++
 				}
 				if m.e == nil && c.kinds&kTrade != 0 {
-					js = appendTradeJSON(js[:0], &m.tick)
+					js = appendTradeJSON(js[:0], m.tick)
 					c.buf = appendNamedEvent(c.buf, "trade", c.h.epoch, m.seq, js)
 					c.nEvents++
 				}
