@@ -45,7 +45,8 @@
 // symbol (and interval) and seq. Conn.PublishQuote, PublishBar,
 // PublishStatus, PublishBook and PublishClock publish one and wait; the
 // Pipeline methods of the same names keep one publish in flight per
-// subject.
+// subject, and reuse its message (data buffer, header) for the
+// subject's next once it is stored.
 //
 // Reading them (for the gateway):
 //

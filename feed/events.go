@@ -130,7 +130,13 @@ func (p *Pipeline) PublishQuote(ctx context.Context, q market.Quote) error {
 	if err := q.Validate(); err != nil {
 		return err
 	}
-	return p.send(ctx, q.Symbol, quoteMsg(&q))
+	ps, m, err := p.next(ctx, QuoteSubjectPrefix, q.Symbol, "")
+	if err != nil {
+		return err
+	}
+	m.Data = q.AppendJSON(m.Data[:0])
+	p.setID(m, "q", q.Symbol, "", q.Seq)
+	return p.send(ctx, q.Symbol, ps, m)
 }
 
 // PublishBar sends b as PublishQuote does: a symbol's bars of an
@@ -139,7 +145,13 @@ func (p *Pipeline) PublishBar(ctx context.Context, b market.Bar) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
-	return p.send(ctx, b.Symbol, barMsg(&b))
+	ps, m, err := p.next(ctx, BarSubjectPrefix, b.Symbol, b.Interval)
+	if err != nil {
+		return err
+	}
+	m.Data = b.AppendJSON(m.Data[:0])
+	p.setID(m, "b", b.Symbol, b.Interval, b.Seq)
+	return p.send(ctx, b.Symbol, ps, m)
 }
 
 // PublishStatus sends s as PublishQuote does.
@@ -147,7 +159,13 @@ func (p *Pipeline) PublishStatus(ctx context.Context, s market.Status) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	return p.send(ctx, s.Symbol, statusMsg(&s))
+	ps, m, err := p.next(ctx, StatusSubjectPrefix, s.Symbol, "")
+	if err != nil {
+		return err
+	}
+	m.Data = s.AppendJSON(m.Data[:0])
+	p.setID(m, "s", s.Symbol, "", s.Seq)
+	return p.send(ctx, s.Symbol, ps, m)
 }
 
 // PublishBook sends b as PublishQuote does: a symbol's books stay in
@@ -156,7 +174,13 @@ func (p *Pipeline) PublishBook(ctx context.Context, b market.Book) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
-	return p.send(ctx, b.Symbol, bookMsg(&b))
+	ps, m, err := p.next(ctx, BookSubjectPrefix, b.Symbol, "")
+	if err != nil {
+		return err
+	}
+	m.Data = b.AppendJSON(m.Data[:0])
+	p.setID(m, "k", b.Symbol, "", b.Seq)
+	return p.send(ctx, b.Symbol, ps, m)
 }
 
 // PublishClock sends k as PublishQuote does.
@@ -164,7 +188,13 @@ func (p *Pipeline) PublishClock(ctx context.Context, k market.Clock) error {
 	if err := k.Validate(); err != nil {
 		return err
 	}
-	return p.send(ctx, "clock", clockMsg(&k))
+	ps, m, err := p.next(ctx, ClockSubject, "", "")
+	if err != nil {
+		return err
+	}
+	m.Data = k.AppendJSON(m.Data[:0])
+	p.setID(m, "c", "", "", k.Seq)
+	return p.send(ctx, "clock", ps, m)
 }
 
 // RawMsg is one message of any subject as stored, undecoded.

@@ -38,13 +38,18 @@ type Pipeline struct {
 	inbox string                  // "<inbox>.", the prefix of reply subjects
 	sub   *nats.Subscription      // on <inbox>.>, made on first use
 	timer *time.Timer             // the ack wait of settle, reused
+	key   []byte                  // scratch: a subject or a Nats-Msg-Id being built
 }
 
 // slot is one subject's publish in flight, if any.
 type slot struct {
-	idx  int
-	sym  string    // for errors
-	msg  *nats.Msg // in flight when busy
+	idx int
+	sym string // for errors
+	// msg is the subject's message: in flight when busy, else the last
+	// one sent, stored. The next message of the subject reuses it (its
+	// Data, its Header) once that one is stored: a symbol's quotes cost
+	// no new buffers, header map or subject string each.
+	msg  *nats.Msg
 	sent time.Time // its first send (see publishMsg)
 	busy bool
 	// gen is the generation of the publish in flight, 0 when none is
@@ -73,61 +78,94 @@ func (p *Pipeline) Publish(ctx context.Context, t market.Tick) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	return p.send(ctx, t.Symbol, &nats.Msg{
-		Subject: Subject(t.Symbol),
-		Data:    t.AppendJSON(make([]byte, 0, 200)),
-		Header:  msgID("", t.Symbol, "", t.Seq),
-	})
+	s, m, err := p.next(ctx, SubjectPrefix, t.Symbol, "")
+	if err != nil {
+		return err
+	}
+	m.Data = t.AppendJSON(m.Data[:0])
+	p.setID(m, "", t.Symbol, "", t.Seq)
+	return p.send(ctx, t.Symbol, s, m)
+}
+
+// next returns the slot of the subject prefix+sym[+"."+sub] once the
+// previous message of that subject is stored, and the message to fill
+// (Data, then setID) and send: the slot's own, reused. Without a slot
+// (no subscription for acks could be made) the slot is nil and the
+// message a new one, to be published synchronously.
+func (p *Pipeline) next(ctx context.Context, prefix, sym, sub string) (*slot, *nats.Msg, error) {
+	p.key = append(append(p.key[:0], prefix...), sym...)
+	if sub != "" {
+		p.key = append(append(p.key, '.'), sub...)
+	}
+	s := p.slots[string(p.key)] // no allocation for the lookup
+	if s == nil {
+		var err error
+		if s, err = p.newSlot(string(p.key)); err != nil {
+			return nil, &nats.Msg{Subject: string(p.key), Header: nats.Header{jetstream.MsgIDHeader: []string{""}}}, nil
+		}
+	}
+	if err := p.settle(ctx, s); err != nil {
+		return nil, nil, err
+	}
+	return s, s.msg, nil
+}
+
+// setID sets m's Nats-Msg-Id to "<kind>:<sym>[:<sub>]:<seq>" (the kind
+// and its colon left out when kind is empty, as for ticks; the sym and
+// its colon when sym is empty, as for the clock), with one allocation.
+func (p *Pipeline) setID(m *nats.Msg, kind, sym, sub string, seq uint64) {
+	p.key = appendID(p.key[:0], kind, sym, sub, seq)
+	m.Header[jetstream.MsgIDHeader][0] = string(p.key)
+}
+
+// appendID appends the Nats-Msg-Id setID describes.
+func appendID(b []byte, kind, sym, sub string, seq uint64) []byte {
+	if kind != "" {
+		b = append(append(b, kind...), ':')
+	}
+	if sym != "" {
+		b = append(append(b, sym...), ':')
+	}
+	if sub != "" {
+		b = append(append(b, sub...), ':')
+	}
+	return strconv.AppendUint(b, seq, 10)
 }
 
 // msgID is the header of a message with Nats-Msg-Id
 // "<kind>:<sym>[:<sub>]:<seq>" (the kind and its colon left out when
 // kind is empty, as for ticks), built with one allocation for the id.
 func msgID(kind, sym, sub string, seq uint64) nats.Header {
-	b := make([]byte, 0, len(kind)+len(sym)+len(sub)+24)
-	if kind != "" {
-		b = append(append(b, kind...), ':')
-	}
-	b = append(b, sym...)
-	if sub != "" {
-		b = append(append(b, ':'), sub...)
-	}
-	b = strconv.AppendUint(append(b, ':'), seq, 10)
+	b := appendID(make([]byte, 0, len(kind)+len(sym)+len(sub)+24), kind, sym, sub, seq)
 	return nats.Header{jetstream.MsgIDHeader: []string{string(b)}}
 }
 
-// send publishes msg once the previous message of its subject is
-// stored; sym names it in errors. Any message type goes through it:
-// msg carries its subject, data and Nats-Msg-Id.
-func (p *Pipeline) send(ctx context.Context, sym string, msg *nats.Msg) error {
-	s, err := p.slot(msg.Subject)
-	if err != nil {
-		return p.c.publishMsg(ctx, sym, msg, time.Now())
-	}
-	if err := p.settle(ctx, s); err != nil {
-		return err
+// send publishes m, the message next returned with s, filled in; sym
+// names it in errors. Any message type goes through it: m carries its
+// subject, data and Nats-Msg-Id.
+func (p *Pipeline) send(ctx context.Context, sym string, s *slot, m *nats.Msg) error {
+	if s == nil {
+		return p.c.publishMsg(ctx, sym, m, time.Now())
 	}
 	s.next++
 	g := s.next
-	msg.Reply = p.replyTo(s.idx, g)
+	m.Reply = p.replyTo(s.idx, g)
 	s.gen.Store(g)
-	s.msg, s.sym, s.sent = msg, sym, time.Now()
-	if err := p.c.nc.PublishMsg(msg); err != nil {
+	s.sym, s.sent = sym, time.Now()
+	if err := p.c.nc.PublishMsg(m); err != nil {
 		// Could not even send (e.g. the reconnect buffer is full): fall
 		// back to a synchronous publish, which retries until ctx ends.
 		p.abandon(s, g)
-		msg.Reply = ""
-		return p.c.publishMsg(ctx, sym, msg, s.sent)
+		m.Reply = ""
+		return p.c.publishMsg(ctx, sym, m, s.sent)
 	}
 	s.busy = true
 	return nil
 }
 
-// slot returns subject's slot, subscribing to the acks on first use.
-func (p *Pipeline) slot(subject string) (*slot, error) {
-	if s := p.slots[subject]; s != nil {
-		return s, nil
-	}
+// newSlot makes subject's slot, with the message it will reuse,
+// subscribing to the acks on first use.
+func (p *Pipeline) newSlot(subject string) (*slot, error) {
 	if p.sub == nil {
 		inbox := p.c.nc.NewInbox() + "."
 		sub, err := p.c.nc.Subscribe(inbox+">", p.onAck)
@@ -137,7 +175,8 @@ func (p *Pipeline) slot(subject string) (*slot, error) {
 		p.inbox, p.sub = inbox, sub
 	}
 	all := *p.all.Load()
-	s := &slot{idx: len(all), done: make(chan bool, 1)}
+	s := &slot{idx: len(all), done: make(chan bool, 1),
+		msg: &nats.Msg{Subject: subject, Header: nats.Header{jetstream.MsgIDHeader: []string{""}}}}
 	grown := append(all[:len(all):len(all)], s) // copy on write
 	p.all.Store(&grown)
 	p.slots[subject] = s

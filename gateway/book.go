@@ -75,12 +75,12 @@ type bookMerge struct {
 type bookAcc struct {
 	n                 int64
 	firstSeq, lastSeq uint64
-	last              *entry
+	last              *market.Book
 }
 
 // foldBook adds a book entry to its symbol's pending merge.
 func (m *merger) foldBook(e *entry) {
-	m.foldBookAcc(e.sym, &bookAcc{n: max(e.bk.b.Merged, 1), firstSeq: e.seq, lastSeq: e.seq, last: e})
+	m.foldBookAcc(e.sym, &bookAcc{n: max(e.bk.b.Merged, 1), firstSeq: e.seq, lastSeq: e.seq, last: &e.bk.b})
 }
 
 // foldBookAcc adds b, a run of symbol sym's books (one book, or a block
@@ -110,20 +110,21 @@ type symBook struct {
 	acc bookAcc
 }
 
-// addBook records the next book entry of a block in its summary.
-func (s *blockSum) addBook(e *entry) {
+// addBook records the next book of a block, b of symbol sym at stream
+// sequence seq, in its summary.
+func (s *blockSum) addBook(seq uint64, sym int, b *market.Book) {
 	if s.bkat == nil {
 		s.bkat = map[int]int{}
 	}
-	k, ok := s.bkat[e.sym]
+	k, ok := s.bkat[sym]
 	if !ok {
 		k = len(s.books)
-		s.bkat[e.sym] = k
-		s.books = append(s.books, symBook{sym: e.sym, acc: bookAcc{firstSeq: e.seq}})
+		s.bkat[sym] = k
+		s.books = append(s.books, symBook{sym: sym, acc: bookAcc{firstSeq: seq}})
 	}
 	a := &s.books[k].acc
-	a.n += max(e.bk.b.Merged, 1)
-	a.lastSeq, a.last = e.seq, e
+	a.n += max(b.Merged, 1)
+	a.lastSeq, a.last = seq, b
 }
 
 // bookItems appends the pending merged books to items.
@@ -140,7 +141,7 @@ func (m *merger) bookItems(items []mitem) []mitem {
 func (c *client) appendMergedBook(js []byte, sym int, id uint64) ([]byte, int) {
 	a := &c.bk.acc[sym]
 	n := a.n
-	b := a.last.bk.b.Top(c.bk.depth)
+	b := a.last.Top(c.bk.depth)
 	*a = bookAcc{}
 	merged := 0
 	if n >= 2 {

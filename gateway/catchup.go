@@ -203,6 +203,7 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 		return hi.summary(ctx, b)
 	}
 	var js []byte
+	sent := time.Now()
 	for from < to {
 		b := blockOf(from + 1)
 		bFrom, bUntil := blockRange(b)
@@ -246,10 +247,10 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 					c.appendEntry(m.e)
 				} else if merge {
 					if c.kinds&kTick != 0 {
-						c.fold(m.sym, m.seq, &m.tick)
+						c.fold(m.sym, m.seq, m.tick)
 					}
 					if c.kinds&kTrade != 0 {
-						c.foldTrade(m.sym, m.seq, &m.tick)
+						c.foldTrade(m.sym, m.seq, m.tick)
 					}
 					continue
 				}
@@ -263,7 +264,7 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 					c.nEvents++
 				}
 				if m.e == nil && c.kinds&kTrade != 0 {
-					js = appendTradeJSON(js[:0], &m.tick)
+					js = appendTradeJSON(js[:0], m.tick)
 					c.buf = sse.AppendNamed(c.buf, "trade", c.h.epoch, m.seq, js)
 					c.nEvents++
 				}
@@ -282,11 +283,16 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 			// 1 s bars is ~160k events. Send what is pending every
 			// keepFlushAt of them (the last event's id is from, up to
 			// which everything is folded), so the batch in memory and
-			// each write stay bounded.
-			if len(c.keep) >= keepFlushAt {
+			// each write stay bounded; and at least every
+			// catchupProgress, so a catch-up that reads blocks from
+			// JetStream shows the client its history as it goes rather
+			// than nothing until the end. Each send is exact: merged
+			// events of (previous send, from], ids rising.
+			if len(c.keep) >= keepFlushAt || time.Since(sent) >= catchupProgress {
 				if err := c.emitMerged(); err != nil {
 					return err
 				}
+				sent = time.Now()
 			}
 		}
 	}
@@ -297,6 +303,10 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 // catch-up holds before it sends them (with whatever else it merged so
 // far): about 1 MiB of frames, plus at most a block's worth.
 var keepFlushAt = 4096 // a variable for tests
+
+// catchupProgress is the longest a merged catch-up folds history without
+// sending what it folded so far.
+var catchupProgress = time.Second // a variable for tests
 
 // dropAcc forgets whatever c folded.
 func (c *client) dropAcc() {

@@ -627,3 +627,22 @@ func httptestServerOf(g *Gateway) *httptest.Server {
 	hs.Start()
 	return hs
 }
+
+// A merged catch-up that takes long sends what it folded as it goes
+// (here after every block), each send exact: per symbol seq - previous
+// == merged, no reset, up to the head.
+func TestDeepResumeSendsAsItGoes(t *testing.T) {
+	defer func(d time.Duration) { catchupProgress = d }(catchupProgress)
+	catchupProgress = 0
+	e := deepEnv(t, Options{}, nil)
+	syms := symsOf("")
+	a := openAcct(t, e.hs.URL+"/v1/stream", sse.FormatID(e.state().Epoch, 101), seqsAt(101, syms))
+	a.waitFor(e.seqsOf(syms), 10*time.Second)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	// History (101, 12288] is 3 blocks behind the ring of 8192: a send
+	// after each, one event per symbol each, then the ring's part.
+	if a.merged < 3*len(syms) || a.resets+a.snaps != 0 || len(a.problems) > 0 {
+		t.Fatalf("%d events (%d merged), %d resets, %d snapshots for %d symbols; %v", a.ticks, a.merged, a.resets, a.snaps, len(syms), a.problems)
+	}
+}

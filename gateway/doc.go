@@ -108,7 +108,7 @@
 //
 // # Event ids
 //
-// Every id is "<epoch>-<seq>" (FormatID, ParseID). seq is the JetStream
+// Every id is "<epoch>-<seq>" (package sse: FormatID, ParseID). seq is the JetStream
 // stream sequence of the tick. epoch is feed.EpochOf the stream's name
 // and creation time, which the server records once per stream: every
 // gateway reading the same stream issues the same id for the same tick,
@@ -138,8 +138,8 @@
 //     flight), by one of Options.HistoryReaders readers (default 4; one
 //     short-lived consumer per read, deleted after it, so consumers are
 //     bounded whatever the number of clients), and leaves a summary:
-//     one merge accumulator per symbol, and each message's symbol, price
-//     and size (18 bytes a message), so a catch-up that starts inside a
+//     one merge accumulator per symbol, and each tick's offset, symbol,
+//     price and size (20 bytes a tick), so a catch-up that starts inside a
 //     block folds the rest of it exactly without reading it again. The
 //     catch-up takes the stream's state (epoch, first sequence) from a
 //     cache at most 250ms old (a stale first sequence is safe: history
@@ -156,9 +156,10 @@
 //     catch-ups run at once (default GOMAXPROCS/2), the others wait
 //     first come first served; summaries are bounded by
 //     Options.HistoryCacheBytes (--history-cache, default 64 MiB; a block
-//     costs ~85 KiB of ticks of 44 symbols, ~115 KiB of the default feed
-//     with its quotes and bars, so about 570 blocks or 2.3M messages,
-//     ~9 minutes of the open; the oldest go first, counted by
+//     costs ~90 KiB of ticks only, ~85 KiB of the default feed with its
+//     quotes, books and bars (BenchmarkHistoryBlock), so about 770
+//     blocks or 3.1M messages, ~12 minutes of the open; the oldest go
+//     first, counted by
 //     tickcast_history_evictions_total; blocks that left the stream's
 //     window are dropped) and raw blocks to 8. A read hands what it read
 //     to every reader that waited for it (the flight carries the result)

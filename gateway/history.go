@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"unsafe"
 
 	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/market"
@@ -31,14 +30,17 @@ type RangeReader interface {
 	ReadRange(ctx context.Context, from, until uint64, fn func(m feed.Msg, bad error) error) error
 }
 
-// rawMsg is one stream message of a raw block; sym < 0 for one that was
-// neither a valid tick nor an event the gateway knows. e is set for a
-// message of another event type (a quote, bar, status, the clock): its
-// hub-style entry, frame encoded; summaries leave those out.
+// rawMsg is one stream message of a raw block. A tick comes decoded
+// (tick, sym); another message as it was stored (subj, data), until
+// rawBlock.entries decodes it into its hub-style entry e, frame encoded,
+// and sets sym. sym < 0 for a message that is neither a valid tick nor
+// an event the gateway knows.
 type rawMsg struct {
 	seq  uint64
 	sym  int
-	tick market.Tick
+	tick *market.Tick
+	subj string
+	data []byte
 	e    *entry
 }
 
@@ -46,126 +48,7 @@ type rawMsg struct {
 type rawBlock struct {
 	from, until uint64
 	msgs        []rawMsg // msgs[i].seq == from+i
-}
-
-// symAcc is one symbol's share of a block summary.
-type symAcc struct {
-	sym int
-	acc mergeAcc
-}
-
-// blockSum is a whole block, merged per symbol, and what a merged
-// catch-up starting inside the block needs to fold the rest of it
-// exactly without reading it again: each message's symbol, price and
-// size (18 bytes a message; nil when the block holds already merged
-// ticks, which need more).
-type blockSum struct {
-	syms  []symAcc
-	tail  *blockTail
-	bytes int
-	// The other event types, so that a merged catch-up of a client of
-	// quotes, bars or status uses summaries too: each symbol's quotes
-	// merged (as a client merges them), and the bar, status and clock
-	// entries, which are never merged, in stream order (indexer.go).
-	quotes []symQuote
-	qat    map[int]int // symbol -> index in quotes; only while building
-	books  []symBook   // each symbol's books merged (book.go)
-	bkat   map[int]int // symbol -> index in books; only while building
-	kept   []*entry
-}
-
-type blockTail struct {
-	sym   []int16 // by offset in the block; -1: not a tick
-	price []float64
-	size  []int64
-}
-
-func newBlockTail() *blockTail {
-	return &blockTail{sym: make([]int16, 0, blockSeqs), price: make([]float64, 0, blockSeqs), size: make([]int64, 0, blockSeqs)}
-}
-
-// add records the next message of the block; it reports false (and the
-// tail must be dropped) for one it cannot stand for.
-func (bt *blockTail) add(sym int, t *market.Tick) bool {
-	if sym < 0 {
-		bt.sym, bt.price, bt.size = append(bt.sym, -1), append(bt.price, 0), append(bt.size, 0)
-		return true
-	}
-	if sym > 1<<15-1 || t.Merged > 0 {
-		return false
-	}
-	bt.sym, bt.price, bt.size = append(bt.sym, int16(sym)), append(bt.price, t.Price), append(bt.size, t.Size)
-	return true
-}
-
-const tailBytesPerMsg = 2 + 8 + 8
-
-// sumBytes is what s holds, for the cache bound. It ends the build.
-func (s *blockSum) sumBytes() int {
-	s.qat, s.bkat = nil, nil
-	n := 64 + len(s.syms)*int(unsafe.Sizeof(symAcc{}))
-	n += len(s.quotes) * int(unsafe.Sizeof(symQuote{})+unsafe.Sizeof(market.Quote{})+8)
-	for i := range s.books {
-		n += int(unsafe.Sizeof(symBook{})+unsafe.Sizeof(entry{})+unsafe.Sizeof(bookEnt{})) + cap(s.books[i].acc.last.frame) + 8
-	}
-	for _, e := range s.kept {
-		n += int(unsafe.Sizeof(entry{})) + cap(e.frame) + 8
-	}
-	for i := range s.syms {
-		n += len(s.syms[i].acc.last.Symbol) + len(s.syms[i].acc.last.Status)
-	}
-	if s.tail != nil {
-		n += cap(s.tail.sym) * tailBytesPerMsg
-	}
-	return n
-}
-
-// foldTail folds block b's messages after sequence from, to the block's
-// end, into c, exactly (the same as folding each tick), in order of
-// each symbol's first tick after from. It reports false when s has no
-// tail to do it with.
-func (s *blockSum) foldTail(c *client, b, from uint64) bool {
-	bt := s.tail
-	bFrom, _ := blockRange(b)
-	if bt == nil || len(bt.sym) != blockSeqs || from+1 < bFrom {
-		return false
-	}
-	type part struct {
-		n, size   int64
-		first     uint64
-		high, low float64
-	}
-	parts := map[int]*part{}
-	var order []int
-	for i := int(from + 1 - bFrom); i < blockSeqs; i++ {
-		sym := int(bt.sym[i])
-		if sym < 0 || !c.wants(sym) {
-			continue
-		}
-		p := parts[sym]
-		if p == nil {
-			p = &part{first: bFrom + uint64(i), high: bt.price[i], low: bt.price[i]}
-			parts[sym] = p
-			order = append(order, sym)
-		}
-		p.n++
-		p.size += bt.size[i]
-		p.high, p.low = max(p.high, bt.price[i]), min(p.low, bt.price[i])
-	}
-	at := make(map[int]*mergeAcc, len(s.syms))
-	for i := range s.syms {
-		at[s.syms[i].sym] = &s.syms[i].acc
-	}
-	for _, sym := range order {
-		p, whole := parts[sym], at[sym]
-		if whole == nil {
-			return false // cannot be: every tick's symbol is in the summary
-		}
-		acc := mergeAcc{n: p.n, firstSeq: p.first, lastSeq: whole.lastSeq, last: whole.last,
-			high: p.high, low: p.low, size: p.size}
-		c.foldAcc(sym, &acc)
-	}
-	return true
+	decode      sync.Once
 }
 
 // flight is one read of a block in progress. Whoever waited for it
@@ -270,7 +153,7 @@ func (hi *history) raw(ctx context.Context, b, from, until uint64) (*rawBlock, e
 			hi.useClock++
 			hi.rawUse[b] = hi.useClock
 			hi.mu.Unlock()
-			return r, nil
+			return hi.entries(r), nil
 		}
 		if f := hi.flights[b]; f != nil {
 			hi.mu.Unlock()
@@ -278,7 +161,7 @@ func (hi *history) raw(ctx context.Context, b, from, until uint64) (*rawBlock, e
 				return nil, err
 			}
 			if covers(f.raw) {
-				return f.raw, nil
+				return hi.entries(f.raw), nil
 			}
 			continue
 		}
@@ -303,7 +186,7 @@ func (hi *history) raw(ctx context.Context, b, from, until uint64) (*rawBlock, e
 		if err != nil {
 			return nil, err
 		}
-		return f.raw, nil
+		return hi.entries(f.raw), nil
 	}
 }
 
@@ -362,35 +245,22 @@ func (hi *history) read(ctx context.Context, b, from, until uint64, f *flight) (
 	}()
 	cu.blocksRead.Inc()
 	r := &rawBlock{from: from, until: until, msgs: make([]rawMsg, 0, until-from+1)}
-	index := map[string]int{}
-	symOf := func(s string) int {
-		if i, ok := index[s]; ok {
-			return i
-		}
-		hi.h.mu.Lock()
-		i := hi.h.symbolLocked(s)
-		hi.h.mu.Unlock()
-		index[s] = i
-		return i
-	}
+	symOf := hi.symbols()
 	add := func(m feed.Msg, bad error) error {
 		if m.Seq != from+uint64(len(r.msgs)) {
 			return fmt.Errorf("gateway: history block %d: sequence %d, want %d: %w", b, m.Seq, from+uint64(len(r.msgs)), feed.ErrTooOld)
 		}
-		sym := -1
-		var e *entry
+		rm := rawMsg{seq: m.Seq, sym: -1}
 		switch {
 		case bad != nil:
 			hi.g.m.badMsgs.Inc()
 		case m.IsTick():
-			sym = symOf(m.Tick.Symbol)
+			t := m.Tick
+			rm.tick, rm.sym = &t, symOf(t.Symbol)
 		default:
-			if ev, s, ok := eventEntry(hi.h.epoch, &m); ok {
-				e, sym = ev, symOf(s)
-				e.sym = sym
-			}
+			rm.subj, rm.data = m.Subject, m.Data
 		}
-		r.msgs = append(r.msgs, rawMsg{seq: m.Seq, sym: sym, tick: m.Tick, e: e})
+		r.msgs = append(r.msgs, rm)
 		return nil
 	}
 	if rr, ok := hi.g.src.(RangeReader); ok {
@@ -407,7 +277,7 @@ func (hi *history) read(ctx context.Context, b, from, until uint64, f *flight) (
 	bFrom, bUntil := blockRange(b)
 	var sum *blockSum
 	if from == bFrom && until == bUntil {
-		sum = summarize(r)
+		sum = summarize(r, hi.h.epoch, symOf)
 	}
 	hi.mu.Lock()
 	defer hi.mu.Unlock()
@@ -435,71 +305,38 @@ func (hi *history) read(ctx context.Context, b, from, until uint64, f *flight) (
 	return nil
 }
 
-// summarize merges a whole raw block per symbol, in order of each
-// symbol's first tick.
-func summarize(r *rawBlock) *blockSum {
-	s := &blockSum{tail: newBlockTail()}
-	at := map[int]int{}
-	for i := range r.msgs {
-		m := &r.msgs[i]
-		if m.e != nil {
-			s.addOther(m.e)
+// symbols returns a lookup of symbol indexes in the hub, remembering
+// what it looked up.
+func (hi *history) symbols() func(string) int {
+	index := map[string]int{}
+	return func(s string) int {
+		if i, ok := index[s]; ok {
+			return i
 		}
-		tick := m.sym >= 0 && m.e == nil
-		if s.tail != nil && !s.tail.add(map[bool]int{true: m.sym, false: -1}[tick], &m.tick) {
-			s.tail = nil
-		}
-		if !tick {
-			continue
-		}
-		k, ok := at[m.sym]
-		if !ok {
-			k = len(s.syms)
-			at[m.sym] = k
-			s.syms = append(s.syms, symAcc{sym: m.sym})
-		}
-		s.syms[k].acc.add(m.seq, &m.tick)
+		hi.h.mu.Lock()
+		i := hi.h.symbolLocked(s)
+		hi.h.mu.Unlock()
+		index[s] = i
+		return i
 	}
-	s.bytes = s.sumBytes()
-	return s
 }
 
-// combine adds b, a later run of the same symbol's ticks, to a.
-func (a *mergeAcc) combine(b *mergeAcc) {
-	if b.n == 0 {
-		return
-	}
-	if a.n == 0 {
-		*a = *b
-		return
-	}
-	a.n += b.n
-	a.last = b.last
-	a.high, a.low = max(a.high, b.high), min(a.low, b.low)
-	a.size += b.size
-}
-
-// foldAcc adds b, a run of symbol sym's ticks, to the client's
-// accumulators of the types it wants (tick, trade).
-func (c *client) foldAcc(sym int, b *mergeAcc) {
-	if c.kinds&kTrade != 0 {
-		if sym >= len(c.tacc) {
-			c.tacc = append(c.tacc, make([]mergeAcc, sym+1-len(c.tacc))...)
+// entries decodes r's messages of other types than tick into hub-style
+// entries, once, for catch-ups that read r message by message; a
+// summary does not need them.
+func (hi *history) entries(r *rawBlock) *rawBlock {
+	r.decode.Do(func() {
+		symOf := hi.symbols()
+		for i := range r.msgs {
+			m := &r.msgs[i]
+			if m.data == nil {
+				continue
+			}
+			if e, s, ok := eventEntry(hi.h.epoch, &feed.Msg{Seq: m.seq, Subject: m.subj, Data: m.data}); ok {
+				e.sym = symOf(s)
+				m.e, m.sym = e, e.sym
+			}
 		}
-		if c.tacc[sym].n == 0 {
-			c.tactive = append(c.tactive, sym)
-		}
-		c.tacc[sym].combine(b)
-	}
-	if c.kinds&kTick == 0 {
-		return
-	}
-	if sym >= len(c.acc) {
-		c.acc = append(c.acc, make([]mergeAcc, sym+1-len(c.acc))...)
-	}
-	a := &c.acc[sym]
-	if a.n == 0 {
-		c.active = append(c.active, sym)
-	}
-	a.combine(b)
+	})
+	return r
 }

@@ -117,7 +117,7 @@ func (hi *history) full() bool {
 }
 
 func (hi *history) maxSumBytesLocked() int {
-	most := 64 + 64*int(unsafe.Sizeof(symAcc{})) + blockSeqs*tailBytesPerMsg
+	most := 64 + 64*int(unsafe.Sizeof(symAcc{})) + blockSeqs*tailBytesPerTick
 	for _, s := range hi.sums {
 		most = max(most, s.bytes)
 	}
@@ -181,23 +181,29 @@ type symQuote struct {
 // or a book into its symbol's accumulator, anything else kept whole.
 func (s *blockSum) addOther(e *entry) {
 	if e.kind == entBook {
-		s.addBook(e)
+		s.addBook(e.seq, e.sym, &e.bk.b)
 		return
 	}
 	if e.kind != entQuote {
 		s.kept = append(s.kept, e)
 		return
 	}
+	s.quotes[s.quoteAt(e.sym)].acc.add(e.seq, e.q)
+}
+
+// quoteAt returns the index of symbol sym's quotes in s.quotes, adding
+// it if it is not there.
+func (s *blockSum) quoteAt(sym int) int {
 	if s.qat == nil {
 		s.qat = map[int]int{}
 	}
-	k, ok := s.qat[e.sym]
+	k, ok := s.qat[sym]
 	if !ok {
 		k = len(s.quotes)
-		s.qat[e.sym] = k
-		s.quotes = append(s.quotes, symQuote{sym: e.sym})
+		s.qat[sym] = k
+		s.quotes = append(s.quotes, symQuote{sym: sym})
 	}
-	s.quotes[k].acc.add(e.seq, e.q)
+	return k
 }
 
 // foldOthers adds the block's quotes, books, bars, status and clock events

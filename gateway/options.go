@@ -58,7 +58,7 @@ type Options struct {
 	// (at least 1).
 	CatchupWorkers int
 	// HistoryCacheBytes bounds the history index's block summaries
-	// (about 85-115 KiB per block of 4096 messages, see doc.go; the oldest blocks are
+	// (about 85-90 KiB per block of 4096 messages, see doc.go; the oldest blocks are
 	// dropped first, counted in tickcast_history_evictions_total). A
 	// block dropped the moment it is read still serves the catch-ups
 	// that waited for it; a resume from further back than the cache

@@ -88,3 +88,63 @@ func TestTickSide(t *testing.T) {
 		t.Errorf("unknown side accepted: %v", err)
 	}
 }
+
+// FuzzDecodeBook checks that DecodeBook, fast path or not, gives what
+// encoding/json gives (and the same verdict), and that every document
+// the fast path takes is one encoding/json reads the same.
+func FuzzDecodeBook(f *testing.F) {
+	b := sampleBook()
+	f.Add(b.AppendJSON(nil))
+	b.Merged = 3
+	f.Add(b.AppendJSON(nil))
+	js, _ := json.Marshal(b)
+	f.Add(js)
+	empty := Book{Symbol: "X", Seq: 1, Time: evWall, MarketTime: evMarket}
+	f.Add(empty.AppendJSON(nil))
+	f.Add([]byte(`{"symbol":"A","seq":1,"time":"2026-01-01T00:00:00Z","marketTime":"2026-01-01T00:00:00Z","bids":[[1,1,7]],"asks":[[2,-0]]}`))
+	f.Add([]byte(`{"symbol":"A","seq":1,"time":"2026-01-01T00:00:00Z","marketTime":"2026-01-01T00:00:00Z","bids":[[1e2,1.0]],"asks":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var want Book
+		werr := decodeEvent(data, &want, want.Validate)
+		got, gerr := DecodeBook(data)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("%q: json err %v, fast err %v", data, werr, gerr)
+		}
+		if werr == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: json %+v, fast %+v", data, want, got)
+		}
+		if c, ok := decodeBookCanonical(data); ok {
+			var j Book
+			if err := json.Unmarshal(data, &j); err != nil {
+				t.Fatalf("%q: canonical for the fast path but json says %v", data, err)
+			}
+			if !reflect.DeepEqual(c, j) {
+				t.Fatalf("%q: json %+v, fast %+v", data, j, c)
+			}
+		}
+	})
+}
+
+// BenchmarkDecodeBook is the gateway's cost per book read from the
+// stream.
+func BenchmarkDecodeBook(b *testing.B) {
+	bk := sampleBook()
+	data := bk.AppendJSON(nil)
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeBook(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v Book
+			if err := decodeEvent(data, &v, v.Validate); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

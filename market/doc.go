@@ -27,7 +27,12 @@
 // MarketTime and trade Conditions (CondOpening "O", CondClosing "6",
 // CondExtended "T"); both are left out of its JSON when empty, so a tick
 // without them reads as before. Counters holds the newest seq of each
-// event counter, which a restarted simulator continues.
+// event counter, which a restarted simulator continues. Book (book.go)
+// is a symbol's depth. The decoders of the busiest types, DecodeTick,
+// DecodeQuote and DecodeBook, read the form AppendJSON writes without
+// reflection and leave any other document to encoding/json, with the
+// same result (FuzzDecodeTick, FuzzDecodeQuote and FuzzDecodeBook check
+// it): every gateway decodes every message it reads.
 //
 // # Symbols
 //

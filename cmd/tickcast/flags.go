@@ -178,10 +178,10 @@ func (g *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&g.ring, "ring", gateway.DefaultRingSize, "recent stream messages (every event type) held in memory for fan-out and resumes from memory: about 100 s of the default feed at the open, about 600 bytes each when full (~300 MiB)")
 	fs.Uint64Var(&g.maxResume, "max-resume", 0, "if set, ids further than this many messages behind get a reset (too_far); 0: any id in the stream's window resumes")
 	g.histCache = 64 << 20
-	fs.Var(&g.histCache, "history-cache", "bytes of block summaries the history index keeps for resumes from behind the ring, e.g. 64MiB, 256MiB (about 115 KiB per 4096 messages of the default feed: 64 MiB holds ~2.3M); the oldest blocks are dropped first")
+	fs.Var(&g.histCache, "history-cache", "bytes of block summaries the history index keeps for resumes from behind the ring, e.g. 64MiB, 256MiB (about 85 KiB per 4096 messages of the default feed: 64 MiB holds ~3.1M); the oldest blocks are dropped first")
 	fs.IntVar(&g.sndbuf, "sndbuf", gateway.DefaultSendBuffer, "kernel send buffer per client connection in bytes; small keeps backlogs in the gateway where they are merged (-1: kernel autotuning)")
 	fs.StringVar(&g.pprof, "pprof", "", "serve Go's pprof profiles on this separate address (e.g. 127.0.0.1:6060); off by default")
-	fs.IntVar(&g.gogc, "gogc", 25, "Go GC target percentage (the GOGC environment variable wins); 25 keeps ~20% less memory per connection than Go's 100 for ~3% more CPU (see BENCHMARKS.md)")
+	fs.IntVar(&g.gogc, "gogc", 25, "Go GC target percentage (the GOGC environment variable wins); 25 keeps ~20% less memory per connection than Go's 100, and with the ring full costs serve ~17% more CPU at rest for ~300 MiB less RSS (see BENCHMARKS.md)")
 	fs.IntVar(&g.mergeAfter, "merge-after", 1024, "a client this many messages behind (ticks, for a client of ticks of every symbol; its own symbols' messages of its event types, for a client of some) gets merged events per symbol (ticks, trades, quotes, books) until it catches up")
 	fs.IntVar(&g.perIP, "max-conns-per-ip", 0, "cap on concurrent SSE connections from one remote address (0: none)")
 	fs.StringVar(&g.proxies, "trusted-proxies", "", "comma-separated networks (e.g. 10.0.0.0/8,127.0.0.1/32) of proxies whose X-Forwarded-For the per-IP cap believes")
