@@ -4,7 +4,6 @@ import (
 	"context"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,9 +24,6 @@ type catchups struct {
 
 	mu   sync.Mutex
 	hist *history
-
-	reading     atomic.Int64
-	peakReaders atomic.Int64 // most reads at once, for tests
 
 	blocksRead   prometheus.Counter
 	readersGauge prometheus.Gauge

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/tickcast/tickcast/feed"
-	"github.com/tickcast/tickcast/gateway/sse"
 )
 
 var (
@@ -106,38 +105,21 @@ func (g *Gateway) catchUp(ctx context.Context, c *client, seq uint64, lastID str
 		if attempt == 16 {
 			return fmt.Errorf("gateway: catch-up from %d could not reach the ring", seq)
 		}
-		h.mu.Lock()
-		if pos, ok := h.positionAfterLocked(from); ok {
-			c.cursor = pos
-			registered = h.registerLocked(c)
-			h.mu.Unlock()
-			if !registered {
-				return errEpoch
-			}
-			break
+		joined, readTo, err := h.joinCatchUp(c, from)
+		if err != nil {
+			return err
 		}
-		last := h.lastSeq
-		q := last / blockSeqs * blockSeqs
-		if _, ok := h.positionAfterLocked(q); q <= from || !ok {
-			// No block boundary in the ring: join at the head now (so
-			// nothing published meanwhile is missed) and read up to it.
-			c.cursor = h.head.Load()
-			registered = h.registerLocked(c)
-			h.mu.Unlock()
-			if !registered {
-				return errEpoch
-			}
-			if err := g.foldHistory(ctx, hi, c, from, last, merge); err != nil {
-				return fail(err)
-			}
-			c.lastSeq = max(c.lastSeq, last)
-			break
+		registered = joined
+		if readTo == 0 {
+			break // joined right after from
 		}
-		h.mu.Unlock()
-		if err := g.foldHistory(ctx, hi, c, from, q, merge); err != nil {
+		if err := g.foldHistory(ctx, hi, c, from, readTo, merge); err != nil {
 			return fail(err)
 		}
-		from = q
+		if joined { // at the head: history up to it is read
+			c.lastSeq = max(c.lastSeq, readTo)
+		}
+		from = readTo
 	}
 	g.m.resumeTicks.Add(float64(h.lastSeqNow() - seq))
 	if merge && c.throttle == 0 {
@@ -160,120 +142,36 @@ func (g *Gateway) catchUp(ctx context.Context, c *client, seq uint64, lastID str
 
 // foldHistory takes history (from, to] into c: whole blocks as their
 // summaries when merging, partial ones message by message; without
-// merging every wanted tick is written out.
+// merging every wanted message is written out.
 func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from, to uint64, merge bool) error {
-	// Prefetch: keep up to HistoryReaders whole blocks ahead being read,
-	// so a cold catch-up uses the reader pool in parallel. Each prefetch
-	// hands its summary to this catch-up (pre), so the cache dropping it
-	// meanwhile costs no second read. Bound: HistoryReaders summaries
-	// held per catch-up.
-	pctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() { cancel(); wg.Wait() }()
-	prefetched := uint64(0)
-	pre := map[uint64]chan *blockSum{}
-	prefetch := func(b uint64) {
-		last := blockOf(to)
-		if _, u := blockRange(last); u > to {
-			if last == 0 {
-				return // the only block is partial
-			}
-			last-- // the final block is partial: read raw, not summarised
-		}
-		for k := max(prefetched, b+1); k <= min(last, b+uint64(g.opts.HistoryReaders)); k++ {
-			ch := make(chan *blockSum, 1) // the one summary, or nil
-			pre[k] = ch
-			wg.Add(1)
-			go func() { defer wg.Done(); s, _ := hi.summary(pctx, k); ch <- s }()
-			prefetched = k + 1
-		}
-	}
-	summary := func(b uint64) (*blockSum, error) {
-		if ch, ok := pre[b]; ok {
-			delete(pre, b)
-			select {
-			case s := <-ch:
-				if s != nil {
-					return s, nil
-				}
-			case <-ctx.Done():
-				return nil, context.Cause(ctx)
-			}
-		}
-		return hi.summary(ctx, b)
-	}
+	pf := newPrefetcher(ctx, hi, to, g.opts.HistoryReaders)
+	defer pf.stop()
 	var js []byte
 	sent := time.Now()
 	for from < to {
 		b := blockOf(from + 1)
 		bFrom, bUntil := blockRange(b)
 		end := min(bUntil, to)
-		summaries := merge
-		if summaries {
-			prefetch(b)
+		if merge {
+			pf.ahead(b)
 		}
-		if summaries && from+1 == bFrom && end == bUntil {
-			s, err := summary(b)
+		switch {
+		case merge && from+1 == bFrom && end == bUntil:
+			s, err := pf.summary(ctx, b)
 			if err != nil {
 				return err
 			}
-			for i := range s.syms {
-				if sa := &s.syms[i]; c.wants(sa.sym) {
-					c.foldAcc(sa.sym, &sa.acc)
-				}
-			}
-			s.foldOthers(c)
-		} else if summaries && c.kinds&kMemoryOnly == 0 && end == bUntil && hi.foldTail(ctx, c, b, from) {
+			c.foldSummary(s)
+		case merge && c.kinds&kMemoryOnly == 0 && end == bUntil && hi.foldTail(ctx, c, b, from):
 			// Started inside a complete block: its summary's tail folded
 			// the rest of it.
-		} else {
+		default:
 			r, err := hi.raw(ctx, b, from+1, end)
 			if err != nil {
 				return err
 			}
-			for i := from + 1 - r.from; i <= end-r.from; i++ {
-				m := &r.msgs[i]
-				if m.sym < 0 || !c.wants(m.sym) {
-					continue
-				}
-				if m.e != nil { // another event type
-					if m.e.mask&c.kinds == 0 {
-						continue
-					}
-					if merge {
-						c.foldEntry(m.e)
-						continue
-					}
-					c.appendEntry(m.e)
-				} else if merge {
-					if c.kinds&kTick != 0 {
-						c.fold(m.sym, m.seq, m.tick)
-					}
-					if c.kinds&kTrade != 0 {
-						c.foldTrade(m.sym, m.seq, m.tick)
-					}
-					continue
-				}
-				if m.e == nil && c.kinds&kTick != 0 {
-					id := m.seq
-					if c.kinds&kTrade != 0 {
-						id-- // the trade follows with m.seq (appendTickBeforeTrade)
-					}
-					js = m.tick.AppendJSON(js[:0])
-					c.buf = sse.AppendTick(c.buf, c.h.epoch, id, js)
-					c.nEvents++
-				}
-				if m.e == nil && c.kinds&kTrade != 0 {
-					js = appendTradeJSON(js[:0], m.tick)
-					c.buf = sse.AppendNamed(c.buf, "trade", c.h.epoch, m.seq, js)
-					c.nEvents++
-				}
-				c.lastSeq = m.seq
-				if len(c.buf) >= flushSize {
-					if err := c.flush(); err != nil {
-						return err
-					}
-				}
+			if js, err = c.takeRaw(r, from, end, merge, js); err != nil {
+				return err
 			}
 		}
 		from = end
@@ -297,6 +195,113 @@ func (g *Gateway) foldHistory(ctx context.Context, hi *history, c *client, from,
 		}
 	}
 	return nil
+}
+
+// foldSummary folds a whole block's summary into c's pending merge.
+func (c *client) foldSummary(s *blockSum) {
+	for i := range s.syms {
+		if sa := &s.syms[i]; c.wants(sa.sym) {
+			c.foldAcc(sa.sym, &sa.acc)
+		}
+	}
+	s.foldOthers(c)
+}
+
+// takeRaw takes messages (from, end] of r, read from history message by
+// message, into c by the live path's rules (events.go): folded when
+// merging (foldEntry, foldTick), else written as they go (appendEntry,
+// appendTickMsg). js is scratch, returned for reuse.
+func (c *client) takeRaw(r *rawBlock, from, end uint64, merge bool, js []byte) ([]byte, error) {
+	for i := from + 1 - r.from; i <= end-r.from; i++ {
+		m := &r.msgs[i]
+		if m.sym < 0 || !c.wants(m.sym) {
+			continue
+		}
+		switch {
+		case m.e != nil && m.e.mask&c.kinds == 0:
+			continue // another event type, not wanted
+		case merge && m.e != nil:
+			c.foldEntry(m.e)
+			continue
+		case merge:
+			c.foldTick(m.sym, m.seq, m.tick)
+			continue
+		case m.e != nil:
+			c.appendEntry(m.e)
+		default:
+			js = c.appendTickMsg(m.seq, m.tick, js)
+		}
+		c.lastSeq = m.seq
+		if len(c.buf) >= flushSize {
+			if err := c.flush(); err != nil {
+				return js, err
+			}
+		}
+	}
+	return js, nil
+}
+
+// prefetcher keeps up to HistoryReaders whole blocks ahead of a merged
+// catch-up being read, so a cold catch-up uses the reader pool in
+// parallel. Each prefetch hands its summary to this catch-up (pre), so
+// the cache dropping it meanwhile costs no second read. Bound:
+// HistoryReaders summaries held per catch-up. stop cancels and waits
+// for the reads.
+type prefetcher struct {
+	hi      *history
+	ctx     context.Context // the prefetches'
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	to      uint64 // the catch-up reads history up to to
+	readers uint64
+	next    uint64 // the first block not prefetched
+	pre     map[uint64]chan *blockSum
+}
+
+func newPrefetcher(ctx context.Context, hi *history, to uint64, readers int) *prefetcher {
+	p := &prefetcher{hi: hi, to: to, readers: uint64(readers), pre: map[uint64]chan *blockSum{}}
+	p.ctx, p.cancel = context.WithCancel(ctx)
+	return p
+}
+
+// ahead starts reading the whole blocks after b, up to HistoryReaders
+// ahead, that are not being read yet.
+func (p *prefetcher) ahead(b uint64) {
+	last := blockOf(p.to)
+	if _, u := blockRange(last); u > p.to {
+		if last == 0 {
+			return // the only block is partial
+		}
+		last-- // the final block is partial: read raw, not summarised
+	}
+	for k := max(p.next, b+1); k <= min(last, b+p.readers); k++ {
+		ch := make(chan *blockSum, 1) // the one summary, or nil
+		p.pre[k] = ch
+		p.wg.Add(1)
+		go func() { defer p.wg.Done(); s, _ := p.hi.summary(p.ctx, k); ch <- s }()
+		p.next = k + 1
+	}
+}
+
+// summary returns block b's summary: its prefetch's, or read now.
+func (p *prefetcher) summary(ctx context.Context, b uint64) (*blockSum, error) {
+	if ch, ok := p.pre[b]; ok {
+		delete(p.pre, b)
+		select {
+		case s := <-ch:
+			if s != nil {
+				return s, nil
+			}
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+	return p.hi.summary(ctx, b)
+}
+
+func (p *prefetcher) stop() {
+	p.cancel()
+	p.wg.Wait()
 }
 
 // keepFlushAt bounds the unmerged events (bars, status, clock) a merged

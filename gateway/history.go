@@ -109,36 +109,55 @@ func (hi *history) trim(first uint64) {
 	hi.g.cu.cacheBytes.Set(float64(hi.sumBytes))
 }
 
-// summary returns block b merged per symbol, reading it if needed.
-// The block's summary comes from the cache, from the read another
-// reader is doing (its flight), or from this caller's own read: never
-// looked up again after a read, so eviction cannot starve it.
-func (hi *history) summary(ctx context.Context, b uint64) (*blockSum, error) {
+// once is the single flight of block b's reads: it returns what hit
+// finds in the cache (under hi.mu), else what took finds in the flight
+// of a read another caller is doing once it ends, else it registers a
+// flight and runs read, whose result the caller keeps: a result is
+// never looked up again after a read, so eviction cannot starve it. A
+// flight that did not give what took wants (a partial read, one that
+// failed) is followed by another look.
+func (hi *history) once(ctx context.Context, b uint64, hit func() bool, took func(*flight) bool, read func(*flight) error) error {
 	for {
 		hi.mu.Lock()
-		if s := hi.sums[b]; s != nil {
+		if hit() {
 			hi.mu.Unlock()
-			return s, nil
+			return nil
 		}
 		if f := hi.flights[b]; f != nil {
 			hi.mu.Unlock()
 			if err := waitFlight(ctx, f); err != nil {
-				return nil, err
+				return err
 			}
-			if f.sum != nil {
-				return f.sum, nil
+			if took(f) {
+				return nil
 			}
-			continue // a partial read, or one that failed: read it ourselves
+			continue
 		}
 		f := &flight{done: make(chan struct{})}
 		hi.flights[b] = f
 		hi.mu.Unlock()
-		from, until := blockRange(b)
-		if err := hi.read(ctx, b, from, until, f); err != nil {
-			return nil, err
-		}
-		return f.sum, nil
+		return read(f)
 	}
+}
+
+// summary returns block b merged per symbol, reading it if needed:
+// from the cache, from the read another reader is doing (its flight),
+// or from this caller's own read (once).
+func (hi *history) summary(ctx context.Context, b uint64) (*blockSum, error) {
+	var s *blockSum
+	err := hi.once(ctx, b,
+		func() bool { s = hi.sums[b]; return s != nil },
+		func(f *flight) bool { s = f.sum; return s != nil },
+		func(f *flight) error {
+			from, until := blockRange(b)
+			err := hi.read(ctx, b, from, until, f)
+			s = f.sum
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // raw returns messages of block b covering from to until (within the
@@ -147,47 +166,40 @@ func (hi *history) summary(ctx context.Context, b uint64) (*blockSum, error) {
 func (hi *history) raw(ctx context.Context, b, from, until uint64) (*rawBlock, error) {
 	bFrom, bUntil := blockRange(b)
 	covers := func(r *rawBlock) bool { return r != nil && r.from <= from && r.until >= until }
-	for {
-		hi.mu.Lock()
-		if r := hi.raws[b]; covers(r) {
+	var r *rawBlock
+	err := hi.once(ctx, b,
+		func() bool {
+			if r = hi.raws[b]; !covers(r) {
+				return false
+			}
 			hi.useClock++
 			hi.rawUse[b] = hi.useClock
-			hi.mu.Unlock()
-			return hi.entries(r), nil
-		}
-		if f := hi.flights[b]; f != nil {
-			hi.mu.Unlock()
-			if err := waitFlight(ctx, f); err != nil {
-				return nil, err
+			return true
+		},
+		func(f *flight) bool { r = f.raw; return covers(r) },
+		func(f *flight) error {
+			// Read the whole block when it is complete (a summary
+			// comes with it); the block's start may have aged out
+			// while from has not: then read from from.
+			rFrom, rUntil := bFrom, until
+			if until == bUntil || hi.h.lastSeqNow() >= bUntil {
+				rUntil = bUntil
 			}
-			if covers(f.raw) {
-				return hi.entries(f.raw), nil
+			err := hi.read(ctx, b, rFrom, rUntil, f)
+			if errors.Is(err, feed.ErrTooOld) && from > rFrom {
+				f = &flight{done: make(chan struct{})}
+				hi.mu.Lock()
+				hi.flights[b] = f
+				hi.mu.Unlock()
+				err = hi.read(ctx, b, from, rUntil, f)
 			}
-			continue
-		}
-		f := &flight{done: make(chan struct{})}
-		hi.flights[b] = f
-		hi.mu.Unlock()
-		// Read the whole block when it is complete (a summary comes
-		// with it); the block's start may have aged out while from has
-		// not: then read from from.
-		rFrom, rUntil := bFrom, until
-		if until == bUntil || hi.h.lastSeqNow() >= bUntil {
-			rUntil = bUntil
-		}
-		err := hi.read(ctx, b, rFrom, rUntil, f)
-		if errors.Is(err, feed.ErrTooOld) && from > rFrom {
-			f = &flight{done: make(chan struct{})}
-			hi.mu.Lock()
-			hi.flights[b] = f
-			hi.mu.Unlock()
-			err = hi.read(ctx, b, from, rUntil, f)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return hi.entries(f.raw), nil
+			r = f.raw
+			return err
+		})
+	if err != nil {
+		return nil, err
 	}
+	return hi.entries(r), nil
 }
 
 // foldTail folds block b after sequence from into c from the block's
@@ -226,26 +238,34 @@ func (hi *history) read(ctx context.Context, b, from, until uint64, f *flight) (
 		hi.mu.Unlock()
 		close(f.done)
 	}()
-	cu := hi.g.cu
-	if err := cu.acquire(ctx, cu.readers); err != nil {
+	symOf := hi.symbols()
+	r, err := hi.fetch(ctx, b, from, until, symOf)
+	if err != nil {
 		return err
 	}
-	n := cu.reading.Add(1)
-	for {
-		peak := cu.peakReaders.Load()
-		if n <= peak || cu.peakReaders.CompareAndSwap(peak, n) {
-			break
-		}
+	var sum *blockSum
+	if bFrom, bUntil := blockRange(b); from == bFrom && until == bUntil {
+		sum = summarize(r, hi.h.epoch, symOf)
+	}
+	hi.store(b, r, sum)
+	f.raw, f.sum = r, sum
+	return nil
+}
+
+// fetch reads from..until of block b from JetStream with a reader from
+// the pool (Options.HistoryReaders at once, for every catch-up).
+func (hi *history) fetch(ctx context.Context, b, from, until uint64, symOf func(string) int) (r *rawBlock, err error) {
+	cu := hi.g.cu
+	if err := cu.acquire(ctx, cu.readers); err != nil {
+		return nil, err
 	}
 	cu.readersGauge.Inc()
 	defer func() {
-		cu.reading.Add(-1)
 		cu.readersGauge.Dec()
 		<-cu.readers
 	}()
 	cu.blocksRead.Inc()
-	r := &rawBlock{from: from, until: until, msgs: make([]rawMsg, 0, until-from+1)}
-	symOf := hi.symbols()
+	r = &rawBlock{from: from, until: until, msgs: make([]rawMsg, 0, until-from+1)}
 	add := func(m feed.Msg, bad error) error {
 		if m.Seq != from+uint64(len(r.msgs)) {
 			return fmt.Errorf("gateway: history block %d: sequence %d, want %d: %w", b, m.Seq, from+uint64(len(r.msgs)), feed.ErrTooOld)
@@ -272,13 +292,15 @@ func (hi *history) read(ctx context.Context, b, from, until uint64, f *flight) (
 		err = fmt.Errorf("gateway: history block %d: read %d of %d messages: %w", b, len(r.msgs), until-from+1, feed.ErrTooOld)
 	}
 	if err != nil {
-		return fmt.Errorf("gateway: history %d-%d: %w", from, until, err)
+		return nil, fmt.Errorf("gateway: history %d-%d: %w", from, until, err)
 	}
-	bFrom, bUntil := blockRange(b)
-	var sum *blockSum
-	if from == bFrom && until == bUntil {
-		sum = summarize(r, hi.h.epoch, symOf)
-	}
+	return r, nil
+}
+
+// store keeps block b's raw messages (at most maxRawBlocks blocks, the
+// least recently used dropped first) and its summary, if any, in the
+// cache.
+func (hi *history) store(b uint64, r *rawBlock, sum *blockSum) {
 	hi.mu.Lock()
 	defer hi.mu.Unlock()
 	if old := hi.raws[b]; old == nil || old.from >= r.from && old.until <= r.until {
@@ -300,9 +322,7 @@ func (hi *history) read(ctx context.Context, b, from, until uint64, f *flight) (
 	if sum != nil {
 		hi.storeSumLocked(b, sum)
 	}
-	f.raw, f.sum = r, sum
-	cu.cacheBytes.Set(float64(hi.sumBytes))
-	return nil
+	hi.g.cu.cacheBytes.Set(float64(hi.sumBytes))
 }
 
 // symbols returns a lookup of symbol indexes in the hub, remembering
@@ -313,9 +333,7 @@ func (hi *history) symbols() func(string) int {
 		if i, ok := index[s]; ok {
 			return i
 		}
-		hi.h.mu.Lock()
-		i := hi.h.symbolLocked(s)
-		hi.h.mu.Unlock()
+		i := hi.h.symbolIndex(s)
 		index[s] = i
 		return i
 	}

@@ -125,6 +125,13 @@ func (h *hub) symbolLocked(sym string) int {
 	return i
 }
 
+// symbolIndex returns sym's index, assigning one if it is new.
+func (h *hub) symbolIndex(sym string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.symbolLocked(sym)
+}
+
 // addSymbols makes sure every symbol has an index.
 func (h *hub) addSymbols(syms []string) {
 	h.mu.Lock()

@@ -53,3 +53,33 @@ func (h *hub) joinAt(c *client, t time.Time) (covered bool, err error) {
 	}
 	return true, nil
 }
+
+// joinCatchUp joins c for a catch-up from history that has read up to
+// stream sequence from, leaving c.lastSeq to the catch-up. If the ring
+// covers from, c joins right after it (readTo 0). Else, if the ring
+// holds no block boundary after from (a ring smaller than a block), c
+// joins at the head now, so nothing appended meanwhile is missed, and
+// must read history (from, readTo], up to the hub's last sequence. Else
+// c does not join yet: it reads history up to readTo, the newest block
+// boundary, and tries again. errEpoch: the hub is closed.
+func (h *hub) joinCatchUp(c *client, from uint64) (joined bool, readTo uint64, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if pos, ok := h.positionAfterLocked(from); ok {
+		c.cursor = pos
+		if !h.registerLocked(c) {
+			return false, 0, errEpoch
+		}
+		return true, 0, nil
+	}
+	last := h.lastSeq
+	q := last / blockSeqs * blockSeqs
+	if _, ok := h.positionAfterLocked(q); q <= from || !ok {
+		c.cursor = h.head.Load()
+		if !h.registerLocked(c) {
+			return false, 0, errEpoch
+		}
+		return true, last, nil
+	}
+	return false, q, nil
+}
