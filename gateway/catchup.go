@@ -96,7 +96,7 @@ func (g *Gateway) catchUp(ctx context.Context, c *client, seq uint64, lastID str
 		}
 		if errors.Is(err, feed.ErrTooOld) {
 			// History after the id aged out while we read it.
-			c.dropAcc()
+			c.drop()
 			return g.reset(c, resetExpired, lastID)
 		}
 		return err
@@ -312,22 +312,6 @@ var keepFlushAt = 4096 // a variable for tests
 // catchupProgress is the longest a merged catch-up folds history without
 // sending what it folded so far.
 var catchupProgress = time.Second // a variable for tests
-
-// dropAcc forgets whatever c folded.
-func (c *client) dropAcc() {
-	for _, i := range c.active {
-		c.acc[i] = mergeAcc{}
-	}
-	for _, i := range c.tactive {
-		c.tacc[i] = mergeAcc{}
-	}
-	for _, i := range c.qactive {
-		c.qacc[i] = quoteAcc{}
-	}
-	c.dropBooks()
-	clear(c.keep)
-	c.active, c.tactive, c.qactive, c.keep = c.active[:0], c.tactive[:0], c.qactive[:0], c.keep[:0]
-}
 
 // startFailed ends a stream whose start failed with err: never a bare
 // close. A client that left gets nothing; one that must leave because

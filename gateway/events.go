@@ -217,18 +217,11 @@ func (c *client) foldEntry(e *entry) {
 	case entTick:
 		c.foldTick(e.sym, e.seq, &e.tick)
 	case entQuote:
-		if e.sym >= len(c.qacc) {
-			c.qacc = append(c.qacc, make([]quoteAcc, e.sym+1-len(c.qacc))...)
-		}
-		a := &c.qacc[e.sym]
-		if a.n == 0 {
-			c.qactive = append(c.qactive, e.sym)
-		}
-		a.add(e.seq, e.q)
+		c.foldQuote(e.sym, e.seq, e.q)
 	case entBook:
 		c.foldBook(e)
 	default:
-		c.keep = append(c.keep, e)
+		c.keepEntry(e)
 	}
 }
 

@@ -225,25 +225,7 @@ func (s *blockSum) foldOthers(c *client) {
 	}
 	for _, e := range s.kept {
 		if e.mask&c.kinds != 0 && c.wants(e.sym) {
-			c.keep = append(c.keep, e)
+			c.keepEntry(e)
 		}
-	}
-}
-
-// foldQuoteAcc adds b, a later run of symbol sym's quotes, to c's.
-func (c *client) foldQuoteAcc(sym int, b *quoteAcc) {
-	if sym >= len(c.qacc) {
-		c.qacc = append(c.qacc, make([]quoteAcc, sym+1-len(c.qacc))...)
-	}
-	a := &c.qacc[sym]
-	if a.n == 0 {
-		c.qactive = append(c.qactive, sym)
-		*a = *b
-		return
-	}
-	a.n += b.n
-	a.firstSeq = min(a.firstSeq, b.firstSeq)
-	if b.lastSeq >= a.lastSeq {
-		a.lastSeq, a.last = b.lastSeq, b.last
 	}
 }

@@ -249,3 +249,72 @@ func (m *merger) mergeItems() []mitem {
 	m.items = items
 	return items
 }
+
+// foldQuote adds a quote of symbol sym to the pending merge.
+func (m *merger) foldQuote(sym int, seq uint64, q *market.Quote) {
+	if sym >= len(m.qacc) {
+		m.qacc = append(m.qacc, make([]quoteAcc, sym+1-len(m.qacc))...)
+	}
+	a := &m.qacc[sym]
+	if a.n == 0 {
+		m.qactive = append(m.qactive, sym)
+	}
+	a.add(seq, q)
+}
+
+// foldQuoteAcc adds b, a later run of symbol sym's quotes, to the
+// pending merge.
+func (m *merger) foldQuoteAcc(sym int, b *quoteAcc) {
+	if sym >= len(m.qacc) {
+		m.qacc = append(m.qacc, make([]quoteAcc, sym+1-len(m.qacc))...)
+	}
+	a := &m.qacc[sym]
+	if a.n == 0 {
+		m.qactive = append(m.qactive, sym)
+		*a = *b
+		return
+	}
+	a.n += b.n
+	a.firstSeq = min(a.firstSeq, b.firstSeq)
+	if b.lastSeq >= a.lastSeq {
+		a.lastSeq, a.last = b.lastSeq, b.last
+	}
+}
+
+// keepEntry keeps an entry that is never merged (bar, status, clock)
+// for the next merged batch, in its place.
+func (m *merger) keepEntry(e *entry) {
+	m.keep = append(m.keep, e)
+}
+
+// combineTicks adds b, a run of symbol sym's ticks, to its pending
+// ticks; combineTrades to its pending trades.
+func (m *merger) combineTicks(sym int, b *mergeAcc)  { combineAcc(&m.acc, &m.active, sym, b) }
+func (m *merger) combineTrades(sym int, b *mergeAcc) { combineAcc(&m.tacc, &m.tactive, sym, b) }
+
+func combineAcc(accs *[]mergeAcc, active *[]int, sym int, b *mergeAcc) {
+	if sym >= len(*accs) {
+		*accs = append(*accs, make([]mergeAcc, sym+1-len(*accs))...)
+	}
+	a := &(*accs)[sym]
+	if a.n == 0 {
+		*active = append(*active, sym)
+	}
+	a.combine(b)
+}
+
+// drop forgets whatever is pending.
+func (m *merger) drop() {
+	for _, i := range m.active {
+		m.acc[i] = mergeAcc{}
+	}
+	for _, i := range m.tactive {
+		m.tacc[i] = mergeAcc{}
+	}
+	for _, i := range m.qactive {
+		m.qacc[i] = quoteAcc{}
+	}
+	m.dropBooks()
+	clear(m.keep)
+	m.active, m.tactive, m.qactive, m.keep = m.active[:0], m.tactive[:0], m.qactive[:0], m.keep[:0]
+}

@@ -240,23 +240,9 @@ func (a *mergeAcc) combine(b *mergeAcc) {
 // accumulators of the types it wants (tick, trade).
 func (c *client) foldAcc(sym int, b *mergeAcc) {
 	if c.kinds&kTrade != 0 {
-		if sym >= len(c.tacc) {
-			c.tacc = append(c.tacc, make([]mergeAcc, sym+1-len(c.tacc))...)
-		}
-		if c.tacc[sym].n == 0 {
-			c.tactive = append(c.tactive, sym)
-		}
-		c.tacc[sym].combine(b)
+		c.combineTrades(sym, b)
 	}
-	if c.kinds&kTick == 0 {
-		return
+	if c.kinds&kTick != 0 {
+		c.combineTicks(sym, b)
 	}
-	if sym >= len(c.acc) {
-		c.acc = append(c.acc, make([]mergeAcc, sym+1-len(c.acc))...)
-	}
-	a := &c.acc[sym]
-	if a.n == 0 {
-		c.active = append(c.active, sym)
-	}
-	a.combine(b)
 }
