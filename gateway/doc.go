@@ -380,8 +380,10 @@
 // ready), stream.go (GET /v1/stream: admission, the stream's life),
 // admission.go, query.go (the query parameters), resume.go, catchup.go
 // (resumes from behind the ring), catchpool.go (its slots and readers),
-// history.go (the history index), indexer.go (indexing behind the
-// tail); the hub: hub.go, ring.go (positions), snapshot.go; the client:
+// history.go (the history index), summary.go (block summaries),
+// indexer.go (indexing behind the tail); the hub, the only files that
+// take its lock: hub.go, ring.go (positions), join.go (clients joining),
+// snapshot.go; the client:
 // client.go (its parts), machine.go (its state machine), loop.go (the
 // event loop's workers), pump.go, merge.go, window.go (throttled
 // windows), events.go (what differs per event type), book.go (book
