@@ -32,7 +32,7 @@ type client struct {
 	position // where it is in the ring
 	output   // what it writes, and where
 	merger   // what it has folded and not yet sent (merge.go, events.go, book.go)
-	machine  // its turns' timers (machine.go)
+	*machine // its turns' timers (machine.go): in its loopState on the event loop, set when the stream starts
 
 	throttle time.Duration // 0: every message
 	key      string        // symbol set as a window cache key (throttled clients, window.go)

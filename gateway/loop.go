@@ -34,9 +34,11 @@ type loopState struct {
 	end func() // runs what serve would have deferred
 
 	blocked  atomic.Bool // waiting for EPOLLOUT; ticks do not wake it
+	finished bool
 	since    time.Time   // when the socket became full
 	wtimer   *time.Timer // write timeout while blocked
-	finished bool
+
+	machine machine // the client's (client.machine points here)
 }
 
 type worker struct {
@@ -108,6 +110,7 @@ func (g *Gateway) sweepLoop(h *hub, ev uint32) {
 // stream is over.
 func (g *Gateway) startLoop(c *client, pc *poll.Conn, end func()) {
 	c.lp = &loopState{w: pickWorker(), pc: pc, end: end}
+	c.machine = &c.lp.machine
 	c.lpa.Store(c.lp)
 	c.startClock()
 	c.signaled.Store(true)

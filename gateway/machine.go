@@ -35,14 +35,17 @@ const (
 var errEnded = errors.New("stream ended")
 
 // machine is the state of a client's turns: its timers, each of which
-// only notifies an event.
+// only notifies an event. It is not in the client itself: a stream on
+// the event loop keeps it in its loopState (so an idle stream's two
+// allocations stay within the size classes they had), one on its own
+// goroutine gets one when run starts.
 type machine struct {
 	ftimer   *time.Timer // --flush-interval: the next write
-	fpending bool        // ftimer is armed
 	ttimer   *time.Timer // throttled clients: their clock
-	next     time.Time   // throttled clients: the window's end
-	clockDue bool        // ttimer fired; its work is not done yet
 	leave    *time.Timer // shutdown: the moment to leave
+	next     time.Time   // throttled clients: the window's end
+	fpending bool        // ftimer is armed
+	clockDue bool        // ttimer fired; its work is not done yet
 }
 
 // startClock starts a throttled client's clock; the first turn comes at
@@ -162,6 +165,7 @@ func (c *client) run(ctx context.Context) error {
 	defer context.AfterFunc(ctx, func() { c.notify(evGone) })()
 	defer context.AfterFunc(c.g.shutdownCtx, func() { c.notify(evShutdown) })()
 	defer context.AfterFunc(c.h.ctx, func() { c.notify(evEpoch) })()
+	c.machine = new(machine)
 	c.startClock()
 	defer c.stopTimers()
 	for {
