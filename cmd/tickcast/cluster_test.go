@@ -115,6 +115,7 @@ func TestCluster(t *testing.T) {
 		// a leader election, and clients moving to another node.
 		var kills []time.Time
 		var before []uint64 // the stream's last sequence before each kill
+		var restartedAt time.Time
 		for round := 1; round <= 2; round++ {
 			leader := streamInfo(t, js, "").Cluster.Leader
 			victim, why := c.index(leader), "the stream's leader"
@@ -137,6 +138,7 @@ func TestCluster(t *testing.T) {
 			time.Sleep(time.Until(killed.Add(2 * time.Second)))
 			c.restart(t, victim)
 			restarted := time.Now()
+			restartedAt = restarted
 			waitCurrent(t, js)
 			t.Logf("kill %d: restarted %s %v after the kill; every replica current %v after the restart",
 				round, c.name(victim), restarted.Sub(killed).Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))
@@ -152,7 +154,6 @@ func TestCluster(t *testing.T) {
 			t.Logf("kill %d: both clients up to date %v after the kill", round, time.Since(killed).Round(time.Millisecond))
 			time.Sleep(time.Second)
 		}
-		end := time.Now()
 		cancel()
 		fa.wait()
 		fb.wait()
@@ -168,8 +169,12 @@ func TestCluster(t *testing.T) {
 					t.Errorf("gateway %s: no tick after kill %d", r.name, k+1)
 				}
 			}
-			if r.lastTick.Before(end.Add(-time.Second)) {
-				t.Errorf("gateway %s: last tick at %v: the stream did not recover", r.name, r.lastTick.Format(time.StampMilli))
+			// Ticks came after the last node was back (the eventually
+			// above saw a sequence stored after it reach both clients);
+			// not "within the last second": under load a client may
+			// read a second late, and that is no failure to recover.
+			if r.lastTick.Before(restartedAt) {
+				t.Errorf("gateway %s: last tick at %v, before the restart at %v: the stream did not recover", r.name, r.lastTick.Format(time.StampMilli), restartedAt.Format(time.StampMilli))
 			}
 		}
 
