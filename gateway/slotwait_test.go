@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/tickcast/tickcast/feed"
 	"github.com/tickcast/tickcast/gateway/sse"
+	"github.com/tickcast/tickcast/internal/ssetest"
 )
 
 // A resume that must wait for a catch-up slot waits its turn on its
@@ -27,35 +29,38 @@ func TestCatchupSlotWaitKeepsConnection(t *testing.T) {
 	}()
 	rc := dialRaw(t, e.hs.URL, "?symbols=AAA&lastEventId="+url.QueryEscape(sse.FormatID(epoch, 101)), 0)
 	_ = rc.conn.SetReadDeadline(time.Now().Add(15 * time.Second))
-	comments, retries := 0, 0
-	for comments < 3 { // three heartbeats: it has waited well past any turn-away
-		line, err := rc.r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("the waiting stream ended after %d comments: %v", comments, err)
-		}
-		switch {
-		case strings.HasPrefix(line, ": waiting"):
-			comments++
-		case strings.HasPrefix(line, "retry:"):
-			if retries++; retries > 1 {
-				t.Fatalf("sent away while waiting: %q", line)
-			}
-		case strings.HasPrefix(line, "event:"), strings.HasPrefix(line, "data:"):
-			t.Fatalf("an event before the slot was free: %q", line)
-		}
+	resp, err := http.ReadResponse(rc.r, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	<-e.g.cu.slots
-	freed = true
-	// The catch-up: AAA merged from 102 on, its last seq the stream's.
+	comments, retries, caughtUp := 0, 0, false
 	want := e.seqsOf([]string{"AAA"})["AAA"]
-	for {
-		line, err := rc.r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("no catch-up after the slot freed: %v", err)
+	err = ssetest.Scan(resp.Body, func(ev ssetest.Event) bool {
+		if comments < 3 { // three heartbeats: it has waited well past any turn-away
+			switch {
+			case ev.Type == ssetest.Comment && strings.HasPrefix(ev.Data, " waiting"):
+				if comments++; comments == 3 {
+					<-e.g.cu.slots
+					freed = true
+				}
+			case ev.Type == ssetest.Retry:
+				if retries++; retries > 1 {
+					t.Fatalf("sent away while waiting: retry: %s", ev.Data)
+				}
+			case ev.Type != ssetest.Comment:
+				t.Fatalf("an event before the slot was free: %+v", ev)
+			}
+			return true
 		}
-		if strings.HasPrefix(line, "data:") && strings.Contains(line, `"symbol":"AAA"`) && (strings.Contains(line, `"seq":`+strconv.FormatUint(want, 10)+`,`) || strings.Contains(line, `"seq":`+strconv.FormatUint(want, 10)+`}`)) {
-			return
+		// The catch-up: AAA merged from 102 on, its last seq the stream's.
+		if ev.Type == "tick" && strings.Contains(ev.Data, `"symbol":"AAA"`) && (strings.Contains(ev.Data, `"seq":`+strconv.FormatUint(want, 10)+`,`) || strings.Contains(ev.Data, `"seq":`+strconv.FormatUint(want, 10)+`}`)) {
+			caughtUp = true
+			return false
 		}
+		return true
+	})
+	if !caughtUp {
+		t.Fatalf("after %d comments, no catch-up to AAA %d: %v", comments, want, err)
 	}
 }
 
@@ -77,16 +82,19 @@ func TestStreamWaitsForReadiness(t *testing.T) {
 	// Not ready for longer than the old 5 s wait.
 	time.AfterFunc(5500*time.Millisecond, func() { _ = g.Run(ctx); close(done) })
 	_ = rc.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
-	for {
-		line, err := rc.r.ReadString('\n')
-		if err != nil {
-			t.Fatalf("no snapshot: %v", err)
-		}
-		if strings.HasPrefix(line, ": not_ready") {
+	resp, err := http.ReadResponse(rc.r, nil)
+	if err != nil {
+		t.Fatalf("no response: %v", err)
+	}
+	snapshot := false
+	err = ssetest.Scan(resp.Body, func(ev ssetest.Event) bool {
+		if ev.Type == ssetest.Comment && strings.HasPrefix(ev.Data, " not_ready") {
 			t.Fatal("turned away while the gateway was starting")
 		}
-		if strings.HasPrefix(line, "event: snapshot") {
-			return
-		}
+		snapshot = ev.Type == "snapshot"
+		return !snapshot
+	})
+	if !snapshot {
+		t.Fatalf("no snapshot: %v", err)
 	}
 }
