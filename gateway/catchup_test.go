@@ -302,6 +302,9 @@ func (e *env) startGatewaySource(opts Options, src Source) {
 		opts.ShutdownSpread = 20 * time.Millisecond
 	}
 	e.g = New(src, opts)
+	if testIndexDelay != 0 {
+		e.g.indexDelay = testIndexDelay
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel, e.done = cancel, make(chan struct{})
 	go func() { _ = e.g.Run(ctx); close(e.done) }()
@@ -347,7 +350,8 @@ func TestDeepResumeMerged(t *testing.T) {
 // JetStream once. The gateway restarts on the stream with background
 // indexing off, so the history behind its warm start is cold.
 func TestConcurrentDeepResumesReadOnce(t *testing.T) {
-	e := deepEnv(t, Options{indexDelay: -1}, func(c *feed.Conn) Source { return c })
+	setIndexDelay(t, -1)
+	e := deepEnv(t, Options{}, func(c *feed.Conn) Source { return c })
 	epoch := e.state().Epoch
 	const n = 30
 	var clients []*acct

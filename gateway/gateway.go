@@ -30,6 +30,9 @@ type Source interface {
 
 // Gateway serves the stream over HTTP. Run reads the feed; Handler serves
 // clients. One Gateway holds one live JetStream consumer.
+// defaultIndexDelay is Gateway.indexDelay's value.
+const defaultIndexDelay = 3 * time.Second
+
 type Gateway struct {
 	src  Source
 	opts Options
@@ -37,6 +40,12 @@ type Gateway struct {
 	m    *metrics
 
 	stc stateCache // the stream's state for catch-ups (catchpool.go)
+
+	// indexDelay is how long after the gateway is ready it starts to
+	// index the history behind its tail (indexer.go): a restart's
+	// reconnect storm comes first. defaultIndexDelay; tests change it
+	// before Run (< 0: never).
+	indexDelay time.Duration
 
 	hub   atomic.Pointer[hub] // current epoch's hub; nil until the first is ready
 	ready atomic.Bool         // the hub is caught up and the feed is readable
@@ -73,7 +82,7 @@ type Gateway struct {
 func New(src Source, opts Options) *Gateway {
 	opts.setDefaults()
 	g := &Gateway{src: src, opts: opts, log: opts.Logger, m: newMetrics(), shutdown: make(chan struct{}),
-		ipConns: map[string]int{}, live: map[*client]struct{}{}, readyCh: make(chan struct{})}
+		ipConns: map[string]int{}, live: map[*client]struct{}{}, readyCh: make(chan struct{}), indexDelay: defaultIndexDelay}
 	g.shutdownCtx, g.shutdownCancel = context.WithCancel(context.Background())
 	context.AfterFunc(g.shutdownCtx, func() { g.sweepLoop(nil, evShutdown) })
 	g.cu = newCatchups(opts, g.m.reg)

@@ -38,6 +38,16 @@ var testSndbuf = 16 << 10
 
 var testSymbols = []string{"AAA", "BBB", "CCC", "DDD"}
 
+// testIndexDelay, when set, is the indexDelay of the gateways the env
+// starts (< 0: no background indexing). setIndexDelay sets it for one
+// test.
+var testIndexDelay time.Duration
+
+func setIndexDelay(t testing.TB, d time.Duration) {
+	testIndexDelay = d
+	t.Cleanup(func() { testIndexDelay = 0 })
+}
+
 func newEnv(t testing.TB, opts Options, sc feed.StreamConfig) *env {
 	t.Helper()
 	return newEnvWith(t, opts, sc, true, nil)
@@ -88,6 +98,9 @@ func (e *env) startGateway(opts Options) {
 		opts.ShutdownSpread = 20 * time.Millisecond
 	}
 	e.g = New(e.src, opts)
+	if testIndexDelay != 0 {
+		e.g.indexDelay = testIndexDelay
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel, e.done = cancel, make(chan struct{})
 	go func() { _ = e.g.Run(ctx); close(e.done) }()

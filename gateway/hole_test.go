@@ -65,7 +65,8 @@ func (c *cutTail) cutAndHold() (release func()) {
 // the hole gets a reset "expired".
 func TestTailRestartAfterAgedOutLeavesNoSilentGap(t *testing.T) {
 	var ct *cutTail
-	e := newEnvWith(t, Options{RingSize: 4096, indexDelay: -1}, feed.StreamConfig{Memory: true, MaxBytes: 16 << 10}, true,
+	setIndexDelay(t, -1)
+	e := newEnvWith(t, Options{RingSize: 4096}, feed.StreamConfig{Memory: true, MaxBytes: 16 << 10}, true,
 		func(c *feed.Conn) Source { ct = &cutTail{Conn: c}; return ct })
 	e.publish(40)
 	e.waitHub(40)

@@ -58,8 +58,8 @@ func TestTailSummarisesBlocks(t *testing.T) {
 // start in the background once ready, so a client far behind is then
 // caught up without reading JetStream.
 func TestBackgroundIndexing(t *testing.T) {
-	opts := Options{indexDelay: 10 * time.Millisecond}
-	e := deepEnv(t, opts, func(c *feed.Conn) Source { return c })
+	setIndexDelay(t, 10*time.Millisecond)
+	e := deepEnv(t, Options{}, func(c *feed.Conn) Source { return c })
 	// Behind the warm start (11809-20000): blocks 0, 1 and 2 (which the
 	// tail entered mid-way); block 3 the tail summarised itself.
 	waitFor(t, 15*time.Second, "blocks 0-3 indexed", func() bool {

@@ -171,7 +171,7 @@ type epochStart struct {
 // passed: the tail's warm start and the reconnect storm after it go
 // first.
 func (g *Gateway) indexWhenReady(ctx context.Context, h *hub, first, from uint64) {
-	if g.opts.indexDelay < 0 {
+	if g.indexDelay < 0 {
 		return
 	}
 	for !g.ready.Load() {
@@ -184,7 +184,7 @@ func (g *Gateway) indexWhenReady(ctx context.Context, h *hub, first, from uint64
 	select {
 	case <-ctx.Done():
 		return
-	case <-time.After(g.opts.indexDelay):
+	case <-time.After(g.indexDelay):
 	}
 	g.indexBehind(ctx, h, first, from)
 }

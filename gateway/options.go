@@ -40,10 +40,6 @@ type Options struct {
 	// catchupMergeAfter is MergeAfter as asked for, before it is limited
 	// by the ring (set by setDefaults).
 	catchupMergeAfter int
-	// indexDelay is how long after the gateway is ready it starts to
-	// index the history behind its tail (indexer.go): a restart's
-	// reconnect storm comes first. 0 means 3s; < 0 never (tests).
-	indexDelay time.Duration
 	// MaxResume, if set, caps how many stream messages behind the newest
 	// a resume may be; a client further behind gets a reset "too_far".
 	// Default 0: no cap (any id still in the stream's window resumes;
@@ -147,9 +143,6 @@ func (o *Options) setDefaults() {
 	// A catch-up from history cannot be lapped by the ring: it merges
 	// only past the threshold asked for.
 	o.catchupMergeAfter = max(o.MergeAfter, 1)
-	if o.indexDelay == 0 {
-		o.indexDelay = 3 * time.Second
-	}
 	o.MergeAfter = max(min(o.MergeAfter, ring-ring/8), 1)
 	if o.HistoryReaders <= 0 {
 		o.HistoryReaders = 4
