@@ -205,7 +205,15 @@ type startAt struct {
 // reconnects after retry:) instead of with net/http's RST_STREAM.
 func (g *Gateway) serve(ctx context.Context, cancel context.CancelCauseFunc, c *client, at startAt, hd *held) {
 	defer func() {
-		if p := recover(); p != nil && p != http.ErrAbortHandler {
+		p := recover()
+		if p != nil && !hd.started {
+			// A start that panicked after it joined the hub (in a
+			// catch-up) must not leave the hub waking a dead client
+			// until the epoch ends; unregister does nothing for a
+			// client that is not in the hub.
+			c.h.unregister(c)
+		}
+		if p != nil && p != http.ErrAbortHandler {
 			g.log.Error("stream panicked; ended it", "panic", p, "stack", string(debug.Stack()))
 		}
 	}()
