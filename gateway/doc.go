@@ -148,7 +148,10 @@
 //     after the id in its first block, then whole-block summaries, up to
 //     a block boundary the ring covers, joins the ring there and sends
 //     everything up to the ring's head merged per symbol (as in Merging,
-//     below): an hour's absence costs about one event per symbol. A
+//     below): an hour's absence costs about one event per symbol; a
+//     catch-up that takes longer than catchupProgress (a second:
+//     blocks read from JetStream) sends what it folded so far each
+//     time, exact, so its first events come after about a second. A
 //     client not MergeAfter behind (only with a MergeAfter larger than
 //     the ring) gets every tick instead, from the blocks' messages. With
 //     a ring smaller than a block the client joins at the head first
