@@ -71,12 +71,8 @@ type bookMerge struct {
 }
 
 // bookAcc accumulates one symbol's pending books: the newest, and how
-// many.
-type bookAcc struct {
-	n                 int64
-	firstSeq, lastSeq uint64
-	last              *market.Book
-}
+// many (merge.go).
+type bookAcc = runAcc[market.Book]
 
 // foldBook adds a book entry to its symbol's pending merge.
 func (m *merger) foldBook(e *entry) {
@@ -86,21 +82,11 @@ func (m *merger) foldBook(e *entry) {
 // foldBookAcc adds b, a run of symbol sym's books (one book, or a block
 // summary's), to the pending merge: the newest wins, n adds up.
 func (m *merger) foldBookAcc(sym int, b *bookAcc) {
-	bm := &m.bk
-	if sym >= len(bm.acc) {
-		bm.acc = append(bm.acc, make([]bookAcc, sym+1-len(bm.acc))...)
-	}
-	a := &bm.acc[sym]
+	a := grow(&m.bk.acc, sym)
 	if a.n == 0 {
-		bm.active = append(bm.active, sym)
-		*a = *b
-		return
+		m.bk.active = append(m.bk.active, sym)
 	}
-	a.n += b.n
-	a.firstSeq = min(a.firstSeq, b.firstSeq)
-	if b.lastSeq >= a.lastSeq {
-		a.lastSeq, a.last = b.lastSeq, b.last
-	}
+	a.combine(b)
 }
 
 // symBook is one symbol's books in a block summary (blockSum.books),
@@ -120,11 +106,9 @@ func (s *blockSum) addBook(seq uint64, sym int, b *market.Book) {
 	if !ok {
 		k = len(s.books)
 		s.bkat[sym] = k
-		s.books = append(s.books, symBook{sym: sym, acc: bookAcc{firstSeq: seq}})
+		s.books = append(s.books, symBook{sym: sym})
 	}
-	a := &s.books[k].acc
-	a.n += max(b.Merged, 1)
-	a.lastSeq, a.last = seq, b
+	s.books[k].acc.add(seq, b, b.Merged)
 }
 
 // bookItems appends the pending merged books to items.

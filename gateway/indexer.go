@@ -54,9 +54,7 @@ func (lb *liveBlocks) observe(seq uint64, e *entry) (uint64, *blockSum) {
 		lb.sum.addOther(e)
 	}
 	if sym >= 0 {
-		if sym >= len(lb.at) {
-			lb.at = append(lb.at, make([]int32, sym+1-len(lb.at))...)
-		}
+		grow(&lb.at, sym)
 		k := lb.at[sym]
 		if k == 0 {
 			lb.sum.syms = append(lb.sum.syms, symAcc{sym: sym})
@@ -188,7 +186,7 @@ func (s *blockSum) addOther(e *entry) {
 		s.kept = append(s.kept, e)
 		return
 	}
-	s.quotes[s.quoteAt(e.sym)].acc.add(e.seq, e.q)
+	s.quotes[s.quoteAt(e.sym)].acc.add(e.seq, e.q, e.q.Merged)
 }
 
 // quoteAt returns the index of symbol sym's quotes in s.quotes, adding

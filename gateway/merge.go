@@ -88,10 +88,7 @@ func (c *client) advance(head uint64) {
 
 // fold adds a tick of symbol index sym to its accumulator.
 func (m *merger) fold(sym int, seq uint64, t *market.Tick) {
-	if sym >= len(m.acc) {
-		m.acc = append(m.acc, make([]mergeAcc, sym+1-len(m.acc))...)
-	}
-	a := &m.acc[sym]
+	a := grow(&m.acc, sym)
 	if a.n == 0 {
 		m.active = append(m.active, sym)
 	}
@@ -173,22 +170,48 @@ func (c *client) encodeMerged() (events, merged int) {
 	return events, merged
 }
 
-// quoteAcc accumulates one symbol's pending quotes: the newest, and how
-// many.
-type quoteAcc struct {
+// runAcc accumulates one symbol's pending quotes (quoteAcc) or books
+// (bookAcc): the newest, and how many.
+type runAcc[T any] struct {
 	n                 int64
 	firstSeq, lastSeq uint64
-	last              *market.Quote
+	last              *T
 }
 
-func (a *quoteAcc) add(seq uint64, q *market.Quote) {
+type quoteAcc = runAcc[market.Quote]
+
+// add adds v, the message at seq, which stands for merged of its kind
+// (0 or 1: itself).
+func (a *runAcc[T]) add(seq uint64, v *T, merged int64) {
 	if a.n == 0 || seq < a.firstSeq {
 		a.firstSeq = seq
 	}
 	if a.n == 0 || seq >= a.lastSeq {
-		a.lastSeq, a.last = seq, q
+		a.lastSeq, a.last = seq, v
 	}
-	a.n += max(q.Merged, 1)
+	a.n += max(merged, 1)
+}
+
+// combine adds b, another run of the same symbol's, to a: the newest
+// wins, n adds up.
+func (a *runAcc[T]) combine(b *runAcc[T]) {
+	if a.n == 0 {
+		*a = *b
+		return
+	}
+	a.n += b.n
+	a.firstSeq = min(a.firstSeq, b.firstSeq)
+	if b.lastSeq >= a.lastSeq {
+		a.lastSeq, a.last = b.lastSeq, b.last
+	}
+}
+
+// grow returns &(*accs)[sym], growing *accs to hold it.
+func grow[A any](accs *[]A, sym int) *A {
+	if sym >= len(*accs) {
+		*accs = append(*accs, make([]A, sym+1-len(*accs))...)
+	}
+	return &(*accs)[sym]
 }
 
 // mitem is one event of a merged batch: a symbol's ticks, trades or
@@ -205,10 +228,7 @@ const itemTrade = 16
 
 // foldTrade adds a tick to symbol sym's trade accumulator.
 func (m *merger) foldTrade(sym int, seq uint64, t *market.Tick) {
-	if sym >= len(m.tacc) {
-		m.tacc = append(m.tacc, make([]mergeAcc, sym+1-len(m.tacc))...)
-	}
-	a := &m.tacc[sym]
+	a := grow(&m.tacc, sym)
 	if a.n == 0 {
 		m.tactive = append(m.tactive, sym)
 	}
@@ -252,33 +272,21 @@ func (m *merger) mergeItems() []mitem {
 
 // foldQuote adds a quote of symbol sym to the pending merge.
 func (m *merger) foldQuote(sym int, seq uint64, q *market.Quote) {
-	if sym >= len(m.qacc) {
-		m.qacc = append(m.qacc, make([]quoteAcc, sym+1-len(m.qacc))...)
-	}
-	a := &m.qacc[sym]
+	a := grow(&m.qacc, sym)
 	if a.n == 0 {
 		m.qactive = append(m.qactive, sym)
 	}
-	a.add(seq, q)
+	a.add(seq, q, q.Merged)
 }
 
 // foldQuoteAcc adds b, a later run of symbol sym's quotes, to the
 // pending merge.
 func (m *merger) foldQuoteAcc(sym int, b *quoteAcc) {
-	if sym >= len(m.qacc) {
-		m.qacc = append(m.qacc, make([]quoteAcc, sym+1-len(m.qacc))...)
-	}
-	a := &m.qacc[sym]
+	a := grow(&m.qacc, sym)
 	if a.n == 0 {
 		m.qactive = append(m.qactive, sym)
-		*a = *b
-		return
 	}
-	a.n += b.n
-	a.firstSeq = min(a.firstSeq, b.firstSeq)
-	if b.lastSeq >= a.lastSeq {
-		a.lastSeq, a.last = b.lastSeq, b.last
-	}
+	a.combine(b)
 }
 
 // keepEntry keeps an entry that is never merged (bar, status, clock)
@@ -293,10 +301,7 @@ func (m *merger) combineTicks(sym int, b *mergeAcc)  { combineAcc(&m.acc, &m.act
 func (m *merger) combineTrades(sym int, b *mergeAcc) { combineAcc(&m.tacc, &m.tactive, sym, b) }
 
 func combineAcc(accs *[]mergeAcc, active *[]int, sym int, b *mergeAcc) {
-	if sym >= len(*accs) {
-		*accs = append(*accs, make([]mergeAcc, sym+1-len(*accs))...)
-	}
-	a := &(*accs)[sym]
+	a := grow(accs, sym)
 	if a.n == 0 {
 		*active = append(*active, sym)
 	}
