@@ -12,16 +12,15 @@
 # failed job's log, then the others'):
 #
 #   1. lint (gofmt, vet, staticcheck) | setup (apt-get, the binary, npm
-#      ci) | go test -race ./gateway, then of feed and sim, then the
-#      simulator's statistical tests (seeded, no timing) | go test -race
-#      -p 1 of every other package. The two go test jobs are what one
-#      `go test -race ./...` does on two cores (-p 2: two test binaries at
-#      a time), with the longest package (gateway) started first instead
-#      of after bench and cmd/tickcast, and the packages split so that the
-#      jobs end together (2026-12-07, quiet: gateway 222 s, the rest with
-#      the statistics 320 s; feed, sim and the statistics are ~75 s of
-#      it): the same CPU sharing its timing-sensitive tests always had, a
-#      shorter critical path. Lint and setup are short, use no port and
+#      ci) | go test -race ./gateway, then of sim, then the simulator's
+#      statistical tests (seeded, no timing) | go test -race -p 1 of every
+#      other package. The two go test jobs are what one `go test -race
+#      ./...` does on two cores (-p 2: two test binaries at a time), with
+#      the longest package (gateway) started first instead of after bench
+#      and cmd/tickcast, and the packages split so that the jobs end
+#      together (2026-12-07, quiet: gateway 206 s, bench 118, cmd/tickcast
+#      90, feed 30, sim 30, the statistics 16): the same CPU sharing its
+#      timing-sensitive tests always had, a shorter critical path. Lint and setup are short, use no port and
 #      assert no timing; they overlap the compile at the start.
 #   2. the Node suites but the dashboard's (test/api, test/clients,
 #      test/examples) |
@@ -158,23 +157,23 @@ benchmarks() {
 }
 
 # The two go test jobs of stage 1, packed so that they end together: the
-# gateway (the longest package) and then feed, sim and the statistics;
-# every other package in the other.
+# gateway (the longest package) and then sim and the statistics; every
+# other package in the other.
 gatewayThen() {
 	go test -race -count=1 -timeout 10m ./gateway || return 1
-	go test -race -p 1 -count=1 -timeout 10m ./feed ./sim/... || return 1
+	go test -race -p 1 -count=1 -timeout 10m ./sim/... || return 1
 	echo
 	echo "sim statistics (without -race: too slow under it):"
 	go test -count=1 -run 'Realism|Stylized' ./sim
 }
 
 others() {
-	go test -race -p 1 -count=1 -timeout 10m $(go list ./... | grep -v -e '/gateway$' -e '/feed$' -e '/sim$' -e '/sim/')
+	go test -race -p 1 -count=1 -timeout 10m $(go list ./... | grep -v -e '/gateway$' -e '/sim$' -e '/sim/')
 }
 
 job lint lint
 job setup setup
-job "go test -race ./gateway, then feed and sim, sim statistics" gatewayThen
+job "go test -race ./gateway, then sim, sim statistics" gatewayThen
 job "go test -race (every other package)" others
 stage "stage 1"
 
