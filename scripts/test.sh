@@ -19,7 +19,8 @@
 #      the longest package (gateway) started first instead of after bench
 #      and cmd/tickcast, and the packages split so that the jobs end
 #      together (2026-12-07, quiet: gateway 206 s, bench 118, cmd/tickcast
-#      90, feed 30, sim 30, the statistics 16): the same CPU sharing its
+#      90, feed 30, sim 30, the statistics 16; after the split 250 and
+#      247 s, the whole script 473 s): the same CPU sharing its
 #      timing-sensitive tests always had, a shorter critical path. Lint and setup are short, use no port and
 #      assert no timing; they overlap the compile at the start.
 #   2. the Node suites but the dashboard's (test/api, test/clients,
