@@ -22,14 +22,20 @@
 // bound: the stream by age and bytes, the companions below by subjects,
 // counts, age and bytes.
 //
-// A companion stream, "<stream>_LAST", sources the ticks stream and
-// keeps one message per subject (LastMaxBytes at most, no age limit): the server
-// itself keeps every symbol's newest tick (and quote, bar, status and
-// the clock: every subject's newest message) after it has left the window,
-// so a simulator restarted after any outage (or on a recreated stream)
-// continues each symbol's seq instead of repeating it. LastTicks returns,
-// per symbol, the newer of the two; a tick known only from the companion
-// has Msg.Seq 0 (its position in the ticks stream is gone).
+// A companion stream, "<stream>_LAST", keeps one message per subject
+// (LastMaxBytes at most, no age limit): every subject's newest message
+// after it has left the window, so a simulator restarted after any
+// outage (or on a recreated stream) continues each symbol's seq instead
+// of repeating it. The server sources every tick, bar, status and clock
+// message into it; quotes and books, most of the feed, publishers copy
+// (LastCopyPrefix): a Pipeline the subjects that changed at most once a
+// second and all at Close, Conn.PublishQuote and PublishBook each one.
+// So only after a crash (no Close) and an outage in which every
+// message of a quote or book subject left the window does its counter
+// continue from a copy up to a second old, repeating that second's
+// counters. LastTicks returns, per symbol, the newer of the
+// two; a tick known only from the companion has Msg.Seq 0 (its position
+// in the ticks stream is gone).
 //
 // # Event types
 //
@@ -55,7 +61,8 @@
 //     Conn.LastAll(ctx, filter) the newest of every subject matching a
 //     filter ("quotes.>", "bars.*.1m", "status.>"): RawMsg values with the
 //     subject, the data and Seq, the message's sequence in the ticks
-//     stream (from the copy's Nats-Stream-Source header). ErrNotFound
+//     stream (from the copy's Nats-Stream-Source header; 0 for the
+//     quotes and books publishers copy). ErrNotFound
 //     when a subject never had a message.
 //   - Conn.ReadBars(ctx, symbol, interval, from, to, limit) reads bar
 //     history from the companion <stream>_BARS, which sources bars.> and

@@ -28,6 +28,19 @@ const (
 	ClockSubject        = "market.clock" // the market clock
 )
 
+// LastCopyPrefix prefixes the subjects on which publishers copy the
+// newest quote and book of each symbol into the companion stream
+// <stream>_LAST (tickcast.last.quotes.<SYMBOL>, tickcast.last.books.<SYMBOL>),
+// which the server does not source them into (EnsureStream). Readers
+// (Last, LastAll, LastCounters) take them under their own subjects.
+const LastCopyPrefix = "tickcast.last."
+
+// copiedToLast reports whether publishers, not the server, keep
+// subject's newest message in <stream>_LAST.
+func copiedToLast(subject string) bool {
+	return strings.HasPrefix(subject, QuoteSubjectPrefix) || strings.HasPrefix(subject, BookSubjectPrefix)
+}
+
 // QuoteSubject returns the subject of symbol's quotes.
 func QuoteSubject(symbol string) string { return QuoteSubjectPrefix + symbol }
 
@@ -89,7 +102,19 @@ func (c *Conn) PublishQuote(ctx context.Context, q market.Quote) error {
 	if err := q.Validate(); err != nil {
 		return err
 	}
-	return c.publishMsg(ctx, q.Symbol, quoteMsg(&q), time.Now())
+	return c.publishKept(ctx, q.Symbol, quoteMsg(&q))
+}
+
+// publishKept publishes msg (a quote or a book) as publishMsg does, then
+// copies it into <stream>_LAST (LastCopyPrefix) and waits for that too.
+func (c *Conn) publishKept(ctx context.Context, sym string, msg *nats.Msg) error {
+	if err := c.publishMsg(ctx, sym, msg, time.Now()); err != nil {
+		return err
+	}
+	return retry(ctx, 5*time.Second, func(ctx context.Context) error {
+		_, err := c.js.PublishMsg(ctx, &nats.Msg{Subject: LastCopyPrefix + msg.Subject, Data: msg.Data})
+		return err
+	})
 }
 
 // PublishBar stores b on bars.<SYMBOL>.<interval>, as PublishQuote.
@@ -113,7 +138,7 @@ func (c *Conn) PublishBook(ctx context.Context, b market.Book) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
-	return c.publishMsg(ctx, b.Symbol, bookMsg(&b), time.Now())
+	return c.publishKept(ctx, b.Symbol, bookMsg(&b))
 }
 
 // PublishClock stores k on market.clock, as PublishQuote.
@@ -238,21 +263,36 @@ var ErrNotFound = errors.New("feed: no message for the subject")
 
 // Last returns the newest message ever stored on subject (e.g.
 // ClockSubject, QuoteSubject("AAPL"), BarSubject("AAPL", "1m")), as the
-// companion <stream>_LAST keeps it, with its ticks-stream sequence. An
-// error wraps ErrNotFound if there is none.
+// companion <stream>_LAST keeps it, with its ticks-stream sequence (0 for
+// a quote or book, which publishers copy: see LastCopyPrefix). An error
+// wraps ErrNotFound if there is none.
 func (c *Conn) Last(ctx context.Context, subject string) (RawMsg, error) {
 	s, err := c.js.Stream(ctx, c.stream+lastSuffix)
 	if err != nil {
 		return RawMsg{}, fmt.Errorf("feed: last %s: %w", subject, err)
 	}
-	m, err := s.GetLastMsgForSubject(ctx, subject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
+	var out RawMsg
+	subjects := []string{subject}
+	if copiedToLast(subject) {
+		// A companion of an older tickcast sourced them: take the newer.
+		subjects = append(subjects, LastCopyPrefix+subject)
+	}
+	for _, sub := range subjects {
+		m, err := s.GetLastMsgForSubject(ctx, sub)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return RawMsg{}, fmt.Errorf("feed: last %s: %w", subject, err)
+		}
+		if out.Subject == "" || m.Time.After(out.Time) {
+			out = RawMsg{Subject: subject, Seq: originSeq(m.Header), Time: m.Time, Data: m.Data}
+		}
+	}
+	if out.Subject == "" {
 		return RawMsg{}, fmt.Errorf("feed: last %s: %w", subject, ErrNotFound)
 	}
-	if err != nil {
-		return RawMsg{}, fmt.Errorf("feed: last %s: %w", subject, err)
-	}
-	return RawMsg{Subject: m.Subject, Seq: originSeq(m.Header), Time: m.Time, Data: m.Data}, nil
+	return out, nil
 }
 
 // LastAll returns the newest message of every subject matching filter
@@ -261,13 +301,32 @@ func (c *Conn) Last(ctx context.Context, subject string) (RawMsg, error) {
 // ticks-stream sequence (see RawMsg). The companion copies within
 // milliseconds of a publish; a caller that must not miss the newest
 // ones tails the ticks stream from StreamState.LastSeq read before.
+//
+// Quotes and books come from the publishers' copies (LastCopyPrefix,
+// under their own subjects, Seq 0) or, for a companion an older tickcast
+// sourced them into, the server's copy, whichever is newer.
 func (c *Conn) LastAll(ctx context.Context, filter string) ([]RawMsg, error) {
 	var out []RawMsg
-	err := c.lastRaw(ctx, c.stream+lastSuffix, filter, func(m jetstream.Msg, md *jetstream.MsgMetadata) {
-		out = append(out, RawMsg{Subject: m.Subject(), Seq: originSeq(m.Headers()), Time: md.Timestamp, Data: m.Data()})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("feed: last %s: %w", filter, err)
+	at := map[string]int{} // subject -> index in out
+	keep := func(m jetstream.Msg, md *jetstream.MsgMetadata) {
+		r := RawMsg{Subject: strings.TrimPrefix(m.Subject(), LastCopyPrefix), Seq: originSeq(m.Headers()), Time: md.Timestamp, Data: m.Data()}
+		if i, ok := at[r.Subject]; ok {
+			if r.Time.After(out[i].Time) {
+				out[i] = r
+			}
+			return
+		}
+		at[r.Subject] = len(out)
+		out = append(out, r)
+	}
+	filters := []string{filter}
+	if copiedToLast(filter) || strings.HasPrefix(filter, "*") || filter == ">" {
+		filters = append(filters, LastCopyPrefix+filter)
+	}
+	for _, f := range filters {
+		if err := c.lastRaw(ctx, c.stream+lastSuffix, f, keep); err != nil {
+			return nil, fmt.Errorf("feed: last %s: %w", filter, err)
+		}
 	}
 	return out, nil
 }
@@ -313,7 +372,9 @@ func (c *Conn) LastCounters(ctx context.Context) (market.Counters, error) {
 	err := retry(ctx, 5*time.Second, func(ctx context.Context) error {
 		out = market.Counters{Quotes: map[string]uint64{}, Bars: map[string]uint64{}, Status: map[string]uint64{}, Books: map[string]uint64{}}
 		for _, stream := range []string{c.stream, c.stream + lastSuffix} {
-			err := c.lastRaw(ctx, stream, ">", func(m jetstream.Msg, _ *jetstream.MsgMetadata) { addCounter(&out, m.Subject(), m.Data()) })
+			err := c.lastRaw(ctx, stream, ">", func(m jetstream.Msg, _ *jetstream.MsgMetadata) {
+				addCounter(&out, strings.TrimPrefix(m.Subject(), LastCopyPrefix), m.Data())
+			})
 			if errors.Is(err, jetstream.ErrStreamNotFound) && stream != c.stream {
 				continue
 			}

@@ -29,6 +29,18 @@ import (
 // 3,000 a second, which nats.go's PublishMsgAsync (a future, two
 // channels and a JSON decode per ack) made the simulator's main cost.
 //
+// It copies each quote and book subject's newest message into the
+// companion <stream>_LAST (LastCopyPrefix), which the server does not
+// source them into: at most once every copyEvery (a core publish of the
+// subjects that changed, piggybacked on a send) and at Close (each
+// acknowledged). So after a clean stop the companion holds every
+// subject's newest; after a crash, what was newest up to copyEvery
+// before, which matters only for a subject all of whose messages leave
+// the window before a simulator restarts (it then repeats up to
+// copyEvery of that subject's counters). A copy may be of a message
+// still in flight, which a crash can keep from being stored: a gap of
+// one in that counter.
+//
 // A Pipeline is used from one goroutine. Close waits for what is in
 // flight.
 type Pipeline struct {
@@ -39,7 +51,13 @@ type Pipeline struct {
 	sub   *nats.Subscription      // on <inbox>.>, made on first use
 	timer *time.Timer             // the ack wait of settle, reused
 	key   []byte                  // scratch: a subject or a Nats-Msg-Id being built
+	// copiedAt is when copyLast last ran.
+	copiedAt time.Time
 }
+
+// copyEvery is how often a Pipeline copies the quotes and books that
+// changed into <stream>_LAST.
+const copyEvery = time.Second
 
 // slot is one subject's publish in flight, if any.
 type slot struct {
@@ -60,6 +78,10 @@ type slot struct {
 	gen  atomic.Uint64
 	done chan bool // bound 1: the one claimed outcome (true: stored)
 	next uint64    // the last generation used
+	// copyTo is the subject of its copy in <stream>_LAST for a quote or
+	// book subject ("" for others), and copied the generation copied.
+	copyTo string
+	copied uint64
 }
 
 // ackWait is how long settle waits for an acknowledgement before it
@@ -145,6 +167,9 @@ func msgID(kind, sym, sub string, seq uint64) nats.Header {
 // subject, data and Nats-Msg-Id.
 func (p *Pipeline) send(ctx context.Context, sym string, s *slot, m *nats.Msg) error {
 	if s == nil {
+		if copiedToLast(m.Subject) {
+			return p.c.publishKept(ctx, sym, m)
+		}
 		return p.c.publishMsg(ctx, sym, m, time.Now())
 	}
 	s.next++
@@ -160,7 +185,27 @@ func (p *Pipeline) send(ctx context.Context, sym string, s *slot, m *nats.Msg) e
 		return p.c.publishMsg(ctx, sym, m, s.sent)
 	}
 	s.busy = true
+	if s.sent.Sub(p.copiedAt) >= copyEvery {
+		p.copyLast()
+	}
 	return nil
+}
+
+// copyLast copies the message of every quote and book subject sent since
+// its last copy into <stream>_LAST, without waiting: a copy lost on the
+// way is made again by the next round or Close.
+func (p *Pipeline) copyLast() {
+	p.copiedAt = time.Now()
+	for _, s := range *p.all.Load() {
+		if s.copyTo == "" || s.copied == s.next {
+			continue
+		}
+		// nats.go copies Data into its buffer before PublishMsg returns.
+		if err := p.c.nc.PublishMsg(&nats.Msg{Subject: s.copyTo, Data: s.msg.Data}); err != nil {
+			return
+		}
+		s.copied = s.next
+	}
 }
 
 // newSlot makes subject's slot, with the message it will reuse,
@@ -177,6 +222,9 @@ func (p *Pipeline) newSlot(subject string) (*slot, error) {
 	all := *p.all.Load()
 	s := &slot{idx: len(all), done: make(chan bool, 1),
 		msg: &nats.Msg{Subject: subject, Header: nats.Header{jetstream.MsgIDHeader: []string{""}}}}
+	if copiedToLast(subject) {
+		s.copyTo = LastCopyPrefix + subject
+	}
 	grown := append(all[:len(all):len(all)], s) // copy on write
 	p.all.Store(&grown)
 	p.slots[subject] = s
@@ -269,13 +317,27 @@ func (p *Pipeline) plain(s *slot) *nats.Msg {
 }
 
 // Close waits for every publish in flight (retrying failures) or ctx,
-// then stops taking acks.
+// copies the quotes and books not yet copied into <stream>_LAST and
+// waits for those, then stops taking acks.
 func (p *Pipeline) Close(ctx context.Context) error {
 	var first error
 	for _, s := range p.slots {
 		if err := p.settle(ctx, s); err != nil && first == nil {
 			first = err
 		}
+	}
+	for _, s := range p.slots {
+		if s.copyTo == "" || s.copied == s.next {
+			continue
+		}
+		err := retry(ctx, 5*time.Second, func(ctx context.Context) error {
+			_, err := p.c.js.PublishMsg(ctx, &nats.Msg{Subject: s.copyTo, Data: s.msg.Data})
+			return err
+		})
+		if err != nil && first == nil {
+			first = fmt.Errorf("feed: pipeline: copying %s: %w", s.msg.Subject, err)
+		}
+		s.copied = s.next
 	}
 	if p.sub != nil {
 		if err := p.sub.Unsubscribe(); err != nil && first == nil {

@@ -129,6 +129,15 @@ type StreamState struct {
 // of it checks the subject's newest message first (publishMsg).
 const dedupeWindow = 2 * time.Minute
 
+// sourcedLast are the subjects the server copies into <stream>_LAST:
+// every one but quotes and books, which publishers copy (LastCopyPrefix).
+var sourcedLast = []jetstream.SubjectTransformConfig{
+	{Source: SubjectPrefix + ">", Destination: SubjectPrefix + ">"},
+	{Source: BarSubjectPrefix + ">", Destination: BarSubjectPrefix + ">"},
+	{Source: StatusSubjectPrefix + ">", Destination: StatusSubjectPrefix + ">"},
+	{Source: "market.>", Destination: "market.>"},
+}
+
 // lastSuffix names the companion of a ticks stream: <stream>_LAST;
 // barsSuffix the companion keeping bars: <stream>_BARS.
 const (
@@ -144,17 +153,23 @@ const (
 // the clock); a stream made by an older tickcast, without some of them,
 // gets the others added.
 //
-// It also ensures the companion stream <stream>_LAST: no subjects of its
-// own, sourced by the server from the ticks stream, one message per
+// It also ensures the companion stream <stream>_LAST: one message per
 // subject (MaxMsgsPerSubject 1, so it is bounded by the subjects), no
 // age limit, LastMaxBytes at most. It holds every subject's newest message
-// (every symbol's newest tick, quote, bar and status, and the clock) for
-// good, whatever left the window, so that LastTicks can continue every
-// symbol's seq. The server does the copying, durably, so a publisher
-// that dies loses nothing. It survives DeleteStream on purpose: a
-// recreated ticks stream continues the seqs too, and the companion
-// sources the new stream once the server notices (its source retry
-// backoff, up to about two minutes).
+// (every symbol's newest tick, quote, bar, status and book, and the
+// clock) for good, whatever left the window, so that LastTicks and
+// LastCounters can continue every counter. Ticks, bars, status and the
+// clock the server sources from the ticks stream (sourcedLast), durably,
+// so a publisher that dies loses none of them. Quotes and books, most of
+// the feed's messages, are not sourced (copying each cost the server a
+// fifth of the default feed's CPU): publishers copy each subject's
+// newest into the companion on LastCopyPrefix subjects, a Pipeline at
+// most once a second and at Close (see Pipeline). It survives
+// DeleteStream on purpose: a recreated ticks stream continues the seqs
+// too, and the companion sources the new stream once the server notices
+// (its source retry backoff, up to about two minutes). A companion made
+// by an older tickcast, which sourced every subject, is narrowed; the
+// quotes and books it copied stay until newer copies replace them.
 //
 // And it ensures <stream>_BARS, sourced from the stream's bars.> only,
 // kept for cfg.BarsMaxAge, at most cfg.BarsMaxPerSeries bars per symbol
@@ -197,8 +212,9 @@ func (c *Conn) EnsureStream(ctx context.Context, cfg StreamConfig) (StreamState,
 	}
 	last, err := c.ensure(ctx, jetstream.StreamConfig{
 		Name:              c.stream + lastSuffix,
-		Description:       "tickcast: the newest tick of every symbol ever stored in " + c.stream,
-		Sources:           []*jetstream.StreamSource{{Name: c.stream}},
+		Description:       "tickcast: the newest message of every subject ever stored in " + c.stream,
+		Subjects:          []string{LastCopyPrefix + ">"},
+		Sources:           []*jetstream.StreamSource{{Name: c.stream, SubjectTransforms: sourcedLast}},
 		Retention:         jetstream.LimitsPolicy,
 		Discard:           jetstream.DiscardOld,
 		MaxMsgsPerSubject: 1,
