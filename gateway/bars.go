@@ -205,7 +205,7 @@ func (g *Gateway) seedEvents(ctx context.Context, h *hub) {
 			if m.Seq > h.startSeq {
 				continue
 			}
-			e, sym, ok := eventEntry(h.epoch, &m)
+			e, sym, ok := eventEntry(h.epoch, &m, nil)
 			if !ok {
 				continue
 			}

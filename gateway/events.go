@@ -69,50 +69,63 @@ const clockSym = feed.ClockSubject
 // eventEntry decodes a message of another event type into a hub entry
 // (its frame encoded once); ok false for one the gateway does not know
 // or cannot decode.
-func eventEntry(epoch string, m *feed.Msg) (e *entry, sym string, ok bool) {
-	e = &entry{seq: m.Seq}
+//
+// With an arena (the hub's ring), the entry, its frame and its decoded
+// quote or book come from the arena's blocks; with nil, each is
+// allocated on its own.
+func eventEntry(epoch string, m *feed.Msg, a *arena) (e *entry, sym string, ok bool) {
+	var kind, mask uint8
+	var wall int64
+	var q *market.Quote
+	var clk *market.Clock
+	var bk *bookEnt
 	var name string
-	var js []byte
+	js, frame := a.scratch(len(m.Data) + 16)
 	switch s := m.Subject; {
 	case strings.HasPrefix(s, feed.QuoteSubjectPrefix):
-		q, err := market.DecodeQuote(m.Data)
+		d, err := market.DecodeQuote(m.Data)
 		if err != nil {
 			return nil, "", false
 		}
-		e.kind, e.mask, e.wall, e.q = entQuote, kQuote, q.Time.UnixNano(), &q
-		name, sym, js = "quote", q.Symbol, q.AppendJSON(make([]byte, 0, len(m.Data)+16))
+		q = a.quote(d)
+		kind, mask, wall = entQuote, kQuote, d.Time.UnixNano()
+		name, sym, js = "quote", d.Symbol, d.AppendJSON(js)
 	case strings.HasPrefix(s, feed.BarSubjectPrefix):
 		b, err := market.DecodeBar(m.Data)
 		if err != nil {
 			return nil, "", false
 		}
-		e.kind, e.mask, e.wall = entBar, barBit(b.Interval), b.End.UnixNano()
-		name, sym, js = "bar", b.Symbol, b.AppendJSON(make([]byte, 0, len(m.Data)+16))
+		kind, mask, wall = entBar, barBit(b.Interval), b.End.UnixNano()
+		name, sym, js = "bar", b.Symbol, b.AppendJSON(js)
 	case strings.HasPrefix(s, feed.StatusSubjectPrefix):
 		st, err := market.DecodeStatus(m.Data)
 		if err != nil {
 			return nil, "", false
 		}
-		e.kind, e.mask, e.wall = entStatus, kStatus, st.Time.UnixNano()
-		name, sym, js = "status", st.Symbol, st.AppendJSON(make([]byte, 0, len(m.Data)+16))
+		kind, mask, wall = entStatus, kStatus, st.Time.UnixNano()
+		name, sym, js = "status", st.Symbol, st.AppendJSON(js)
 	case s == feed.ClockSubject:
 		k, err := market.DecodeClock(m.Data)
 		if err != nil {
 			return nil, "", false
 		}
-		e.kind, e.mask, e.wall, e.clk = entClock, kStatus, k.Time.UnixNano(), &k
-		name, sym, js = "clock", clockSym, k.AppendJSON(make([]byte, 0, len(m.Data)+16))
+		kind, mask, wall, clk = entClock, kStatus, k.Time.UnixNano(), &k
+		name, sym, js = "clock", clockSym, k.AppendJSON(js)
 	case strings.HasPrefix(s, feed.BookSubjectPrefix):
 		b, err := market.DecodeBook(m.Data)
 		if err != nil {
 			return nil, "", false
 		}
-		e.kind, e.mask, e.wall, e.bk = entBook, kBook, b.Time.UnixNano(), &bookEnt{b: b}
-		name, sym, js = "book", b.Symbol, b.AppendJSON(make([]byte, 0, len(m.Data)+16))
+		bk = a.book(b)
+		kind, mask, wall = entBook, kBook, b.Time.UnixNano()
+		name, sym, js = "book", b.Symbol, b.AppendJSON(js)
 	default:
 		return nil, "", false
 	}
-	e.frame = sse.AppendNamed(make([]byte, 0, len(js)+48), name, epoch, m.Seq, js)
+	frame = sse.AppendNamed(frame, name, epoch, m.Seq, js)
+	e = a.entry()
+	e.seq, e.kind, e.mask, e.wall, e.q, e.clk, e.bk = m.Seq, kind, mask, wall, q, clk, bk
+	e.frame = a.keep(js, frame)
 	e.js = e.frame[len(e.frame)-2-len(js) : len(e.frame)-2]
 	return e, sym, true
 }

@@ -350,7 +350,7 @@ func (hi *history) entries(r *rawBlock) *rawBlock {
 			if m.data == nil {
 				continue
 			}
-			if e, s, ok := eventEntry(hi.h.epoch, &feed.Msg{Seq: m.seq, Subject: m.subj, Data: m.data}); ok {
+			if e, s, ok := eventEntry(hi.h.epoch, &feed.Msg{Seq: m.seq, Subject: m.subj, Data: m.data}, nil); ok {
 				e.sym = symOf(s)
 				m.e, m.sym = e, e.sym
 			}

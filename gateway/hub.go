@@ -87,6 +87,7 @@ type hub struct {
 	subs    atomic.Pointer[subscribers]
 	closed  bool
 
+	arena   arena           // the ring's entries' memory; used by appendSym only
 	windows windowCache     // merged windows shared by throttled clients
 	ctx     context.Context // cancelled by close: the epoch is over
 	cancel  context.CancelFunc
@@ -161,12 +162,15 @@ func (h *hub) appendSym(m feed.Msg) (*entry, bool) {
 	var e *entry
 	sym := m.Tick.Symbol
 	if m.IsTick() {
-		e = &entry{seq: m.Seq, kind: entTick, mask: kTickTrade, wall: m.Tick.Time.UnixNano(), tick: m.Tick}
-		js := m.Tick.AppendJSON(make([]byte, 0, 256))
-		e.frame = sse.AppendTick(make([]byte, 0, len(js)+48), h.epoch, m.Seq, js)
+		js, frame := h.arena.scratch(256)
+		js = m.Tick.AppendJSON(js)
+		frame = sse.AppendTick(frame, h.epoch, m.Seq, js)
+		e = h.arena.entry()
+		e.seq, e.kind, e.mask, e.wall, e.tick = m.Seq, entTick, kTickTrade, m.Tick.Time.UnixNano(), m.Tick
+		e.frame = h.arena.keep(js, frame)
 	} else {
 		var ok bool
-		if e, sym, ok = eventEntry(h.epoch, &m); !ok {
+		if e, sym, ok = eventEntry(h.epoch, &m, &h.arena); !ok {
 			return nil, false
 		}
 	}
@@ -176,6 +180,16 @@ func (h *hub) appendSym(m feed.Msg) (*entry, bool) {
 		return nil, false
 	}
 	i := h.symbolLocked(sym)
+	// The hub's own copy of the symbol's name: the decoded one (a string
+	// of its own each message) is garbage at once.
+	switch name := h.symNames[i]; {
+	case e.kind == entTick:
+		e.tick.Symbol = name
+	case e.q != nil:
+		e.q.Symbol = name
+	case e.bk != nil:
+		e.bk.b.Symbol = name
+	}
 	last := h.symLast[i]
 	e.sym, e.prev = i, last.Load()
 	if e.kind == entTick {

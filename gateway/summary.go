@@ -213,7 +213,7 @@ func (s *blockSum) addRaw(m *rawMsg, epoch string, symOf func(string) int, newes
 		}
 		s.addBook(m.seq, symOf(b.Symbol), &b)
 	default:
-		if e, sym, ok := eventEntry(epoch, &feed.Msg{Seq: m.seq, Subject: m.subj, Data: m.data}); ok {
+		if e, sym, ok := eventEntry(epoch, &feed.Msg{Seq: m.seq, Subject: m.subj, Data: m.data}, nil); ok {
 			e.sym = symOf(sym)
 			s.addOther(e)
 		}
