@@ -345,12 +345,13 @@ func (hi *history) symbols() func(string) int {
 func (hi *history) entries(r *rawBlock) *rawBlock {
 	r.decode.Do(func() {
 		symOf := hi.symbols()
+		var a arena // the block's entries live and die together
 		for i := range r.msgs {
 			m := &r.msgs[i]
 			if m.data == nil {
 				continue
 			}
-			if e, s, ok := eventEntry(hi.h.epoch, &feed.Msg{Seq: m.seq, Subject: m.subj, Data: m.data}, nil); ok {
+			if e, s, ok := eventEntry(hi.h.epoch, &feed.Msg{Seq: m.seq, Subject: m.subj, Data: m.data}, &a); ok {
 				e.sym = symOf(s)
 				m.e, m.sym = e, e.sym
 			}
