@@ -108,7 +108,19 @@ func (g *Gateway) sweepLoop(h *hub, ev uint32) {
 
 // startLoop hands c over to a worker. end runs, on the worker, once the
 // stream is over.
+//
+// From here on the stream's bytes go through pc alone, so pc takes the
+// connection's descriptor for its own (Detach) and the net.TCPConn the
+// handler hijacked is closed: the runtime's state for the connection
+// (its poll descriptor, 512 bytes the runtime keeps for reuse and never
+// returns, the netFD and addresses, ~0.8 KiB in all) is released for
+// the stream's life instead of held beside the poller's. If Detach
+// fails (no descriptor left for the duplicate) the stream goes on with
+// the net.TCPConn.
 func (g *Gateway) startLoop(c *client, pc *poll.Conn, end func()) {
+	if pc.Detach() == nil {
+		c.out = pollSink{pc}
+	}
 	c.lp = &loopState{w: pickWorker(), pc: pc, end: end}
 	c.machine = &c.lp.machine
 	c.lpa.Store(c.lp)

@@ -119,6 +119,22 @@ func (s rawSink) write(b []byte) error {
 
 func (s rawSink) SetWriteDeadline(t time.Time) error { return s.conn.SetWriteDeadline(t) }
 
+// pollSink is the sink of a stream on the event loop once its
+// descriptor is the poller's (startLoop): the loop writes through the
+// poller (flushNB), never through the sink; a write here takes all of b
+// or fails.
+type pollSink struct{ pc *poll.Conn }
+
+func (s pollSink) write(b []byte) error {
+	n, err := s.pc.Write(b)
+	if err == nil && n < len(b) {
+		err = errBlocked
+	}
+	return err
+}
+
+func (s pollSink) SetWriteDeadline(time.Time) error { return nil }
+
 // openSink sends the 200 response head and returns the sink for the
 // body, and a func to call when the stream ends. On HTTP/1.1 it takes
 // the connection over (the response ends with the connection): the

@@ -18,11 +18,17 @@ import (
 // its goroutine lives as long as the process, as the runtime's own
 // netpoller does.
 //
-// The socket stays in the runtime's netpoller too (a socket may be in
-// several epoll sets); every read and write here goes through
-// syscall.RawConn.Control, which holds the descriptor open, and a
-// connection leaves the epoll set before it is closed, so a reused
-// descriptor number is never touched.
+// Until Detach the socket stays in the runtime's netpoller too (a socket
+// may be in several epoll sets), and every read and write here goes
+// through syscall.RawConn.Control, which holds the descriptor open.
+// Detach makes the descriptor the Conn's own (a duplicate) and closes
+// the net.TCPConn: the runtime's state for it (a poll descriptor of 512
+// bytes, kept by the runtime for reuse and never returned to the OS, the
+// netFD and its addresses, ~0.8 KiB a connection) is released while the
+// stream lives. From then on every use of the descriptor holds Conn.mu,
+// and close happens under it too. Either way a connection leaves the
+// epoll set before it is closed, so a reused descriptor number is never
+// touched.
 type Poller struct {
 	epfd int
 
@@ -54,19 +60,19 @@ func Get() (*Poller, error) {
 
 // Conn is one connection in the Poller.
 type Conn struct {
-	p    *Poller
-	id   uint32
-	fd   int
-	rc   syscall.RawConn
-	conn *net.TCPConn
+	p  *Poller
+	id uint32
 
 	gone     func() // called once, when the client is gone
 	writable func() // called when EPOLLOUT fires after ArmOut
 
 	mu     sync.Mutex
-	done   bool // out of the epoll set: the client is gone or we closed
-	ending bool // end was called: close once the client has closed too
-	out    bool // EPOLLOUT armed
+	fd     int             // the descriptor in the epoll set; -1 once closed (detached)
+	rc     syscall.RawConn // the runtime's descriptor; nil once detached
+	conn   *net.TCPConn    // nil once detached: fd is ours
+	done   bool            // out of the epoll set: the client is gone or we closed
+	ending bool            // end was called: close once the client has closed too
+	out    bool            // EPOLLOUT armed
 	timer  *time.Timer
 }
 
@@ -145,9 +151,10 @@ func (pc *Conn) handle(ev uint32) {
 		// the rest comes next time), so a client sending without end
 		// gets no more than its share of the Poller.
 		for range 4 {
-			var n int
-			var rerr error
-			if err := pc.rc.Control(func(fd uintptr) { n, rerr = syscall.Read(int(fd), discard[:]) }); err != nil {
+			pc.mu.Lock()
+			n, rerr, err := pc.readLocked(discard[:])
+			pc.mu.Unlock()
+			if err != nil {
 				pc.hangup()
 				return
 			}
@@ -163,6 +170,78 @@ func (pc *Conn) handle(ev uint32) {
 			}
 		}
 	}
+}
+
+// readLocked reads from the descriptor; pc.mu held. err is set when the
+// descriptor is closed, rerr by the read.
+func (pc *Conn) readLocked(b []byte) (n int, rerr, err error) {
+	if pc.rc == nil {
+		if pc.fd < 0 {
+			return 0, nil, net.ErrClosed
+		}
+		n, rerr = syscall.Read(pc.fd, b)
+		return n, rerr, nil
+	}
+	err = pc.rc.Control(func(fd uintptr) { n, rerr = syscall.Read(int(fd), b) })
+	return n, rerr, err
+}
+
+// closeLocked closes the connection; pc.mu held, pc out of the epoll set.
+func (pc *Conn) closeLocked() {
+	switch {
+	case pc.conn != nil:
+		pc.conn.Close()
+	case pc.fd >= 0:
+		_ = syscall.Close(pc.fd)
+		pc.fd = -1
+	}
+}
+
+// Detach makes the connection's descriptor pc's own: it takes a
+// duplicate, moves the epoll registration to it and closes the
+// net.TCPConn, whose descriptor, poll descriptor, netFD and addresses
+// the runtime then releases (or keeps for the next connection). The
+// socket itself stays open. The caller must not use the net.TCPConn
+// given to Add after Detach, nor while it runs. It fails only if the
+// duplicate cannot be made (no descriptor left): pc then goes on as
+// before, on the runtime's descriptor.
+func (pc *Conn) Detach() error {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.conn == nil || pc.done {
+		return nil // already detached, or gone: nothing to release early
+	}
+	nfd := -1
+	var derr error
+	if err := pc.rc.Control(func(fd uintptr) {
+		r, _, e := syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_DUPFD_CLOEXEC, 0)
+		if e != 0 {
+			derr = e
+			return
+		}
+		nfd = int(r)
+	}); err != nil {
+		return err
+	}
+	if derr != nil {
+		return derr
+	}
+	events := uint32(pollIn)
+	if pc.out {
+		events |= syscall.EPOLLOUT
+	}
+	// The same socket under both numbers for a moment: an event
+	// reported twice is harmless (handle reads until EAGAIN and hangs
+	// up once), and level-triggered, none is lost.
+	ev := syscall.EpollEvent{Events: events, Fd: int32(pc.id)}
+	if err := syscall.EpollCtl(pc.p.epfd, syscall.EPOLL_CTL_ADD, nfd, &ev); err != nil {
+		_ = syscall.Close(nfd)
+		return err
+	}
+	_ = syscall.EpollCtl(pc.p.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
+	pc.conn.Close()
+	pc.fd, pc.rc, pc.conn = nfd, nil, nil
+	return nil
 }
 
 // ctl sets the events pc waits for; pc.mu held, !pc.done.
@@ -196,7 +275,7 @@ func (pc *Conn) hangup() {
 		if pc.timer != nil {
 			pc.timer.Stop()
 		}
-		pc.conn.Close()
+		pc.closeLocked()
 	}
 	pc.mu.Unlock()
 	if !ending {
@@ -222,12 +301,21 @@ func (pc *Conn) ArmOut() bool {
 // Write writes as much of b as the socket takes now, without waiting:
 // n < len(b) with a nil error means the socket is full.
 func (pc *Conn) Write(b []byte) (int, error) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
 	total := 0
 	for total < len(b) {
 		var n int
 		var werr error
-		if err := pc.rc.Control(func(fd uintptr) { n, werr = syscall.Write(int(fd), b[total:]) }); err != nil {
-			return total, err
+		switch {
+		case pc.rc != nil:
+			if err := pc.rc.Control(func(fd uintptr) { n, werr = syscall.Write(int(fd), b[total:]) }); err != nil {
+				return total, err
+			}
+		case pc.fd < 0:
+			return total, net.ErrClosed
+		default:
+			n, werr = syscall.Write(pc.fd, b[total:])
 		}
 		if werr != nil {
 			if errors.Is(werr, syscall.EINTR) {
@@ -247,12 +335,17 @@ func (pc *Conn) Write(b []byte) (int, error) {
 // closes (no RST), and closes it when the client closes too, or after
 // 5s.
 func (pc *Conn) End() {
-	_ = pc.conn.CloseWrite()
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
+	switch {
+	case pc.conn != nil:
+		_ = pc.conn.CloseWrite()
+	case pc.fd >= 0:
+		_ = syscall.Shutdown(pc.fd, syscall.SHUT_WR)
+	}
 	pc.ending = true
 	if pc.done {
-		pc.conn.Close()
+		pc.closeLocked()
 		return
 	}
 	pc.timer = time.AfterFunc(5*time.Second, func() {
@@ -260,7 +353,7 @@ func (pc *Conn) End() {
 		defer pc.mu.Unlock()
 		if !pc.done {
 			pc.leaveLocked()
-			pc.conn.Close()
+			pc.closeLocked()
 		}
 	})
 }

@@ -21,3 +21,4 @@ func (p *Poller) Add(*net.TCPConn, func(), func()) (*Conn, error) {
 func (pc *Conn) ArmOut() bool                { return false }
 func (pc *Conn) Write(b []byte) (int, error) { return 0, errors.New("no epoll") }
 func (pc *Conn) End()                        {}
+func (pc *Conn) Detach() error               { return nil }
