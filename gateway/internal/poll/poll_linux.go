@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Poller is a small epoll loop for hijacked HTTP/1.1 streams: it notices
@@ -96,7 +97,7 @@ func (p *Poller) Add(conn *net.TCPConn, gone, writable func()) (*Conn, error) {
 	p.conns[pc.id] = pc
 	p.mu.Unlock()
 	ev := syscall.EpollEvent{Events: pollIn, Fd: int32(pc.id)}
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, pc.fd, &ev); err != nil {
+	if err := epollCtl(p.epfd, syscall.EPOLL_CTL_ADD, pc.fd, &ev); err != nil {
 		p.mu.Lock()
 		delete(p.conns, pc.id)
 		p.mu.Unlock()
@@ -214,7 +215,7 @@ func (pc *Conn) Detach() error {
 	nfd := -1
 	var derr error
 	if err := pc.rc.Control(func(fd uintptr) {
-		r, _, e := syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_DUPFD_CLOEXEC, 0)
+		r, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, fd, syscall.F_DUPFD_CLOEXEC, 0)
 		if e != 0 {
 			derr = e
 			return
@@ -234,20 +235,34 @@ func (pc *Conn) Detach() error {
 	// reported twice is harmless (handle reads until EAGAIN and hangs
 	// up once), and level-triggered, none is lost.
 	ev := syscall.EpollEvent{Events: events, Fd: int32(pc.id)}
-	if err := syscall.EpollCtl(pc.p.epfd, syscall.EPOLL_CTL_ADD, nfd, &ev); err != nil {
+	if err := epollCtl(pc.p.epfd, syscall.EPOLL_CTL_ADD, nfd, &ev); err != nil {
 		_ = syscall.Close(nfd)
 		return err
 	}
-	_ = syscall.EpollCtl(pc.p.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
+	_ = epollCtl(pc.p.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
 	pc.conn.Close()
 	pc.fd, pc.rc, pc.conn = nfd, nil, nil
+	return nil
+}
+
+// epollCtl is epoll_ctl(2) as a raw system call, as the runtime makes
+// its own: it never blocks for long, so the goroutine keeps its P and a
+// burst of connections registering at once does not make the scheduler
+// start threads to run the others meanwhile (threads it keeps for the
+// process's life, with their stacks). fcntl's F_DUPFD_CLOEXEC in Detach
+// is made so too.
+func epollCtl(epfd, op, fd int, ev *syscall.EpollEvent) error {
+	_, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0)
+	if e != 0 {
+		return e
+	}
 	return nil
 }
 
 // ctl sets the events pc waits for; pc.mu held, !pc.done.
 func (pc *Conn) ctl(events uint32) {
 	ev := syscall.EpollEvent{Events: events, Fd: int32(pc.id)}
-	_ = syscall.EpollCtl(pc.p.epfd, syscall.EPOLL_CTL_MOD, pc.fd, &ev)
+	_ = epollCtl(pc.p.epfd, syscall.EPOLL_CTL_MOD, pc.fd, &ev)
 }
 
 // leaveLocked takes pc out of the epoll set; pc.mu held.
@@ -256,7 +271,7 @@ func (pc *Conn) leaveLocked() {
 		return
 	}
 	pc.done = true
-	_ = syscall.EpollCtl(pc.p.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
+	_ = epollCtl(pc.p.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
 	pc.p.mu.Lock()
 	delete(pc.p.conns, pc.id)
 	pc.p.mu.Unlock()
