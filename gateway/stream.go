@@ -273,7 +273,7 @@ func (g *Gateway) serve(ctx context.Context, cancel context.CancelCauseFunc, c *
 		// gateway's shutdown and the epoch's end reach the stream by a
 		// sweep of the live streams (sweepLoop, track).
 		handedOver = true
-		g.startLoop(c, c.pc, hd.finish)
+		g.startLoop(c, hd)
 		return
 	}
 	err = c.run(ctx)

@@ -59,22 +59,22 @@ func Get() (*Poller, error) {
 	return thePoll, pollErr
 }
 
-// Conn is one connection in the Poller.
+// Conn is one connection in the Poller: 64 bytes, one per idle stream
+// (the Poller is the process's one, and the runtime's descriptor is
+// reached through conn until Detach).
 type Conn struct {
-	p  *Poller
-	id uint32
+	id     uint32
+	done   bool // out of the epoll set: the client is gone or we closed
+	ending bool // end was called: close once the client has closed too
+	out    bool // EPOLLOUT armed
 
 	gone     func() // called once, when the client is gone
 	writable func() // called when EPOLLOUT fires after ArmOut
 
-	mu     sync.Mutex
-	fd     int             // the descriptor in the epoll set; -1 once closed (detached)
-	rc     syscall.RawConn // the runtime's descriptor; nil once detached
-	conn   *net.TCPConn    // nil once detached: fd is ours
-	done   bool            // out of the epoll set: the client is gone or we closed
-	ending bool            // end was called: close once the client has closed too
-	out    bool            // EPOLLOUT armed
-	timer  *time.Timer
+	mu    sync.Mutex
+	fd    int          // the descriptor in the epoll set; -1 once closed (detached)
+	conn  *net.TCPConn // the runtime's descriptor; nil once detached: fd is ours
+	timer *time.Timer
 }
 
 const pollIn = syscall.EPOLLIN | syscall.EPOLLRDHUP
@@ -83,12 +83,8 @@ const pollIn = syscall.EPOLLIN | syscall.EPOLLRDHUP
 // when the client closes or the connection fails; writable, after ArmOut,
 // when the socket can take more.
 func (p *Poller) Add(conn *net.TCPConn, gone, writable func()) (*Conn, error) {
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	pc := &Conn{p: p, rc: rc, conn: conn, gone: gone, writable: writable}
-	if err := rc.Control(func(fd uintptr) { pc.fd = int(fd) }); err != nil {
+	pc := &Conn{conn: conn, gone: gone, writable: writable}
+	if err := pc.control(func(fd uintptr) { pc.fd = int(fd) }); err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
@@ -176,15 +172,25 @@ func (pc *Conn) handle(ev uint32) {
 // readLocked reads from the descriptor; pc.mu held. err is set when the
 // descriptor is closed, rerr by the read.
 func (pc *Conn) readLocked(b []byte) (n int, rerr, err error) {
-	if pc.rc == nil {
+	if pc.conn == nil {
 		if pc.fd < 0 {
 			return 0, nil, net.ErrClosed
 		}
 		n, rerr = syscall.Read(pc.fd, b)
 		return n, rerr, nil
 	}
-	err = pc.rc.Control(func(fd uintptr) { n, rerr = syscall.Read(int(fd), b) })
+	err = pc.control(func(fd uintptr) { n, rerr = syscall.Read(int(fd), b) })
 	return n, rerr, err
+}
+
+// control runs f on the runtime's descriptor (before Detach), which
+// stays open while f runs.
+func (pc *Conn) control(f func(fd uintptr)) error {
+	rc, err := pc.conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Control(f)
 }
 
 // closeLocked closes the connection; pc.mu held, pc out of the epoll set.
@@ -214,7 +220,7 @@ func (pc *Conn) Detach() error {
 	}
 	nfd := -1
 	var derr error
-	if err := pc.rc.Control(func(fd uintptr) {
+	if err := pc.control(func(fd uintptr) {
 		r, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, fd, syscall.F_DUPFD_CLOEXEC, 0)
 		if e != 0 {
 			derr = e
@@ -235,13 +241,13 @@ func (pc *Conn) Detach() error {
 	// reported twice is harmless (handle reads until EAGAIN and hangs
 	// up once), and level-triggered, none is lost.
 	ev := syscall.EpollEvent{Events: events, Fd: int32(pc.id)}
-	if err := epollCtl(pc.p.epfd, syscall.EPOLL_CTL_ADD, nfd, &ev); err != nil {
+	if err := epollCtl(thePoll.epfd, syscall.EPOLL_CTL_ADD, nfd, &ev); err != nil {
 		_ = syscall.Close(nfd)
 		return err
 	}
-	_ = epollCtl(pc.p.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
+	_ = epollCtl(thePoll.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
 	pc.conn.Close()
-	pc.fd, pc.rc, pc.conn = nfd, nil, nil
+	pc.fd, pc.conn = nfd, nil
 	return nil
 }
 
@@ -262,7 +268,7 @@ func epollCtl(epfd, op, fd int, ev *syscall.EpollEvent) error {
 // ctl sets the events pc waits for; pc.mu held, !pc.done.
 func (pc *Conn) ctl(events uint32) {
 	ev := syscall.EpollEvent{Events: events, Fd: int32(pc.id)}
-	_ = epollCtl(pc.p.epfd, syscall.EPOLL_CTL_MOD, pc.fd, &ev)
+	_ = epollCtl(thePoll.epfd, syscall.EPOLL_CTL_MOD, pc.fd, &ev)
 }
 
 // leaveLocked takes pc out of the epoll set; pc.mu held.
@@ -271,10 +277,10 @@ func (pc *Conn) leaveLocked() {
 		return
 	}
 	pc.done = true
-	_ = epollCtl(pc.p.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
-	pc.p.mu.Lock()
-	delete(pc.p.conns, pc.id)
-	pc.p.mu.Unlock()
+	_ = epollCtl(thePoll.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
+	thePoll.mu.Lock()
+	delete(thePoll.conns, pc.id)
+	thePoll.mu.Unlock()
 }
 
 // hangup: the client closed (or the connection failed).
@@ -323,8 +329,8 @@ func (pc *Conn) Write(b []byte) (int, error) {
 		var n int
 		var werr error
 		switch {
-		case pc.rc != nil:
-			if err := pc.rc.Control(func(fd uintptr) { n, werr = syscall.Write(int(fd), b[total:]) }); err != nil {
+		case pc.conn != nil:
+			if err := pc.control(func(fd uintptr) { n, werr = syscall.Write(int(fd), b[total:]) }); err != nil {
 				return total, err
 			}
 		case pc.fd < 0:
