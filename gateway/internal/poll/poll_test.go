@@ -4,8 +4,11 @@ package poll
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
+	"sync"
 	"testing"
 	"time"
 )
@@ -191,4 +194,77 @@ func TestDetachGone(t *testing.T) {
 	if _, err := pc.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Write after End of a gone client: %v, want net.ErrClosed", err)
 	}
+}
+
+// openFDs counts this process's open descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
+}
+
+// Detach racing a client's close, on many connections at once: every
+// client's close is noticed, and once each stream ended (End) no
+// descriptor is left open: none leaks, none is closed twice.
+func TestDetachRacingCloseLeaksNoDescriptor(t *testing.T) {
+	p, err := Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const n = 200
+	before := openFDs(t)
+	var wg sync.WaitGroup
+	gone := make(chan struct{}, n)
+	for i := range n {
+		cl, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sv, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, err := p.Add(sv.(*net.TCPConn), func() { gone <- struct{}{} }, func() {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(2)
+		go func() { defer wg.Done(); _ = pc.Detach(); _, _ = pc.Write([]byte("data: x\n\n")) }()
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			cl.Close()
+		}()
+		defer pc.End()
+	}
+	wg.Wait()
+	for i := range n {
+		wait(t, gone, fmt.Sprintf("gone %d of %d", i+1, n))
+	}
+	// The deferred Ends close every detached descriptor (the clients are
+	// gone): check after them, in a cleanup.
+	t.Cleanup(func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			now := openFDs(t)
+			if now < before { // the listener, counted in before, is closed
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%d descriptors open after every stream ended and the listener closed, %d before", now, before)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 }
