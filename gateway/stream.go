@@ -68,18 +68,20 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		onGoroutine()
 		onGoroutine = func() {}
 	}
-	out, done, pc, hijacked, err := openSink(w, r, func() { c.notify(evGone); cancel(nil) }, func() { c.notify(evWritable) }, onGoroutine)
+	hd.cl = c
+	out, done, pc, hijacked, err := openSink(w, r, hd, onGoroutine)
 	if err != nil {
 		hd.release()
 		g.log.Debug("stream open failed", "err", err)
 		return
 	}
-	out, done = g.compressSink(enc, out, done)
-	hd.sinkEnd = done
-	c.out = out
-	if enc != "" || g.opts.NoEventLoop {
+	if pc != nil && (enc != "" || g.opts.NoEventLoop) {
+		done = pc.End
 		pc = nil // compressed streams keep the goroutine path
 	}
+	out, done = g.compressSink(enc, out, done)
+	hd.sinkEnd = done // nil for a stream bound for the event loop: release ends c.pc
+	c.out = out
 	c.pc = pc
 	if hijacked {
 		// The connection is ours: serve it from a goroutine of our own
@@ -131,6 +133,7 @@ func (g *Gateway) admitStream(r *http.Request, hd *held, syms []string) (h *hub,
 type held struct {
 	g        *Gateway
 	c        *client // set once serve counts it in
+	cl       *client // the stream's client, from its sink's opening (Gone, Writable)
 	ip       string  // the address counted against MaxConnsPerIP (takeIP)
 	connHeld bool    // counted against MaxConns (takeConn)
 	ipHeld   bool    // ip is counted
@@ -141,6 +144,12 @@ type held struct {
 	stopReq  func() bool // the request context's AfterFunc, when not hijacked
 	stopExp  func()      // the token expiry timer's stop (endAtExpiry)
 }
+
+// Gone and Writable make h the poll.Handler of the stream's connection
+// (a pointer, where two closures cost 40 bytes a stream): the client
+// closed, so its context ends; its full socket drained.
+func (h *held) Gone()     { h.cl.notify(evGone); h.cancel(nil) }
+func (h *held) Writable() { h.cl.notify(evWritable) }
 
 // release lets go of what h holds, in the reverse order of taking it.
 func (h *held) release() {
@@ -159,6 +168,8 @@ func (h *held) release() {
 	}
 	if h.sinkEnd != nil {
 		h.sinkEnd()
+	} else if h.cl != nil && h.cl.pc != nil {
+		h.cl.pc.End()
 	}
 	if h.cancel != nil {
 		h.cancel(nil)

@@ -68,8 +68,7 @@ type Conn struct {
 	ending bool // end was called: close once the client has closed too
 	out    bool // EPOLLOUT armed
 
-	gone     func() // called once, when the client is gone
-	writable func() // called when EPOLLOUT fires after ArmOut
+	h Handler // told when the client is gone and when the socket drains
 
 	mu    sync.Mutex
 	fd    int          // the descriptor in the epoll set; -1 once closed (detached)
@@ -77,13 +76,21 @@ type Conn struct {
 	timer *time.Timer
 }
 
+// Handler hears from the Poller about a connection, on the Poller's
+// goroutine: Gone once, when the client is gone (it closed, or the
+// connection failed); Writable when the socket drains after ArmOut.
+// They must not block.
+type Handler interface {
+	Gone()
+	Writable()
+}
+
 const pollIn = syscall.EPOLLIN | syscall.EPOLLRDHUP
 
-// Add registers conn. gone is called (from the Poller's goroutine, once)
-// when the client closes or the connection fails; writable, after ArmOut,
-// when the socket can take more.
-func (p *Poller) Add(conn *net.TCPConn, gone, writable func()) (*Conn, error) {
-	pc := &Conn{conn: conn, gone: gone, writable: writable}
+// Add registers conn; h hears when the client is gone and, after
+// ArmOut, when the socket can take more.
+func (p *Poller) Add(conn *net.TCPConn, h Handler) (*Conn, error) {
+	pc := &Conn{conn: conn, h: h}
 	if err := pc.control(func(fd uintptr) { pc.fd = int(fd) }); err != nil {
 		return nil, err
 	}
@@ -136,7 +143,7 @@ func (pc *Conn) handle(ev uint32) {
 		}
 		pc.mu.Unlock()
 		if armed {
-			pc.writable()
+			pc.h.Writable()
 		}
 	}
 	if ev&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
@@ -300,7 +307,7 @@ func (pc *Conn) hangup() {
 	}
 	pc.mu.Unlock()
 	if !ending {
-		pc.gone()
+		pc.h.Gone()
 	}
 }
 

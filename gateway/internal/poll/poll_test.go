@@ -34,6 +34,12 @@ func pair(t *testing.T) (*net.TCPConn, net.Conn) {
 	return sv.(*net.TCPConn), cl
 }
 
+// handler is a Handler of two funcs.
+type handler struct{ gone, writable func() }
+
+func (h handler) Gone()     { h.gone() }
+func (h handler) Writable() { h.writable() }
+
 func wait(t *testing.T, ch chan struct{}, what string) {
 	t.Helper()
 	select {
@@ -52,7 +58,7 @@ func TestPoller(t *testing.T) {
 	}
 	sv, cl := pair(t)
 	gone, writable := make(chan struct{}, 1), make(chan struct{}, 1)
-	pc, err := p.Add(sv, func() { gone <- struct{}{} }, func() { writable <- struct{}{} })
+	pc, err := p.Add(sv, handler{func() { gone <- struct{}{} }, func() { writable <- struct{}{} }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +111,7 @@ func TestDetach(t *testing.T) {
 	}
 	sv, cl := pair(t)
 	gone, writable := make(chan struct{}, 1), make(chan struct{}, 1)
-	pc, err := p.Add(sv, func() { gone <- struct{}{} }, func() { writable <- struct{}{} })
+	pc, err := p.Add(sv, handler{func() { gone <- struct{}{} }, func() { writable <- struct{}{} }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +184,7 @@ func TestDetachGone(t *testing.T) {
 	}
 	sv, cl := pair(t)
 	gone := make(chan struct{}, 1)
-	pc, err := p.Add(sv, func() { gone <- struct{}{} }, func() {})
+	pc, err := p.Add(sv, handler{func() { gone <- struct{}{} }, func() {}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +238,7 @@ func TestDetachRacingCloseLeaksNoDescriptor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pc, err := p.Add(sv.(*net.TCPConn), func() { gone <- struct{}{} }, func() {})
+		pc, err := p.Add(sv.(*net.TCPConn), handler{func() { gone <- struct{}{} }, func() {}})
 		if err != nil {
 			t.Fatal(err)
 		}
