@@ -105,11 +105,15 @@ func (g *Gateway) admitStream(r *http.Request, hd *held, syms []string) (h *hub,
 		return nil, nil, "capacity", nil
 	}
 	hd.connHeld = true
-	ip := g.clientIP(r)
-	if !g.takeIP(ip) {
-		return nil, nil, "per_ip_cap", nil
+	if g.opts.MaxConnsPerIP > 0 {
+		// Only a cap needs the address kept (r.RemoteAddr's string:
+		// 16 bytes a stream for its whole life).
+		ip := g.clientIP(r)
+		if !g.takeIP(ip) {
+			return nil, nil, "per_ip_cap", nil
+		}
+		hd.ip, hd.ipHeld = ip, true
 	}
-	hd.ip, hd.ipHeld = ip, true
 	h, ok := g.waitReady(r.Context())
 	if !ok {
 		return nil, nil, "not_ready", nil
