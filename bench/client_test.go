@@ -277,6 +277,11 @@ func TestRunChild(t *testing.T) {
 	if res.RSSBytes <= 0 || res.RSSPeakBytes < res.RSSBytes || res.GatewayCPUS < 0 {
 		t.Errorf("gateway rss %d peak %d cpu %v", res.RSSBytes, res.RSSPeakBytes, res.GatewayCPUS)
 	}
+	// Memory per connection both right after the connect burst and at the
+	// window's end, the streams settled.
+	if want := float64(res.RSSBytes-res.RSSBaseBytes) / float64(res.Connected); res.RSSPerConnEnd != want {
+		t.Errorf("rss per conn at the end %v, want %v", res.RSSPerConnEnd, want)
+	}
 	// The bench measures itself beside the gateway.
 	if res.BenchCPUS <= 0 || res.BenchCPUUsPerDelivery <= 0 || res.GatewayCPUUsPerDelivery != res.CPUUsPerDelivery {
 		t.Errorf("bench cpu %v s, %v us/delivery; gateway %v us/delivery (cpu_us_per_delivery %v)",

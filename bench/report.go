@@ -65,12 +65,13 @@ type Result struct {
 	Shed          int64 `json:"shed"`    // stalled clients whose connection the gateway closed
 	Lagging       int   `json:"lagging"` // healthy clients with ticks of the window still missing after the drain
 
-	GatewayCPUS      float64 `json:"gateway_cpu_s"`       // in the measured window
-	CPUUsPerDelivery float64 `json:"cpu_us_per_delivery"` // the gateway's, as gateway_cpu_us_per_delivery
-	RSSBytes         int64   `json:"rss_bytes"`           // at the end of the window
-	RSSPeakBytes     int64   `json:"rss_peak_bytes"`      // VmHWM
-	RSSBaseBytes     int64   `json:"rss_base_bytes"`      // before clients connected
-	RSSPerConnBytes  float64 `json:"rss_per_conn_bytes"`
+	GatewayCPUS      float64 `json:"gateway_cpu_s"`          // in the measured window
+	CPUUsPerDelivery float64 `json:"cpu_us_per_delivery"`    // the gateway's, as gateway_cpu_us_per_delivery
+	RSSBytes         int64   `json:"rss_bytes"`              // at the end of the window
+	RSSPeakBytes     int64   `json:"rss_peak_bytes"`         // VmHWM
+	RSSBaseBytes     int64   `json:"rss_base_bytes"`         // before clients connected
+	RSSPerConnBytes  float64 `json:"rss_per_conn_bytes"`     // (RSS once all connected - base) / connected: right after the connect burst
+	RSSPerConnEnd    float64 `json:"rss_per_conn_end_bytes"` // (RSS at the end of the window - base) / connected; 0 with --restart-at
 	CPUs             int     `json:"cpus"`
 
 	// The bench's own cost, beside the gateway's: a bench whose clients
@@ -133,9 +134,13 @@ func (r *Result) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintln(tw)
 	if r.GatewayCPUS > 0 || r.RSSBytes > 0 {
-		fmt.Fprintf(tw, "  gateway\tcpu %.2fs (%.0f%% of a core, %.2f us/delivery)\trss %s (peak %s, %s/conn)\n",
+		perConn := fmtBytes(r.RSSPerConnBytes) + "/conn"
+		if r.RSSPerConnEnd > 0 {
+			perConn += " connected, " + fmtBytes(r.RSSPerConnEnd) + " at the end"
+		}
+		fmt.Fprintf(tw, "  gateway\tcpu %.2fs (%.0f%% of a core, %.2f us/delivery)\trss %s (peak %s, %s)\n",
 			r.GatewayCPUS, 100*r.GatewayCPUS/r.DurationS, r.CPUUsPerDelivery,
-			fmtBytes(float64(r.RSSBytes)), fmtBytes(float64(r.RSSPeakBytes)), fmtBytes(r.RSSPerConnBytes))
+			fmtBytes(float64(r.RSSBytes)), fmtBytes(float64(r.RSSPeakBytes)), perConn)
 	} else {
 		fmt.Fprintf(tw, "  gateway\tnot measured (give --target-pid)\t\n")
 	}

@@ -297,6 +297,11 @@ func (b *benchRun) connect(ctx context.Context) error {
 		return fmt.Errorf("bench: no client connected: %s", strings.Join(r.errList(), "; "))
 	}
 	if b.pid > 0 && res.Connected > 0 {
+		// Sampled the moment the last client is in: the connect burst's
+		// garbage (net/http's per-connection buffers, the request, the
+		// handshake's stacks) is still in the gateway's heap or not yet
+		// returned to the OS. measure samples again at the window's end
+		// (RSSPerConnEnd), the streams settled.
 		rss, _, _ := procMem(b.pid)
 		res.RSSPerConnBytes = float64(rss-res.RSSBaseBytes) / float64(res.Connected)
 	}
@@ -358,6 +363,9 @@ func (b *benchRun) measure(ctx context.Context) error {
 				cpu1, _ := procCPU(pid)
 				res.GatewayCPUS = (cpu1 - cpu0).Seconds()
 				res.RSSBytes, res.RSSPeakBytes, _ = procMem(pid)
+				if res.Connected > 0 && res.RSSBytes > 0 {
+					res.RSSPerConnEnd = float64(res.RSSBytes-res.RSSBaseBytes) / float64(res.Connected)
+				}
 			}
 			res.BenchCPUS = (selfCPU() - self0).Seconds()
 			res.Machine = mw.end(res.GatewayCPUS, res.BenchCPUS, cfg.Duration, res.CPUs)

@@ -33,7 +33,11 @@
 // merged per symbol as below, and if nothing drains for WriteTimeout it
 // is shed. The poller also notices a client's close (EPOLLRDHUP, EOF) and
 // reads and discards what a client sends (at most 64 KiB per wake-up, so
-// a client sending without end gets no more than its share). Compressed,
+// a client sending without end gets no more than its share). When the
+// worker takes a stream over, the poller takes its descriptor for its own
+// (a duplicate; the hijacked net.TCPConn is closed), so the runtime's
+// state for the connection (a 512-byte poll descriptor, the netFD and
+// addresses) is not held for the stream's life. Compressed,
 // HTTP/2 and TLS streams, and systems without epoll, keep the goroutine
 // path. Options.FlushInterval (--flush-interval) coalesces a client's
 // writes, on both paths: at most one per interval, never holding an
@@ -326,7 +330,9 @@
 //     context.AfterFunc on the request's context ends the stream context;
 //     it is stopped with the rest of what admission took.
 //   - A hijacked TCP connection is watched by the poller (internal/poll),
-//     which reports the client gone; at the end it is half-closed and
+//     which reports the client gone; on the event loop the poller owns
+//     its descriptor (poll.Conn.Detach) and closes it itself. At the end
+//     it is half-closed and
 //     closed when the client closes too, or after 5s (a runtime timer),
 //     leaving the epoll set first so a reused descriptor is never
 //     touched. Without epoll it has a reader goroutine (sink.go) that

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/tickcast/tickcast/gateway/internal/poll"
 )
 
 // The event loop: HTTP/1.1 streams on a hijacked TCP connection, not
@@ -28,14 +26,18 @@ var errBlocked = errors.New("socket full")
 
 // loopState is a client's state on the event loop; only its worker
 // touches it (after the serving goroutine hands the client over).
+//
+// It is 96 bytes, one per idle stream: the poller's connection is c.pc,
+// the end is the stream's held (its finish runs what serve would have
+// deferred; a method value would cost 16 bytes more), and the moment the
+// socket became full is Unix ns.
 type loopState struct {
-	w   *worker
-	pc  *poll.Conn
-	end func() // runs what serve would have deferred
+	w  *worker
+	hd *held // hd.finish runs what serve would have deferred
 
 	blocked  atomic.Bool // waiting for EPOLLOUT; ticks do not wake it
 	finished bool
-	since    time.Time   // when the socket became full
+	since    int64       // when the socket became full, Unix ns; 0: it is not
 	wtimer   *time.Timer // write timeout while blocked
 
 	machine machine // the client's (client.machine points here)
@@ -106,10 +108,22 @@ func (g *Gateway) sweepLoop(h *hub, ev uint32) {
 	}
 }
 
-// startLoop hands c over to a worker. end runs, on the worker, once the
-// stream is over.
-func (g *Gateway) startLoop(c *client, pc *poll.Conn, end func()) {
-	c.lp = &loopState{w: pickWorker(), pc: pc, end: end}
+// startLoop hands c over to a worker. hd.finish runs, on the worker,
+// once the stream is over.
+//
+// From here on the stream's bytes go through pc alone, so pc takes the
+// connection's descriptor for its own (Detach) and the net.TCPConn the
+// handler hijacked is closed: the runtime's state for the connection
+// (its poll descriptor, 512 bytes the runtime keeps for reuse and never
+// returns, the netFD and addresses, ~0.8 KiB in all) is released for
+// the stream's life instead of held beside the poller's. If Detach
+// fails (no descriptor left for the duplicate) the stream goes on with
+// the net.TCPConn.
+func (g *Gateway) startLoop(c *client, hd *held) {
+	if c.pc.Detach() == nil {
+		c.out = pollSink{c.pc}
+	}
+	c.lp = &loopState{w: pickWorker(), hd: hd}
 	c.machine = &c.lp.machine
 	c.lpa.Store(c.lp)
 	c.startClock()
@@ -138,12 +152,12 @@ func (c *client) step() {
 	switch {
 	case err == nil:
 	case errors.Is(err, errBlocked):
-		if !lp.pc.ArmOut() {
+		if !c.pc.ArmOut() {
 			c.finish(nil) // the client is gone
 			return
 		}
-		if lp.since.IsZero() {
-			lp.since = time.Now()
+		if lp.since == 0 {
+			lp.since = time.Now().UnixNano()
 			if lp.wtimer == nil {
 				lp.wtimer = time.AfterFunc(c.g.opts.WriteTimeout, func() { c.notify(evWriteTimeout) })
 			} else {
@@ -164,7 +178,7 @@ func (lp *loopState) blockedTurn(c *client, ev uint32) (wait bool, err error) {
 		return false, nil
 	}
 	if ev&evWritable == 0 {
-		if !lp.since.IsZero() && time.Since(lp.since) >= c.g.opts.WriteTimeout {
+		if lp.since != 0 && time.Since(time.Unix(0, lp.since)) >= c.g.opts.WriteTimeout {
 			c.g.m.shed.WithLabelValues("write_timeout").Inc()
 			return true, errEnded
 		}
@@ -180,7 +194,7 @@ func (c *client) flushNB() error {
 	if len(c.buf) == 0 {
 		return nil
 	}
-	n, err := c.lp.pc.Write(c.buf)
+	n, err := c.pc.Write(c.buf)
 	c.nBytes += n
 	if err != nil {
 		c.release()
@@ -195,11 +209,11 @@ func (c *client) flushNB() error {
 		}
 		return errBlocked
 	}
-	if !c.lp.since.IsZero() {
-		if now.Sub(c.lp.since) > 100*time.Millisecond {
+	if c.lp.since != 0 {
+		if now.Sub(time.Unix(0, c.lp.since)) > 100*time.Millisecond {
 			c.g.m.stalls.Inc()
 		}
-		c.lp.since = time.Time{}
+		c.lp.since = 0
 		c.lp.wtimer.Stop()
 	}
 	if c.nWrites++; c.nWrites >= 64 {
@@ -227,5 +241,5 @@ func (c *client) finish(err error) {
 	if c.buf != nil {
 		c.release()
 	}
-	lp.end()
+	lp.hd.finish()
 }

@@ -119,18 +119,36 @@ func (s rawSink) write(b []byte) error {
 
 func (s rawSink) SetWriteDeadline(t time.Time) error { return s.conn.SetWriteDeadline(t) }
 
+// pollSink is the sink of a stream on the event loop once its
+// descriptor is the poller's (startLoop): the loop writes through the
+// poller (flushNB), never through the sink; a write here takes all of b
+// or fails.
+type pollSink struct{ pc *poll.Conn }
+
+func (s pollSink) write(b []byte) error {
+	n, err := s.pc.Write(b)
+	if err == nil && n < len(b) {
+		err = errBlocked
+	}
+	return err
+}
+
+func (s pollSink) SetWriteDeadline(time.Time) error { return nil }
+
 // openSink sends the 200 response head and returns the sink for the
 // body, and a func to call when the stream ends. On HTTP/1.1 it takes
 // the connection over (the response ends with the connection): the
 // poller (internal/poll; without epoll, a small reader goroutine) calls
-// gone when the client closes, and writable when a full socket drains
-// after pc.ArmOut (pc is nil without the poller; onGoroutine runs then,
-// before anything can call gone), and the end is a half-close that lets the last
-// events arrive before the socket closes (no RST). Only HTTP/1.1 is
-// hijacked: an HTTP/2 (or h2c) request shares its connection with other
-// streams, and its ResponseWriter cannot be taken over; it gets an
-// httpSink, as does an HTTP/1.1 ResponseWriter that refuses the hijack.
-func openSink(w http.ResponseWriter, r *http.Request, gone, writable, onGoroutine func()) (out sink, end func(), pc *poll.Conn, hijacked bool, err error) {
+// ev.Gone when the client closes, and ev.Writable when a full socket
+// drains after pc.ArmOut (pc is nil without the poller; onGoroutine runs
+// then, before anything can call Gone), and the end is a half-close that
+// lets the last events arrive before the socket closes (no RST); with
+// the poller the end is pc.End and openSink returns none, so a stream
+// holds no method value for it. Only HTTP/1.1 is hijacked: an HTTP/2 (or
+// h2c) request shares its connection with other streams, and its
+// ResponseWriter cannot be taken over; it gets an httpSink, as does an
+// HTTP/1.1 ResponseWriter that refuses the hijack.
+func openSink(w http.ResponseWriter, r *http.Request, ev poll.Handler, onGoroutine func()) (out sink, end func(), pc *poll.Conn, hijacked bool, err error) {
 	sse.SetHeaders(w)
 	rc := http.NewResponseController(w)
 	if r.ProtoMajor == 1 {
@@ -147,8 +165,8 @@ func openSink(w http.ResponseWriter, r *http.Request, gone, writable, onGoroutin
 			}
 			if tc, ok := conn.(*net.TCPConn); ok && tc != nil {
 				if p, err := poll.Get(); err == nil {
-					if pc, err := p.Add(tc, gone, writable); err == nil {
-						return rawSink{conn}, pc.End, pc, true, nil
+					if pc, err := p.Add(tc, ev); err == nil {
+						return rawSink{conn}, nil, pc, true, nil
 					}
 				}
 			}
@@ -159,7 +177,7 @@ func openSink(w http.ResponseWriter, r *http.Request, gone, writable, onGoroutin
 				var b [128]byte
 				for {
 					if _, err := conn.Read(b[:]); err != nil {
-						gone()
+						ev.Gone()
 						return
 					}
 				}

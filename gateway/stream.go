@@ -68,18 +68,20 @@ func (g *Gateway) handleStream(w http.ResponseWriter, r *http.Request) {
 		onGoroutine()
 		onGoroutine = func() {}
 	}
-	out, done, pc, hijacked, err := openSink(w, r, func() { c.notify(evGone); cancel(nil) }, func() { c.notify(evWritable) }, onGoroutine)
+	hd.cl = c
+	out, done, pc, hijacked, err := openSink(w, r, hd, onGoroutine)
 	if err != nil {
 		hd.release()
 		g.log.Debug("stream open failed", "err", err)
 		return
 	}
-	out, done = g.compressSink(enc, out, done)
-	hd.sinkEnd = done
-	c.out = out
-	if enc != "" || g.opts.NoEventLoop {
+	if pc != nil && (enc != "" || g.opts.NoEventLoop) {
+		done = pc.End
 		pc = nil // compressed streams keep the goroutine path
 	}
+	out, done = g.compressSink(enc, out, done)
+	hd.sinkEnd = done // nil for a stream bound for the event loop: release ends c.pc
+	c.out = out
 	c.pc = pc
 	if hijacked {
 		// The connection is ours: serve it from a goroutine of our own
@@ -103,11 +105,15 @@ func (g *Gateway) admitStream(r *http.Request, hd *held, syms []string) (h *hub,
 		return nil, nil, "capacity", nil
 	}
 	hd.connHeld = true
-	ip := g.clientIP(r)
-	if !g.takeIP(ip) {
-		return nil, nil, "per_ip_cap", nil
+	if g.opts.MaxConnsPerIP > 0 {
+		// Only a cap needs the address kept (r.RemoteAddr's string:
+		// 16 bytes a stream for its whole life).
+		ip := g.clientIP(r)
+		if !g.takeIP(ip) {
+			return nil, nil, "per_ip_cap", nil
+		}
+		hd.ip, hd.ipHeld = ip, true
 	}
-	hd.ip, hd.ipHeld = ip, true
 	h, ok := g.waitReady(r.Context())
 	if !ok {
 		return nil, nil, "not_ready", nil
@@ -131,6 +137,7 @@ func (g *Gateway) admitStream(r *http.Request, hd *held, syms []string) (h *hub,
 type held struct {
 	g        *Gateway
 	c        *client // set once serve counts it in
+	cl       *client // the stream's client, from its sink's opening (Gone, Writable)
 	ip       string  // the address counted against MaxConnsPerIP (takeIP)
 	connHeld bool    // counted against MaxConns (takeConn)
 	ipHeld   bool    // ip is counted
@@ -141,6 +148,12 @@ type held struct {
 	stopReq  func() bool // the request context's AfterFunc, when not hijacked
 	stopExp  func()      // the token expiry timer's stop (endAtExpiry)
 }
+
+// Gone and Writable make h the poll.Handler of the stream's connection
+// (a pointer, where two closures cost 40 bytes a stream): the client
+// closed, so its context ends; its full socket drained.
+func (h *held) Gone()     { h.cl.notify(evGone); h.cancel(nil) }
+func (h *held) Writable() { h.cl.notify(evWritable) }
 
 // release lets go of what h holds, in the reverse order of taking it.
 func (h *held) release() {
@@ -159,6 +172,8 @@ func (h *held) release() {
 	}
 	if h.sinkEnd != nil {
 		h.sinkEnd()
+	} else if h.cl != nil && h.cl.pc != nil {
+		h.cl.pc.End()
 	}
 	if h.cancel != nil {
 		h.cancel(nil)
@@ -273,7 +288,7 @@ func (g *Gateway) serve(ctx context.Context, cancel context.CancelCauseFunc, c *
 		// gateway's shutdown and the epoch's end reach the stream by a
 		// sweep of the live streams (sweepLoop, track).
 		handedOver = true
-		g.startLoop(c, c.pc, hd.finish)
+		g.startLoop(c, hd)
 		return
 	}
 	err = c.run(ctx)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Poller is a small epoll loop for hijacked HTTP/1.1 streams: it notices
@@ -18,11 +19,17 @@ import (
 // its goroutine lives as long as the process, as the runtime's own
 // netpoller does.
 //
-// The socket stays in the runtime's netpoller too (a socket may be in
-// several epoll sets); every read and write here goes through
-// syscall.RawConn.Control, which holds the descriptor open, and a
-// connection leaves the epoll set before it is closed, so a reused
-// descriptor number is never touched.
+// Until Detach the socket stays in the runtime's netpoller too (a socket
+// may be in several epoll sets), and every read and write here goes
+// through syscall.RawConn.Control, which holds the descriptor open.
+// Detach makes the descriptor the Conn's own (a duplicate) and closes
+// the net.TCPConn: the runtime's state for it (a poll descriptor of 512
+// bytes, kept by the runtime for reuse and never returned to the OS, the
+// netFD and its addresses, ~0.8 KiB a connection) is released while the
+// stream lives. From then on every use of the descriptor holds Conn.mu,
+// and close happens under it too. Either way a connection leaves the
+// epoll set before it is closed, so a reused descriptor number is never
+// touched.
 type Poller struct {
 	epfd int
 
@@ -52,36 +59,39 @@ func Get() (*Poller, error) {
 	return thePoll, pollErr
 }
 
-// Conn is one connection in the Poller.
+// Conn is one connection in the Poller: 64 bytes, one per idle stream
+// (the Poller is the process's one, and the runtime's descriptor is
+// reached through conn until Detach).
 type Conn struct {
-	p    *Poller
-	id   uint32
-	fd   int
-	rc   syscall.RawConn
-	conn *net.TCPConn
-
-	gone     func() // called once, when the client is gone
-	writable func() // called when EPOLLOUT fires after ArmOut
-
-	mu     sync.Mutex
+	id     uint32
 	done   bool // out of the epoll set: the client is gone or we closed
 	ending bool // end was called: close once the client has closed too
 	out    bool // EPOLLOUT armed
-	timer  *time.Timer
+
+	h Handler // told when the client is gone and when the socket drains
+
+	mu    sync.Mutex
+	fd    int          // the descriptor in the epoll set; -1 once closed (detached)
+	conn  *net.TCPConn // the runtime's descriptor; nil once detached: fd is ours
+	timer *time.Timer
+}
+
+// Handler hears from the Poller about a connection, on the Poller's
+// goroutine: Gone once, when the client is gone (it closed, or the
+// connection failed); Writable when the socket drains after ArmOut.
+// They must not block.
+type Handler interface {
+	Gone()
+	Writable()
 }
 
 const pollIn = syscall.EPOLLIN | syscall.EPOLLRDHUP
 
-// Add registers conn. gone is called (from the Poller's goroutine, once)
-// when the client closes or the connection fails; writable, after ArmOut,
-// when the socket can take more.
-func (p *Poller) Add(conn *net.TCPConn, gone, writable func()) (*Conn, error) {
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	pc := &Conn{p: p, rc: rc, conn: conn, gone: gone, writable: writable}
-	if err := rc.Control(func(fd uintptr) { pc.fd = int(fd) }); err != nil {
+// Add registers conn; h hears when the client is gone and, after
+// ArmOut, when the socket can take more.
+func (p *Poller) Add(conn *net.TCPConn, h Handler) (*Conn, error) {
+	pc := &Conn{conn: conn, h: h}
+	if err := pc.control(func(fd uintptr) { pc.fd = int(fd) }); err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
@@ -90,7 +100,7 @@ func (p *Poller) Add(conn *net.TCPConn, gone, writable func()) (*Conn, error) {
 	p.conns[pc.id] = pc
 	p.mu.Unlock()
 	ev := syscall.EpollEvent{Events: pollIn, Fd: int32(pc.id)}
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, pc.fd, &ev); err != nil {
+	if err := epollCtl(p.epfd, syscall.EPOLL_CTL_ADD, pc.fd, &ev); err != nil {
 		p.mu.Lock()
 		delete(p.conns, pc.id)
 		p.mu.Unlock()
@@ -133,7 +143,7 @@ func (pc *Conn) handle(ev uint32) {
 		}
 		pc.mu.Unlock()
 		if armed {
-			pc.writable()
+			pc.h.Writable()
 		}
 	}
 	if ev&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
@@ -145,9 +155,10 @@ func (pc *Conn) handle(ev uint32) {
 		// the rest comes next time), so a client sending without end
 		// gets no more than its share of the Poller.
 		for range 4 {
-			var n int
-			var rerr error
-			if err := pc.rc.Control(func(fd uintptr) { n, rerr = syscall.Read(int(fd), discard[:]) }); err != nil {
+			pc.mu.Lock()
+			n, rerr, err := pc.readLocked(discard[:])
+			pc.mu.Unlock()
+			if err != nil {
 				pc.hangup()
 				return
 			}
@@ -165,10 +176,106 @@ func (pc *Conn) handle(ev uint32) {
 	}
 }
 
+// readLocked reads from the descriptor; pc.mu held. err is set when the
+// descriptor is closed, rerr by the read.
+func (pc *Conn) readLocked(b []byte) (n int, rerr, err error) {
+	if pc.conn == nil {
+		if pc.fd < 0 {
+			return 0, nil, net.ErrClosed
+		}
+		n, rerr = syscall.Read(pc.fd, b)
+		return n, rerr, nil
+	}
+	err = pc.control(func(fd uintptr) { n, rerr = syscall.Read(int(fd), b) })
+	return n, rerr, err
+}
+
+// control runs f on the runtime's descriptor (before Detach), which
+// stays open while f runs.
+func (pc *Conn) control(f func(fd uintptr)) error {
+	rc, err := pc.conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Control(f)
+}
+
+// closeLocked closes the connection; pc.mu held, pc out of the epoll set.
+func (pc *Conn) closeLocked() {
+	switch {
+	case pc.conn != nil:
+		pc.conn.Close()
+	case pc.fd >= 0:
+		_ = syscall.Close(pc.fd)
+		pc.fd = -1
+	}
+}
+
+// Detach makes the connection's descriptor pc's own: it takes a
+// duplicate, moves the epoll registration to it and closes the
+// net.TCPConn, whose descriptor, poll descriptor, netFD and addresses
+// the runtime then releases (or keeps for the next connection). The
+// socket itself stays open. The caller must not use the net.TCPConn
+// given to Add after Detach, nor while it runs. It fails only if the
+// duplicate cannot be made (no descriptor left): pc then goes on as
+// before, on the runtime's descriptor.
+func (pc *Conn) Detach() error {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.conn == nil || pc.done {
+		return nil // already detached, or gone: nothing to release early
+	}
+	nfd := -1
+	var derr error
+	if err := pc.control(func(fd uintptr) {
+		r, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, fd, syscall.F_DUPFD_CLOEXEC, 0)
+		if e != 0 {
+			derr = e
+			return
+		}
+		nfd = int(r)
+	}); err != nil {
+		return err
+	}
+	if derr != nil {
+		return derr
+	}
+	events := uint32(pollIn)
+	if pc.out {
+		events |= syscall.EPOLLOUT
+	}
+	// The same socket under both numbers for a moment: an event
+	// reported twice is harmless (handle reads until EAGAIN and hangs
+	// up once), and level-triggered, none is lost.
+	ev := syscall.EpollEvent{Events: events, Fd: int32(pc.id)}
+	if err := epollCtl(thePoll.epfd, syscall.EPOLL_CTL_ADD, nfd, &ev); err != nil {
+		_ = syscall.Close(nfd)
+		return err
+	}
+	_ = epollCtl(thePoll.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
+	pc.conn.Close()
+	pc.fd, pc.conn = nfd, nil
+	return nil
+}
+
+// epollCtl is epoll_ctl(2) as a raw system call, as the runtime makes
+// its own: it never blocks for long, so the goroutine keeps its P and a
+// burst of connections registering at once does not make the scheduler
+// start threads to run the others meanwhile (threads it keeps for the
+// process's life, with their stacks). fcntl's F_DUPFD_CLOEXEC in Detach
+// is made so too.
+func epollCtl(epfd, op, fd int, ev *syscall.EpollEvent) error {
+	_, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
 // ctl sets the events pc waits for; pc.mu held, !pc.done.
 func (pc *Conn) ctl(events uint32) {
 	ev := syscall.EpollEvent{Events: events, Fd: int32(pc.id)}
-	_ = syscall.EpollCtl(pc.p.epfd, syscall.EPOLL_CTL_MOD, pc.fd, &ev)
+	_ = epollCtl(thePoll.epfd, syscall.EPOLL_CTL_MOD, pc.fd, &ev)
 }
 
 // leaveLocked takes pc out of the epoll set; pc.mu held.
@@ -177,10 +284,10 @@ func (pc *Conn) leaveLocked() {
 		return
 	}
 	pc.done = true
-	_ = syscall.EpollCtl(pc.p.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
-	pc.p.mu.Lock()
-	delete(pc.p.conns, pc.id)
-	pc.p.mu.Unlock()
+	_ = epollCtl(thePoll.epfd, syscall.EPOLL_CTL_DEL, pc.fd, nil)
+	thePoll.mu.Lock()
+	delete(thePoll.conns, pc.id)
+	thePoll.mu.Unlock()
 }
 
 // hangup: the client closed (or the connection failed).
@@ -196,11 +303,11 @@ func (pc *Conn) hangup() {
 		if pc.timer != nil {
 			pc.timer.Stop()
 		}
-		pc.conn.Close()
+		pc.closeLocked()
 	}
 	pc.mu.Unlock()
 	if !ending {
-		pc.gone()
+		pc.h.Gone()
 	}
 }
 
@@ -222,12 +329,21 @@ func (pc *Conn) ArmOut() bool {
 // Write writes as much of b as the socket takes now, without waiting:
 // n < len(b) with a nil error means the socket is full.
 func (pc *Conn) Write(b []byte) (int, error) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
 	total := 0
 	for total < len(b) {
 		var n int
 		var werr error
-		if err := pc.rc.Control(func(fd uintptr) { n, werr = syscall.Write(int(fd), b[total:]) }); err != nil {
-			return total, err
+		switch {
+		case pc.conn != nil:
+			if err := pc.control(func(fd uintptr) { n, werr = syscall.Write(int(fd), b[total:]) }); err != nil {
+				return total, err
+			}
+		case pc.fd < 0:
+			return total, net.ErrClosed
+		default:
+			n, werr = syscall.Write(pc.fd, b[total:])
 		}
 		if werr != nil {
 			if errors.Is(werr, syscall.EINTR) {
@@ -247,12 +363,17 @@ func (pc *Conn) Write(b []byte) (int, error) {
 // closes (no RST), and closes it when the client closes too, or after
 // 5s.
 func (pc *Conn) End() {
-	_ = pc.conn.CloseWrite()
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
+	switch {
+	case pc.conn != nil:
+		_ = pc.conn.CloseWrite()
+	case pc.fd >= 0:
+		_ = syscall.Shutdown(pc.fd, syscall.SHUT_WR)
+	}
 	pc.ending = true
 	if pc.done {
-		pc.conn.Close()
+		pc.closeLocked()
 		return
 	}
 	pc.timer = time.AfterFunc(5*time.Second, func() {
@@ -260,7 +381,7 @@ func (pc *Conn) End() {
 		defer pc.mu.Unlock()
 		if !pc.done {
 			pc.leaveLocked()
-			pc.conn.Close()
+			pc.closeLocked()
 		}
 	})
 }

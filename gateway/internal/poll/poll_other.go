@@ -15,9 +15,16 @@ type Conn struct{}
 
 func Get() (*Poller, error) { return nil, errors.New("no epoll on this system") }
 
-func (p *Poller) Add(*net.TCPConn, func(), func()) (*Conn, error) {
+// Handler hears about a connection (see poll_linux.go).
+type Handler interface {
+	Gone()
+	Writable()
+}
+
+func (p *Poller) Add(*net.TCPConn, Handler) (*Conn, error) {
 	return nil, errors.New("no epoll")
 }
 func (pc *Conn) ArmOut() bool                { return false }
 func (pc *Conn) Write(b []byte) (int, error) { return 0, errors.New("no epoll") }
 func (pc *Conn) End()                        {}
+func (pc *Conn) Detach() error               { return nil }
