@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -108,28 +107,55 @@ type merger struct {
 // flushSize is how much output a client gathers before writing it.
 const flushSize = 32 << 10
 
-// bufPool holds write buffers between writes, so an idle client holds
-// none (a snapshot alone is ~10 KiB) and a busy one allocates none.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+// bufFree holds write buffers between writes, so an idle client holds
+// none (a snapshot alone is ~10 KiB) and a busy one allocates none. It
+// is a channel, not a sync.Pool: every garbage collection empties a
+// pool, and at a million deliveries a second (a collection every few
+// milliseconds) refilling it, and growing each fresh 4 KiB buffer to
+// the 32 KiB a write takes, was most of what the gateway allocated, and
+// so most of the collections (BENCHMARKS.md, issue 23, session 7).
+// Buffers beyond its bound are left to the collector.
+var bufFree = make(chan *[]byte, 256)
+
+// getBuf returns a free write buffer, empty.
+func getBuf() *[]byte {
+	select {
+	case b := <-bufFree:
+		return b
+	default:
+		b := make([]byte, 0, 4096)
+		return &b
+	}
+}
+
+// putBuf keeps b for reuse, unless it grew past twice flushSize (a
+// large snapshot) or enough are kept.
+func putBuf(bp *[]byte, b []byte) {
+	if cap(b) > 2*flushSize {
+		return
+	}
+	if bp == nil {
+		bp = new([]byte)
+	}
+	*bp = b[:0]
+	select {
+	case bufFree <- bp:
+	default:
+	}
+}
 
 // grab makes sure c.buf is a pooled buffer (appending to a nil c.buf
 // works too; it allocates).
 func (o *output) grab() {
 	if o.buf == nil {
-		o.bufp = bufPool.Get().(*[]byte)
+		o.bufp = getBuf()
 		o.buf = (*o.bufp)[:0]
 	}
 }
 
 // release returns the written buffer to the pool.
 func (o *output) release() {
-	if cap(o.buf) <= 2*flushSize {
-		if o.bufp == nil {
-			o.bufp = new([]byte)
-		}
-		*o.bufp = o.buf[:0]
-		bufPool.Put(o.bufp)
-	}
+	putBuf(o.bufp, o.buf)
 	o.buf, o.bufp = nil, nil
 }
 

@@ -180,7 +180,7 @@ func (w *wireCount) flush() {
 }
 
 // outBuf gathers an encoder's output for one write to the sink; its
-// buffer comes from bufPool for the write only.
+// buffer comes from bufFree for the write only.
 type outBuf struct {
 	b  []byte
 	bp *[]byte
@@ -193,7 +193,7 @@ func (o *outBuf) Write(p []byte) (int, error) {
 }
 
 func (o *outBuf) grab() {
-	o.bp = bufPool.Get().(*[]byte)
+	o.bp = getBuf()
 	o.b = (*o.bp)[:0]
 }
 
@@ -209,10 +209,7 @@ func (o *outBuf) send(out sink) error {
 
 // drop returns the buffer unsent.
 func (o *outBuf) drop() {
-	if cap(o.b) <= 2*flushSize {
-		*o.bp = o.b[:0]
-		bufPool.Put(o.bp)
-	}
+	putBuf(o.bp, o.b)
 	o.b, o.bp = nil, nil
 }
 
