@@ -335,7 +335,8 @@ func (p *Pipeline) Close(ctx context.Context) error {
 			return err
 		})
 		if err != nil && first == nil {
-			first = fmt.Errorf("feed: pipeline: copying %s: %w", s.msg.Subject, err)
+			first = fmt.Errorf("feed: pipeline: copying %s's newest into %s%s (the publisher's NATS user needs publish permission on %s>): %w",
+				s.msg.Subject, p.c.stream, lastSuffix, LastCopyPrefix, err)
 		}
 		s.copied = s.next
 	}
