@@ -114,8 +114,10 @@ const flushSize = 32 << 10
 // milliseconds) refilling it, and growing each fresh 4 KiB buffer to
 // the 32 KiB a write takes, was most of what the gateway allocated, and
 // so most of the collections (BENCHMARKS.md, issue 23, session 7).
-// Buffers beyond its bound are left to the collector.
-var bufFree = make(chan *[]byte, 256)
+// Its bound (64 buffers, at most 4 MiB) is far above what is in use at
+// once (one per event-loop worker, one per goroutine-path stream
+// writing); buffers beyond it are left to the collector.
+var bufFree = make(chan *[]byte, 64)
 
 // getBuf returns a free write buffer, empty.
 func getBuf() *[]byte {
