@@ -49,6 +49,35 @@ func wait(t *testing.T, ch chan struct{}, what string) {
 	}
 }
 
+// addSignalling adds sv to p with a handler that signals gone and
+// writable on the channels it returns.
+func addSignalling(t *testing.T, p *Poller, sv *net.TCPConn) (pc *Conn, gone, writable chan struct{}) {
+	t.Helper()
+	gone, writable = make(chan struct{}, 1), make(chan struct{}, 1)
+	pc, err := p.Add(sv, handler{func() { gone <- struct{}{} }, func() { writable <- struct{}{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pc, gone, writable
+}
+
+// fill writes to pc until the socket takes no more (a client that reads
+// nothing), failing after 256 MiB.
+func fill(t *testing.T, pc *Conn) {
+	t.Helper()
+	b := make([]byte, 1<<20)
+	for range 256 {
+		n, err := pc.Write(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < len(b) {
+			return
+		}
+	}
+	t.Fatal("256 MiB written to a client that reads nothing")
+}
+
 // A full socket says when it drains; a client's close is noticed; what a
 // client sends is read and dropped.
 func TestPoller(t *testing.T) {
@@ -57,29 +86,11 @@ func TestPoller(t *testing.T) {
 		t.Fatal(err)
 	}
 	sv, cl := pair(t)
-	gone, writable := make(chan struct{}, 1), make(chan struct{}, 1)
-	pc, err := p.Add(sv, handler{func() { gone <- struct{}{} }, func() { writable <- struct{}{} }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, gone, writable := addSignalling(t, p, sv)
 	if _, err := cl.Write([]byte("ignored")); err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, 1<<20)
-	full := false
-	for range 256 {
-		n, err := pc.Write(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n < len(b) {
-			full = true
-			break
-		}
-	}
-	if !full {
-		t.Fatal("256 MiB written to a client that reads nothing")
-	}
+	fill(t, pc)
 	if !pc.ArmOut() {
 		t.Fatal("ArmOut: the connection left the poller")
 	}
@@ -110,11 +121,7 @@ func TestDetach(t *testing.T) {
 		t.Fatal(err)
 	}
 	sv, cl := pair(t)
-	gone, writable := make(chan struct{}, 1), make(chan struct{}, 1)
-	pc, err := p.Add(sv, handler{func() { gone <- struct{}{} }, func() { writable <- struct{}{} }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, _, writable := addSignalling(t, p, sv)
 	if err := pc.Detach(); err != nil {
 		t.Fatal(err)
 	}
@@ -132,20 +139,9 @@ func TestDetach(t *testing.T) {
 	if _, err := io.ReadFull(cl, got); err != nil || string(got) != "hello" {
 		t.Fatalf("client read %q, %v", got, err)
 	}
-	b := make([]byte, 1<<20)
-	full := false
-	for range 256 {
-		n, err := pc.Write(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n < len(b) {
-			full = true
-			break
-		}
-	}
-	if !full || !pc.ArmOut() {
-		t.Fatal("the socket never filled, or ArmOut failed")
+	fill(t, pc)
+	if !pc.ArmOut() {
+		t.Fatal("ArmOut failed")
 	}
 	_ = cl.SetReadDeadline(time.Time{})
 	drained := make(chan error, 1)
